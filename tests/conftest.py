@@ -1,0 +1,67 @@
+"""Shared test set-up: the stack's env file is the one source of ports and credentials.
+
+Tests that talk to a store use the real servers of `make stack-up`. When one is down the test fails and
+says which server and how to start it; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+STACK_DIR = Path(os.environ.get("DATALAKE_STACK_DIR", REPO / ".stack"))
+
+
+def load_stack_env(path: Path) -> dict[str, str]:
+    """Parse the `export KEY='value'` lines that devstack/stack.py writes."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, raw = line[len("export ") :].partition("=")
+            values[key] = shlex.split(raw)[0] if raw else ""
+    return values
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    env_file = STACK_DIR / "env"
+    if env_file.exists():
+        for key, value in load_stack_env(env_file).items():
+            os.environ.setdefault(key, value)
+
+
+def conn_json(conn_id: str) -> dict:
+    """A connection of the stack, as Airflow reads it from AIRFLOW_CONN_<ID>."""
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if not raw:
+        pytest.fail(f"AIRFLOW_CONN_{conn_id.upper()} is not set: run `make stack-up` (it writes .stack/env)")
+    return json.loads(raw)
+
+
+def require_port(service: str, conn_id: str) -> dict:
+    conn = conn_json(conn_id)
+    with socket.socket() as s:
+        s.settimeout(2)
+        if s.connect_ex((conn["host"], int(conn["port"]))) != 0:
+            pytest.fail(f"{service} is down at {conn['host']}:{conn['port']}: start it with `make stack-up`")
+    return conn
+
+
+@pytest.fixture(scope="session")
+def swift_conn() -> dict:
+    return require_port("Swift proxy", "swift_default")
+
+
+@pytest.fixture(scope="session")
+def mongo_conn() -> dict:
+    return require_port("MongoDB-wire server (FerretDB)", "mongo_default")
+
+
+@pytest.fixture(scope="session")
+def postgres_conn() -> dict:
+    return require_port("PostgreSQL", "postgres_default")

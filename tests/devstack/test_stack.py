@@ -1,0 +1,173 @@
+"""The local stack: every server answers real requests, and stack-down stops only what it started."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+import pymongo
+import pytest
+import swiftclient
+
+from airflow_provider_datalake.samples import write_blob
+from tests.conftest import REPO, conn_json
+
+pytestmark = pytest.mark.stack
+
+STACK_PY = REPO / "devstack" / "stack.py"
+
+
+def swift_client(conn: dict) -> swiftclient.Connection:
+    return swiftclient.Connection(
+        authurl=f"http://{conn['host']}:{conn['port']}/auth/v1.0",
+        user=conn["login"],
+        key=conn["password"],
+        retries=0,
+    )
+
+
+def test_swift_round_trip_50mb(swift_conn: dict, tmp_path: Path) -> None:
+    src = tmp_path / "blob.bin"
+    digest = write_blob(src, 50 * 1024 * 1024, seed=7)
+    client = swift_client(swift_conn)
+    container = f"stack-test-{uuid.uuid4().hex[:8]}"
+    client.put_container(container)
+    try:
+        with open(src, "rb") as fh:
+            etag = client.put_object(container, "blob.bin", fh, content_length=src.stat().st_size)
+        assert etag == hashlib.md5(src.read_bytes(), usedforsecurity=False).hexdigest()
+        headers, body = client.get_object(container, "blob.bin", resp_chunk_size=1 << 20)
+        got = hashlib.sha256()
+        for chunk in body:
+            got.update(chunk)
+        assert got.hexdigest() == digest
+        assert int(headers["content-length"]) == 50 * 1024 * 1024
+    finally:
+        client.delete_object(container, "blob.bin")
+        client.delete_container(container)
+
+
+def test_swift_has_large_object_middleware(swift_conn: dict) -> None:
+    caps = swift_client(swift_conn).get_capabilities()
+    assert "slo" in caps
+    assert "tempauth" in caps
+
+
+def test_swift_rejects_wrong_key(swift_conn: dict) -> None:
+    bad = swift_client({**swift_conn, "password": "wrong"})
+    with pytest.raises(swiftclient.ClientException) as err:
+        bad.head_account()
+    assert err.value.http_status == 401
+
+
+def test_ferretdb_insert_and_find(mongo_conn: dict) -> None:
+    client = pymongo.MongoClient(mongo_conn["host"], int(mongo_conn["port"]), serverSelectionTimeoutMS=3000)
+    coll = client["stack_test"][f"c{uuid.uuid4().hex[:8]}"]
+    try:
+        coll.insert_many([{"sensor": "u4/302/humidity", "value": v} for v in (35, 36, 37)])
+        found = coll.find_one_and_update({"value": 36}, {"$set": {"seen": True}}, return_document=True)
+        assert found["seen"] is True
+        assert coll.count_documents({"value": {"$gte": 36}}) == 2
+    finally:
+        coll.drop()
+        client.close()
+
+
+def test_postgres_accepts_the_datalake_role(postgres_conn: dict) -> None:
+    with psycopg.connect(
+        host=postgres_conn["host"],
+        port=postgres_conn["port"],
+        user=postgres_conn["login"],
+        password=postgres_conn["password"],
+        dbname=postgres_conn["schema"],
+        connect_timeout=5,
+    ) as conn:
+        assert conn.execute("select current_user, current_database()").fetchone() == ("datalake", "datalake")
+
+
+def test_airflow_shows_the_provider_and_plugin() -> None:
+    env = os.environ.copy()
+    airflow = str(Path(sys.executable).parent / "airflow")
+    out = subprocess.run(
+        [airflow, "providers", "list", "-o", "json"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    names = [p["package_name"] for p in json.loads(out.stdout)]
+    assert names.count("airflow-provider-datalake") == 1
+    out = subprocess.run([airflow, "plugins", "-o", "json"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "datalake" in [p["name"] for p in json.loads(out.stdout)]
+
+
+def test_airflow_components_healthy() -> None:
+    base = os.environ.get("AIRFLOW__API__BASE_URL")
+    assert base, "AIRFLOW__API__BASE_URL missing from the env file: run `make stack-up`"
+    try:
+        with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=5) as resp:  # noqa: S310
+            health = json.loads(resp.read())
+    except OSError as exc:
+        pytest.fail(f"Airflow API server is down at {base} ({exc}): start it with `make stack-up`")
+    for component in ("metadatabase", "scheduler", "triggerer", "dag_processor"):
+        assert health[component]["status"] == "healthy", health
+
+
+def test_env_file_connections_are_airflow_json() -> None:
+    for conn_id, conn_type in (
+        ("swift_default", "swift"),
+        ("mongo_default", "mongo"),
+        ("postgres_default", "postgres"),
+    ):
+        conn = conn_json(conn_id)
+        assert conn["conn_type"] == conn_type
+        assert conn["host"] == "127.0.0.1"
+
+
+def _stack(args: list[str], stack_dir: Path, offset: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATALAKE_STACK_DIR": str(stack_dir), "DATALAKE_PORT_OFFSET": str(offset)}
+    return subprocess.run(
+        [sys.executable, str(STACK_PY), *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_second_stack_up_is_idempotent_and_down_stops_only_its_own(tmp_path: Path) -> None:
+    """A throw-away stack (its own folder and ports) proves up twice, status, and down by PID."""
+    stack_dir = tmp_path / "stack"
+    offset = 700
+    first = _stack(["up", "memcached", "ferretdb"], stack_dir, offset)
+    assert first.returncode == 0, first.stdout + first.stderr
+    pids = {p.stem: int(p.read_text().split()[0]) for p in (stack_dir / "run").glob("*.pid")}
+    assert set(pids) == {"memcached", "ferretdb"}
+    try:
+        started = time.monotonic()
+        again = _stack(["up", "memcached", "ferretdb"], stack_dir, offset)
+        assert again.returncode == 0, again.stderr
+        assert time.monotonic() - started < 30
+        assert {p.stem: int(p.read_text().split()[0]) for p in (stack_dir / "run").glob("*.pid")} == pids
+        status = _stack(["status", "memcached", "ferretdb"], stack_dir, offset)
+        assert status.returncode == 0, status.stdout
+        assert status.stdout.count("healthy") == 2
+    finally:
+        down = _stack(["down", "memcached", "ferretdb"], stack_dir, offset)
+    assert down.returncode == 0, down.stderr
+    assert not any(_alive(pid) for pid in pids.values())
+    # The main stack's servers were not touched.
+    main_status = subprocess.run(
+        [sys.executable, str(STACK_PY), "status", "memcached", "ferretdb"], capture_output=True, text=True
+    )
+    assert main_status.returncode == 0, main_status.stdout

@@ -1,0 +1,44 @@
+"""Provider metadata: valid for Airflow's own schema, and the Swift form declared without importing hooks."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import airflow
+import jsonschema
+
+from airflow_provider_datalake import __version__
+from airflow_provider_datalake.get_provider_info import get_provider_info
+
+
+def test_matches_airflow_provider_info_schema() -> None:
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_names_and_version() -> None:
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-datalake"
+    assert info["versions"] == [__version__]
+
+
+def test_swift_connection_form_is_declarative() -> None:
+    (swift,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "swift"]
+    assert swift["hook-class-name"] == "airflow_provider_datalake.hooks.swift.SwiftHook"
+    fields = swift["conn-fields"]
+    for name in ("auth_version", "project_name", "user_domain_name", "region_name", "interface", "insecure"):
+        assert name in fields
+        jsonschema.Draft7Validator.check_schema(fields[name]["schema"])
+    assert "schema" in swift["ui-field-behaviour"]["hidden-fields"]
+
+
+def test_entry_points_are_registered() -> None:
+    eps = metadata.entry_points()
+    providers = {ep.value for ep in eps.select(group="apache_airflow_provider")}
+    assert "airflow_provider_datalake.get_provider_info:get_provider_info" in providers
+    plugins = {ep.value for ep in eps.select(group="airflow.plugins")}
+    assert "airflow_provider_datalake.plugins.datalake_plugin:DatalakePlugin" in plugins
+    scripts = {ep.name for ep in eps.select(group="console_scripts")}
+    assert "datalake" in scripts
