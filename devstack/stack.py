@@ -598,7 +598,8 @@ def connections() -> dict[str, dict]:
             "host": HOST,
             "port": PORTS["ferretdb"],
             "schema": "datalake",
-            "extra": {"srv": False, "ssl": False},
+            # Fail in seconds, not pymongo's default 30 s, when the server is down.
+            "extra": {"srv": False, "ssl": False, "serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 3000},
         },
         "postgres_default": {
             "conn_type": "postgres",

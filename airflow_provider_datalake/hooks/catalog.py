@@ -1,0 +1,230 @@
+"""The metadata catalog: raw-object records and their state machine, in MongoDB (or FerretDB).
+
+Neither FerretDB v1 nor a Swift/MongoDB pair has transactions, so every state change is one
+``find_one_and_update`` guarded by the expected state: whoever wins that update owns the next step.
+Uniqueness (object id, and content for dedupe) rests on unique indexes, which both servers enforce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import Any
+
+from airflow.providers.mongo.hooks.mongo import MongoHook
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+RAW_OBJECTS = "raw_objects"
+DEFAULT_DATABASE = "datalake"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RECONCILING = "reconciling"
+    COMMITTED = "committed"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+# Which states a record may move to; `reconciling` is the reconciler's claim on an expired pending record.
+TRANSITIONS: dict[Status, set[Status]] = {
+    Status.PENDING: {Status.COMMITTED, Status.RECONCILING},
+    Status.RECONCILING: {Status.COMMITTED, Status.RECONCILING},
+    Status.COMMITTED: {Status.PROCESSING, Status.DELETED},
+    Status.PROCESSING: {Status.PROCESSED, Status.FAILED, Status.COMMITTED},
+    Status.PROCESSED: {Status.PROCESSING, Status.DELETED},
+    Status.FAILED: {Status.PROCESSING, Status.DELETED},
+    Status.DELETED: set(),
+}
+
+#: States a reader may see: the object is in Swift, verified.
+VISIBLE = (Status.COMMITTED, Status.PROCESSING, Status.PROCESSED, Status.FAILED)
+
+
+class CatalogError(RuntimeError):
+    """The catalog refused or could not do what was asked; the message names the record."""
+
+
+class InvalidTransition(CatalogError):
+    pass
+
+
+class DuplicateContent(CatalogError):
+    """Another record already holds this content for this format (the dedupe key)."""
+
+    def __init__(self, dedupe_key: str, existing: dict[str, Any] | None) -> None:
+        super().__init__(f"content {dedupe_key} is already in the catalog")
+        self.dedupe_key = dedupe_key
+        self.existing = existing
+
+
+def utcnow() -> dt.datetime:
+    # Millisecond precision: what BSON dates keep, so a value written equals the value read back.
+    now = dt.datetime.now(dt.UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def is_duplicate_key(exc: Exception) -> bool:
+    """MongoDB says E11000; FerretDB's SQLite backend may report the same as a generic UNIQUE failure."""
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return isinstance(exc, OperationFailure) and (
+        exc.code == 11000 or "UNIQUE constraint failed" in str(exc.details or exc)
+    )
+
+
+def dedupe_key(fmt: str | None, sha256: str) -> str:
+    return f"{fmt or '-'}:{sha256}"
+
+
+class CatalogHook(MongoHook):
+    """Raw-object records on the official MongoHook (connection ``mongo_default``; database = its schema)."""
+
+    hook_name = "Datalake catalog (MongoDB)"
+
+    def __init__(self, mongo_conn_id: str = "mongo_default", database: str | None = None) -> None:
+        super().__init__(mongo_conn_id=mongo_conn_id)
+        self.database = database or self.connection.schema or DEFAULT_DATABASE
+        self._indexed = False
+
+    # -- plumbing -------------------------------------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        return self.get_conn()[self.database]
+
+    @property
+    def raw_objects(self) -> Collection:
+        coll = self.db[RAW_OBJECTS]
+        if not self._indexed:
+            self.ensure_indexes()
+        return coll
+
+    def ensure_indexes(self) -> None:
+        """Idempotent: creating an index that exists with the same spec is a no-op on both servers."""
+        coll = self.db[RAW_OBJECTS]
+        coll.create_index([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key_unique")
+        coll.create_index(
+            [("swift_container", ASCENDING), ("swift_object_id", ASCENDING)],
+            unique=True,
+            name="object_unique",
+        )
+        coll.create_index([("status", ASCENDING), ("format", ASCENDING)], name="status_format")
+        coll.create_index([("sha256", ASCENDING), ("format", ASCENDING)], name="sha256_format")
+        coll.create_index([("status", ASCENDING), ("lease_until", ASCENDING)], name="status_lease")
+        self._indexed = True
+
+    # -- records --------------------------------------------------------------------------------------
+
+    def insert_pending(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Phase 1: the record exists (status pending, with a lease) before any byte reaches Swift."""
+        record = {**record, "status": Status.PENDING.value}
+        try:
+            self.raw_objects.insert_one(record)
+        except (DuplicateKeyError, OperationFailure) as exc:
+            if not is_duplicate_key(exc):
+                raise
+            key = record.get("dedupe_key", "")
+            raise DuplicateContent(key, self.raw_objects.find_one({"dedupe_key": key})) from exc
+        return record
+
+    def get(self, record_id: str) -> dict[str, Any] | None:
+        return self.raw_objects.find_one({"_id": record_id})
+
+    def find_by_dedupe_key(self, key: str) -> dict[str, Any] | None:
+        return self.raw_objects.find_one({"dedupe_key": key})
+
+    def transition(
+        self,
+        record_id: str,
+        expected: Status | Iterable[Status],
+        new: Status,
+        *,
+        set_fields: dict[str, Any] | None = None,
+        unset_fields: Iterable[str] = (),
+        extra_filter: dict[str, Any] | None = None,
+        push: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Move one record from an expected state to ``new`` atomically; None if it was not in that state.
+
+        Raises DuplicateContent when the update would give the record a dedupe key another record holds.
+        """
+        expected_set = {expected} if isinstance(expected, Status) else set(expected)
+        for state in expected_set:
+            if new not in TRANSITIONS[state]:
+                raise InvalidTransition(f"record {record_id}: {state.value} -> {new.value} is not allowed")
+        update: dict[str, Any] = {
+            "$set": {**(set_fields or {}), "status": new.value, "last_modified": utcnow()},
+        }
+        if unset := list(unset_fields):
+            update["$unset"] = dict.fromkeys(unset, "")
+        if push:
+            update["$push"] = push
+        query = {"_id": record_id, "status": {"$in": [s.value for s in expected_set]}, **(extra_filter or {})}
+        try:
+            return self.raw_objects.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+        except (DuplicateKeyError, OperationFailure) as exc:
+            if not is_duplicate_key(exc):
+                raise
+            key = (set_fields or {}).get("dedupe_key", "")
+            raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
+
+    def renew_lease(self, record_id: str, until: dt.datetime) -> bool:
+        """Keep a long upload's pending record from being taken by the reconciler."""
+        res = self.raw_objects.update_one(
+            {"_id": record_id, "status": Status.PENDING.value}, {"$set": {"lease_until": until}}
+        )
+        return res.matched_count == 1
+
+    def delete_record(self, record_id: str, expected: Status | Iterable[Status]) -> bool:
+        """Roll back: remove a record that never became visible (pending or reconciling only)."""
+        states = [expected.value] if isinstance(expected, Status) else [s.value for s in expected]
+        return self.raw_objects.delete_one({"_id": record_id, "status": {"$in": states}}).deleted_count == 1
+
+    def find(
+        self,
+        *,
+        status: Status | str | Iterable[Status | str] | None = None,
+        fmt: str | None = None,
+        limit: int = 0,
+        query: dict[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Records, oldest first. Without ``status`` only reader-visible ones (never pending)."""
+        if status is None:
+            statuses = [s.value for s in VISIBLE]
+        elif isinstance(status, str):
+            statuses = [str(status)]
+        else:
+            statuses = [str(s) for s in status]
+        q: dict[str, Any] = {"status": {"$in": statuses}, **(query or {})}
+        if fmt is not None:
+            q["format"] = fmt
+        yield from (
+            self.raw_objects.find(q).sort([("creation_date", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+        )
+
+    def expired_pending(self, now: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Pending or reconciling records whose lease ran out: what a crash left behind."""
+        q = {
+            "status": {"$in": [Status.PENDING.value, Status.RECONCILING.value]},
+            "lease_until": {"$lt": now or utcnow()},
+        }
+        yield from self.raw_objects.find(q)
+
+    def known_objects(self, container: str, names: list[str]) -> set[str]:
+        """Which of these Swift object names have a record (any state)."""
+        if not names:
+            return set()
+        cursor = self.raw_objects.find(
+            {"swift_container": container, "swift_object_id": {"$in": names}}, {"swift_object_id": 1}
+        )
+        return {doc["swift_object_id"] for doc in cursor}
+
+    def count(self, **filters: Any) -> int:
+        return self.raw_objects.count_documents(filters)

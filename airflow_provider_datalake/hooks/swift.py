@@ -1,0 +1,490 @@
+"""OpenStack Swift hook: the raw zone of the data lake.
+
+Raw files are kept forever, so an upload counts only once Swift's ETag and size match what was sent, and a
+failed upload leaves nothing behind. Files of any size stream through in one pass that also computes md5 and
+sha256 (the catalog's fingerprints); large ones become Static Large Objects (SLO).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from functools import cached_property, partial
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+from urllib.parse import urlsplit
+
+import requests
+import swiftclient
+from airflow.exceptions import AirflowException
+from airflow.sdk.bases.hook import BaseHook
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3 as ks_v3
+
+_MIB = 1 << 20
+_CHUNK = _MIB  # bytes per read/send: few syscalls, bounded memory
+_SPOOL_RAM = 8 * _MIB  # a piece of a non-seekable source stays in RAM up to this, then spills to a temp file
+_MAX_SEGMENTS = 1000  # Swift's default slo max_manifest_segments
+_LIST_PAGE = 10_000  # Swift's default container_listing_limit
+_RETRIES = 2  # small, so that a dead server fails within seconds
+_TIMEOUT = 60.0  # seconds of silence before a request is given up
+_META_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
+
+# swiftclient logs every failed request at INFO with a curl line holding the start of the auth token, and
+# expected 404s (object_exists) flood task logs: quiet it unless someone set its level on purpose.
+if logging.getLogger("swiftclient").level == logging.NOTSET:
+    logging.getLogger("swiftclient").setLevel(logging.WARNING)
+
+
+class SwiftError(AirflowException):
+    """Any Swift failure; the message names the container/object, so one log line is enough to act."""
+
+
+class SwiftAuthError(SwiftError):
+    """Credentials refused (401/403) or auth endpoint failure; names the user and auth URL, never the key."""
+
+
+class SwiftNotFound(SwiftError):
+    """The container or object does not exist (``obj`` is None for container operations)."""
+
+    def __init__(self, message: str, container: str, obj: str | None = None) -> None:
+        super().__init__(message)
+        self.container, self.obj = container, obj
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the names when the exception crosses a process
+        return type(self), (str(self), self.container, self.obj)
+
+
+class SwiftIntegrityError(SwiftError):
+    """What Swift stored differs from what was sent; the upload is already deleted when this is raised."""
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What the catalog records about a stored object (``segments`` is 0 for a plain object)."""
+
+    container: str
+    name: str
+    size: int
+    md5: str
+    sha256: str
+    etag: str
+    segments: int
+
+
+def _target(container: str | None, obj: str | None = None) -> str:
+    if obj is not None:
+        return f"object {obj!r} in container {container!r}"
+    return f"container {container!r}" if container is not None else "the account"
+
+
+def _auth_url(host: str | None, port: int | None, path: str, https: bool) -> str:
+    """Build the auth URL; a host given as a full URL keeps its scheme and prefix (Keystone gets ``/v3``)."""
+    if not host:
+        raise SwiftError("the Swift connection has no host")
+    parts = urlsplit(host if "://" in host else f"{'https' if https else 'http'}://{host}")
+    netloc = parts.netloc if parts.port or not port else f"{parts.netloc}:{port}"
+    base = parts.path.rstrip("/")
+    base = base + "/v3" if path == "/v3" and base and not base.endswith("/v3") else base or path
+    return f"{parts.scheme}://{netloc}{base}"
+
+
+def _remaining(stream: IO[bytes]) -> int | None:
+    """Bytes left in a seekable stream; None when it cannot seek (a pipe, a socket, a response body)."""
+    try:
+        here = stream.tell()
+        return stream.seek(0, io.SEEK_END) - stream.seek(here) if stream.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+@contextmanager
+def _open_source(source: str | os.PathLike[str] | bytes | BinaryIO) -> Iterator[IO[bytes]]:
+    """Paths are opened (and closed) here; streams stay the caller's and are read from their position."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        yield io.BytesIO(source)
+    elif isinstance(source, str | os.PathLike):
+        with open(source, "rb") as handle:
+            yield handle
+    else:
+        yield source
+
+
+class _Upload:
+    """One put_object call: running md5/sha256/size of the source, and what exists now (for the rollback)."""
+
+    def __init__(self, client: swiftclient.Connection, container: str, name: str, progress: Any) -> None:
+        self.client, self.container, self.name, self.progress = client, container, name, progress
+        self.md5, self.sha256, self.size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
+        self.done: list[tuple[str, str]] = []
+
+
+class _Piece:
+    """File-like body of one PUT: ``stream`` from ``start``, at most ``limit`` bytes, ``last`` known ahead.
+    ``reset`` rewinds it for swiftclient's retries; bytes already fed to the digests are not fed twice."""
+
+    def __init__(self, up: _Upload, stream: IO[bytes], start: int, limit: int | None, last: bool) -> None:
+        self.up, self.stream, self.start, self.limit, self.last, self.fed = up, stream, start, limit, last, 0
+        self.reset()
+
+    def reset(self, *_args: Any, **_kwargs: Any) -> None:
+        self.md5, self.count = hashlib.md5(usedforsecurity=False), 0
+        self.stream.seek(self.start)
+
+    def read(self, size: int = -1) -> bytes:
+        if self.limit is not None:
+            size = self.limit - self.count if size < 0 else min(size, self.limit - self.count)
+        if size == 0:
+            return b""
+        try:
+            data = self.stream.read(size) or b""
+        except Exception as err:  # a SwiftError, so that swiftclient does not retry it as a network error
+            raise SwiftError(f"{_target(self.up.container, self.up.name)}: source unreadable: {err}") from err
+        self.md5.update(data)
+        self.count += len(data)
+        if self.count > self.fed:
+            new, self.fed = data[len(data) - (self.count - self.fed) :], self.count
+            self.up.md5.update(new)
+            self.up.sha256.update(new)
+            self.up.size += len(new)
+            if self.up.progress is not None:
+                self.up.progress(len(new))
+        return data
+
+
+def _pieces(up: _Upload, stream: IO[bytes], seekable: bool, limit: int | None) -> Iterator[_Piece]:
+    """Cut the source into PUT bodies of at most ``limit`` bytes (None: one body), at least one. Seekable
+    sources are read in place; others are spooled one piece at a time (RAM, then a temp file), so memory
+    stays bounded, swiftclient can still retry, and a stream of unknown size gets measured."""
+    start, carry, last = stream.tell() if seekable else 0, b"", False
+    while not last:
+        if seekable:
+            last = limit is None or (stream.seek(start + limit) >= 0 and not stream.read(1))
+            yield _Piece(up, stream, start, limit, last)
+            start += limit or 0
+            continue
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_RAM) as spool:
+            length = spool.write(carry)
+            while data := stream.read(_CHUNK if limit is None else min(_CHUNK, limit - length)):
+                length += spool.write(data)
+            carry = (stream.read(1) or b"") if limit is not None and length == limit else b""
+            last = not carry
+            yield _Piece(up, spool, 0, None, last)  # type: ignore[arg-type]
+
+
+class SwiftHook(BaseHook):
+    """One Swift account: verified streaming uploads (plain or SLO), streaming reads, paged listings. Auth
+    is TempAuth v1 or Keystone v3 (extra ``auth_version``). Like swiftclient, not thread-safe."""
+
+    conn_name_attr = "swift_conn_id"
+    default_conn_name = "swift_default"
+    conn_type = "swift"
+    hook_name = "OpenStack Swift"
+
+    def __init__(
+        self,
+        swift_conn_id: str = default_conn_name,
+        *,
+        slo_threshold: int | None = None,
+        segment_size: int | None = None,
+    ) -> None:
+        """Sizes in bytes; None takes ``slo_threshold_mb`` (256) / ``segment_size_mb`` (100) from the
+        connection. Nothing is read or contacted here, because hooks get built at DAG parse time."""
+        super().__init__()
+        if (slo_threshold or 0) < 0 or (segment_size is not None and segment_size < 1):
+            raise ValueError(f"need slo_threshold >= 0, segment_size >= 1: {slo_threshold}, {segment_size}")
+        self.swift_conn_id = swift_conn_id
+        self._slo_threshold, self._segment_size = slo_threshold, segment_size
+        self._client: swiftclient.Connection | None = None
+        self._authurl = ""
+
+    @cached_property
+    def _connection(self) -> Any:
+        return self.get_connection(self.swift_conn_id)
+
+    @property
+    def user(self) -> str:
+        """The login, recorded in the catalog's ``swift_user`` field."""
+        return self._connection.login or ""
+
+    def _sizes(self) -> tuple[int, int]:
+        extra = self._connection.extra_dejson
+        mib = {k: int(extra[k]) * _MIB for k in ("slo_threshold_mb", "segment_size_mb") if extra.get(k)}
+        threshold = self._slo_threshold
+        threshold = mib.get("slo_threshold_mb", 256 * _MIB) if threshold is None else threshold
+        return max(threshold, 0), max(self._segment_size or mib.get("segment_size_mb", 100 * _MIB), 1)
+
+    def get_conn(self) -> swiftclient.Connection:
+        """The cached client; it authenticates on its first request, so building it stays offline. A bare
+        host gets https when the port is 443 or ``insecure`` is set; give a full URL as host to choose."""
+        if self._client is not None:
+            return self._client
+        conn, extra = self._connection, self._connection.extra_dejson
+        version = str(extra.get("auth_version") or "1.0").strip().lower().removeprefix("v")
+        insecure = str(extra.get("insecure", False)).strip().lower() in ("1", "true", "yes", "on")
+        common: dict[str, Any] = {"retries": _RETRIES, "starting_backoff": 0.5, "max_backoff": 4}
+        common.update(insecure=insecure, timeout=_TIMEOUT)
+        https = insecure or conn.port == 443
+        if version in ("1", "1.0"):
+            self._authurl = _auth_url(conn.host, conn.port, "/auth/v1.0", https)
+            common.update(authurl=self._authurl, user=conn.login, key=conn.password, auth_version="1.0")
+        elif version in ("3", "3.0"):
+            if not extra.get("project_name"):
+                raise SwiftError(f"connection {self.swift_conn_id!r}: Keystone v3 needs extra project_name")
+            self._authurl = _auth_url(conn.host, conn.port, "/v3", https)
+            names = {key: extra.get(key) or "Default" for key in ("project_domain_name", "user_domain_name")}
+            names.update(username=conn.login, password=conn.password, project_name=extra["project_name"])
+            auth = ks_v3.Password(self._authurl, **names)
+            session = ks_session.Session(auth=auth, verify=not insecure, timeout=_TIMEOUT)
+            options = {"service_type": "object-store", "endpoint_type": extra.get("interface") or "public"}
+            options["region_name"] = extra.get("region_name") or None
+            common.update(session=session, os_options=options)
+        else:
+            raise SwiftError(f"connection {self.swift_conn_id!r}: auth_version {version!r} is not 1.0 or 3")
+        self._client = swiftclient.Connection(**common)
+        return self._client
+
+    @contextmanager
+    def _mapped(self, what: str, container: str | None = None, obj: str | None = None) -> Iterator[None]:
+        """Turn swiftclient/keystoneauth/requests errors into SwiftError subclasses that name the target."""
+        target = _target(container, obj)
+        try:
+            yield
+        except swiftclient.ClientException as err:
+            status = err.http_status
+            if status in (401, 403) or (err.msg or "").startswith("Auth"):
+                refused = f"Swift refused user {self.user!r} at {self._authurl} ({what} {target})"
+                raise SwiftAuthError(f"{refused}: HTTP {status} {err.http_reason}".rstrip()) from err
+            if status == 404:
+                raise SwiftNotFound(f"{what} {target}: not found in Swift", container or "", obj) from err
+            raise SwiftError(f"{what} {target} failed: {err}") from err
+        except (ks_exc.ConnectionError, requests.RequestException, OSError) as err:
+            raise SwiftError(f"Swift unreachable at {self._authurl}: {what} {target}: {err}") from err
+        except ks_exc.ClientException as err:  # anything else keystoneauth raises is about auth or catalog
+            refused = f"Keystone refused user {self.user!r} at {self._authurl} ({what} {target})"
+            raise SwiftAuthError(f"{refused}: {type(err).__name__}: {err}") from err
+
+    def test_connection(self) -> tuple[bool, str]:
+        """HEAD the account: proves the URL, the credentials and the storage endpoint in one request."""
+        try:
+            client = self.get_conn()
+            with self._mapped("HEAD of"):
+                count = client.head_account().get("x-account-container-count", "?")
+        except Exception as err:
+            return False, str(err)
+        return True, f"Connected to Swift at {self._authurl} as {self.user!r} ({count} containers)"
+
+    def ensure_container(self, container: str) -> None:
+        """Create the container if needed; PUT is idempotent in Swift, so no HEAD first."""
+        client = self.get_conn()
+        with self._mapped("creation of", container):
+            client.put_container(container)
+
+    def put_object(
+        self,
+        container: str,
+        name: str,
+        source: str | os.PathLike | bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> PutResult:
+        """Stream ``source`` into ``container/name`` once, verify what Swift stored, return the fingerprints.
+
+        Up to the SLO threshold the object is one PUT; above it, or when a stream of unknown size outgrows its
+        first segment, it is an SLO with segments ``<name>/<index:08d>`` in ``<container>_segments`` (names
+        are meant to be unique). ``size`` is a hint, also checked. Metadata keys: letters, digits, ``-``; they
+        come back lower-cased, with ``sha256`` added. On failure the uploaded parts are deleted first.
+        """
+        for key in metadata or {}:
+            if not _META_KEY.match(key):
+                raise ValueError(f"metadata key {key!r}: use letters, digits and '-' (Swift drops others)")
+        headers = {f"X-Object-Meta-{key}": str(value) for key, value in (metadata or {}).items()}
+        threshold, segment = self._sizes()
+        target = _target(container, name)
+        up = _Upload(self.get_conn(), container, name, progress)
+        try:
+            with _open_source(source) as stream:
+                remaining = _remaining(stream)
+                known = size if size is not None else remaining
+                if known is not None and known > segment * _MAX_SEGMENTS:
+                    segment = -(-known // _MAX_SEGMENTS)  # larger segments rather than too many
+                limit = None if known is not None and known <= threshold else segment
+                with closing(_pieces(up, stream, remaining is not None, limit)) as pieces:
+                    first = next(pieces)
+                    measured = known if known is not None else _remaining(first.stream) or 0
+                    if first.last and measured <= threshold:
+                        etag, segments = self._put_piece(up, container, name, first, content_type), 0
+                    else:
+                        self.log.info("Uploading %s as an SLO of %d-byte segments", target, segment)
+                        chained = itertools.chain([first], pieces)
+                        etag, segments = self._put_slo(up, chained, content_type, headers)
+            if size is not None and size != up.size:
+                raise SwiftIntegrityError(f"{target}: announced {size} bytes, the source gave {up.size}")
+            if not segments:  # sha256 is known only now; POST replaces the metadata and keeps Content-Type
+                with self._mapped("metadata POST of", container, name):
+                    sha256 = {"X-Object-Meta-Sha256": up.sha256.hexdigest()}
+                    up.client.post_object(container, name, {**headers, **sha256})
+            with self._mapped("verification HEAD of", container, name):
+                head = up.client.head_object(container, name)
+            stored = int(head.get("content-length", -1)), head.get("etag", "").strip('"')
+            if stored != (up.size, etag):
+                sent = f"{target}: sent {up.size} bytes with etag {etag!r}"
+                raise SwiftIntegrityError(f"{sent}, Swift holds {stored[0]} with {stored[1]!r}; deleted it")
+        except BaseException as err:
+            self._discard(up)
+            if isinstance(err, SwiftError) or not isinstance(err, Exception):
+                raise
+            raise SwiftError(f"upload of {target} failed: {err}") from err
+        return PutResult(container, name, up.size, up.md5.hexdigest(), up.sha256.hexdigest(), etag, segments)
+
+    def _put_piece(self, up: _Upload, container: str, obj: str, piece: _Piece, ctype: str | None) -> str:
+        """One chunked PUT (no Content-Length, so a source shorter than announced cannot hang it), checked
+        against the md5 of what was sent."""
+        with self._mapped("upload of", container, obj):
+            etag = up.client.put_object(container, obj, piece, chunk_size=_CHUNK, content_type=ctype)
+        up.done.append((container, obj))  # only after success: a failed PUT leaves an older object intact
+        if etag != piece.md5.hexdigest():
+            raise SwiftIntegrityError(f"upload of {_target(container, obj)}: etag {etag!r} != md5 sent")
+        return etag
+
+    def _put_slo(
+        self, up: _Upload, pieces: Iterator[_Piece], content_type: str | None, headers: dict[str, str]
+    ) -> tuple[str, int]:
+        """Upload verified segments, then the manifest; returns (SLO etag = md5 of segment etags, count)."""
+        segments = f"{up.container}_segments"
+        self.ensure_container(segments)
+        manifest = []
+        for index, piece in enumerate(pieces):
+            if index == _MAX_SEGMENTS:
+                raise SwiftError(f"{_target(up.container, up.name)}: > {_MAX_SEGMENTS} segments; pass size=")
+            path = f"{up.name}/{index:08d}"
+            etag = self._put_piece(up, segments, path, piece, None)
+            manifest.append({"path": f"/{segments}/{path}", "etag": etag, "size_bytes": piece.count})
+        etags = "".join(entry["etag"] for entry in manifest).encode()
+        slo_etag = hashlib.md5(etags, usedforsecurity=False).hexdigest()
+        headers = {**headers, "X-Object-Meta-Sha256": up.sha256.hexdigest()}
+        args = {"etag": slo_etag, "content_type": content_type, "query_string": "multipart-manifest=put"}
+        with self._mapped("upload of SLO manifest", up.container, up.name):  # Swift checks the etag too
+            up.client.put_object(up.container, up.name, json.dumps(manifest), headers=headers, **args)
+        up.done.append((up.container, up.name))
+        return slo_etag, len(manifest)
+
+    def _discard(self, up: _Upload) -> None:
+        """Best-effort rollback, manifest first; what cannot be deleted is logged for the reconciler."""
+        for container, obj in reversed(up.done):
+            try:
+                up.client.delete_object(container, obj)
+            except Exception as err:
+                if getattr(err, "http_status", None) != 404:
+                    self.log.warning("Rollback could not delete %s: %s", _target(container, obj), err)
+
+    def head_object(self, container: str, name: str) -> dict[str, str]:
+        """The object's headers with lower-case names; SwiftNotFound when it is absent."""
+        client = self.get_conn()
+        with self._mapped("HEAD of", container, name):
+            return {key.lower(): value for key, value in client.head_object(container, name).items()}
+
+    def object_exists(self, container: str, name: str) -> bool:
+        try:
+            return bool(self.head_object(container, name))
+        except SwiftNotFound:
+            return False
+
+    def _get(self, container: str, name: str, chunk_size: int) -> tuple[dict[str, str], Iterator[bytes]]:
+        """Start a streaming GET now (so a missing object raises here) and map errors while it is read."""
+        client = self.get_conn()
+        with self._mapped("download of", container, name):
+            headers, body = client.get_object(container, name, resp_chunk_size=chunk_size)
+
+        def chunks() -> Iterator[bytes]:
+            with closing(body), self._mapped("download of", container, name):
+                yield from body
+
+        return headers, chunks()
+
+    def iter_object(self, container: str, name: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream the object's bytes (an SLO comes back whole); memory stays at one chunk."""
+        return self._get(container, name, chunk_size)[1]
+
+    def download_object(self, container: str, name: str, path: str | os.PathLike) -> int:
+        """Stream the object into ``path`` and return the bytes written; the length, and the md5 of a plain
+        object, are checked, and a failed download removes its partial file."""
+        headers, chunks = self._get(container, name, _CHUNK)
+        md5, written, etag = hashlib.md5(usedforsecurity=False), 0, headers.get("etag", "")
+        try:
+            with open(path, "wb") as out, closing(chunks):  # type: ignore[type-var]
+                for chunk in chunks:
+                    written += out.write(chunk)
+                    md5.update(chunk)
+            plain = not etag.startswith('"') and "x-object-manifest" not in headers
+            if written != int(headers.get("content-length", written)) or (plain and etag != md5.hexdigest()):
+                raise SwiftError(f"download of {_target(container, name)} is incomplete or corrupt")
+        except BaseException:
+            Path(path).unlink(missing_ok=True)
+            raise
+        return written
+
+    def delete_object(self, container: str, name: str, *, missing_ok: bool = True) -> bool:
+        """Delete the object (an SLO manifest with its segments); False when it was already absent."""
+        client = self.get_conn()
+        try:
+            slo = self.head_object(container, name).get("x-static-large-object", "").lower() == "true"
+            query = "multipart-manifest=delete" if slo else None  # the SLO middleware deletes segments too
+            with self._mapped("delete of", container, name):
+                client.delete_object(container, name, query_string=query)
+        except SwiftNotFound:
+            if missing_ok:
+                return False
+            raise
+        return True
+
+    def _paged(
+        self, container: str | None, list_call: Callable[..., Any], marker: str | None, limit: int | None
+    ) -> Iterator[dict]:
+        """Fetch the first page now (so errors raise at call time), the next ones by marker on demand."""
+
+        def fetch(after: str | None, count: int) -> list[dict]:
+            with self._mapped("listing of", container):
+                return list_call(marker=after, limit=count)[1]
+
+        def rest(items: list[dict], want: int, left: int | None) -> Iterator[dict]:
+            while True:
+                yield from items
+                left = None if left is None else left - len(items)
+                if len(items) < want or left == 0:
+                    return
+                want = _LIST_PAGE if left is None else min(_LIST_PAGE, left)
+                items = fetch(items[-1]["name"], want)
+
+        want = _LIST_PAGE if limit is None else min(_LIST_PAGE, limit)
+        return rest(fetch(marker, want) if want > 0 else [], want, limit)
+
+    def list_objects(
+        self,
+        container: str,
+        *,
+        prefix: str | None = None,
+        marker: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict]:
+        """Objects after ``marker`` in name order, at most ``limit`` (all when None), fetched page by page;
+        to resume later, pass the last name seen as the next ``marker``."""
+        list_call = partial(self.get_conn().get_container, container, prefix=prefix)
+        return self._paged(container, list_call, marker, limit)
+
+    def list_containers(self, prefix: str | None = None) -> Iterator[dict]:
+        """Containers of the account (name, count, bytes, last_modified), fetched page by page."""
+        return self._paged(None, partial(self.get_conn().get_account, prefix=prefix), None, None)

@@ -1,0 +1,399 @@
+"""`insert_datalake()`: one file into Swift and the catalog, atomically as every reader sees it.
+
+Swift and MongoDB share no transaction, so the pair is made atomic by a protocol (see ARCHITECTURE.md):
+
+1. the catalog record is written ``pending`` with a lease, before any byte reaches Swift;
+2. the bytes stream to Swift under a generated name and are verified (size, MD5 ETag, SHA-256);
+3. the record flips to ``committed`` in one guarded update: from then on readers and triggers see it.
+
+A failure rolls back what was done (the object first, then the record), so a crash at any instant leaves at
+worst a pending record past its lease, maybe with an object: `reconcile()` settles those. An object is only
+ever deleted while its record is provably not committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import mimetypes
+import os
+import re
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pymongo.errors import PyMongoError
+
+from airflow_provider_datalake.hooks.catalog import (
+    VISIBLE,
+    CatalogHook,
+    DuplicateContent,
+    Status,
+    dedupe_key,
+    utcnow,
+)
+from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTAINER = "datalake-raw"
+DEFAULT_LEASE = dt.timedelta(minutes=10)
+LEASE_RENEW_EVERY = 30.0  # seconds between lease renewals during a long upload
+HASH_CHUNK = 1 << 20
+FORMAT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,240}$")
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+
+
+class InsertError(RuntimeError):
+    """insert_datalake() failed; what was done has been rolled back (or left for reconcile(), as said)."""
+
+
+class EmptySourceError(InsertError, ValueError):
+    pass
+
+
+class SourceError(InsertError, OSError):
+    """The source cannot be read: missing, not a regular file, unreadable."""
+
+
+def failpoint(name: str) -> None:
+    """Fault injection for the crash tests: ``DATALAKE_FAILPOINT=<name>`` SIGKILLs this process right here.
+
+    A real kill (not an exception) is the only honest way to prove the protocol survives a dead writer.
+    """
+    if os.environ.get("DATALAKE_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class _Prepared:
+    """The source, opened for streaming, and what is known about it before upload."""
+
+    stream: BinaryIO | bytes
+    size: int | None
+    sha256: str | None
+    original_name: str | None
+    content_type: str
+    close: Callable[[], None]
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _prepare(
+    source: Source, content_type: str | None, original_name: str | None, hash_first: bool
+) -> _Prepared:
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            st = path.stat()
+        except FileNotFoundError as exc:
+            raise SourceError(f"file not found: {path}") from exc
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if not path.is_file():
+            raise SourceError(f"not a regular file: {path}")
+        if st.st_size == 0:
+            raise EmptySourceError(f"empty file: {path} (nothing to store)")
+        try:
+            sha = _hash_file(path) if hash_first else None
+            fh = path.open("rb")
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        name = original_name or path.name
+        guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return _Prepared(fh, st.st_size, sha, name, guessed, fh.close)
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        if not data:
+            raise EmptySourceError("empty bytes (nothing to store)")
+        guessed = content_type or (original_name and mimetypes.guess_type(original_name)[0])
+        return _Prepared(
+            data,
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            original_name,
+            guessed or "application/octet-stream",
+            lambda: None,
+        )
+    if hasattr(source, "read"):
+        name = original_name or (
+            Path(str(source.name)).name if isinstance(getattr(source, "name", None), str) else None
+        )
+        guessed = content_type or (name and mimetypes.guess_type(name)[0]) or "application/octet-stream"
+        return _Prepared(source, None, None, name, guessed, lambda: None)
+    raise TypeError(f"insert_datalake() takes a path, bytes or a binary stream, not {type(source).__name__}")
+
+
+def _object_name(fmt: str | None, record_id: str, now: dt.datetime) -> str:
+    """Generated, never the user's file name, so no path trick reaches Swift; dated prefixes list cheaply."""
+    return f"{fmt or 'unformatted'}/{now:%Y/%m/%d}/{record_id}"
+
+
+class _LeaseKeeper:
+    """Progress callback that renews the pending record's lease while bytes flow."""
+
+    def __init__(
+        self, catalog: CatalogHook, record_id: str, lease: dt.timedelta, user: Callable[[int], None] | None
+    ) -> None:
+        self.catalog, self.record_id, self.lease, self.user = catalog, record_id, lease, user
+        self.last = time.monotonic()
+        self.sent = 0
+
+    def __call__(self, n: int) -> None:
+        if self.sent == 0 and n:
+            failpoint("during_upload")
+        self.sent += n
+        if self.user:
+            self.user(n)
+        if time.monotonic() - self.last > LEASE_RENEW_EVERY:
+            self.last = time.monotonic()
+            if not self.catalog.renew_lease(self.record_id, utcnow() + self.lease):
+                raise InsertError(f"record {self.record_id}: lease lost during upload (taken by reconcile)")
+
+
+def _wait_for_settled(
+    catalog: CatalogHook, swift: SwiftHook, key: str, timeout: float
+) -> dict[str, Any] | None:
+    """Another writer holds this content: wait until its record is visible (return it) or gone (None)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        rec = catalog.find_by_dedupe_key(key)
+        if rec is None or rec["status"] in VISIBLE:
+            return rec
+        lease = rec.get("lease_until")
+        if lease is not None and lease.replace(tzinfo=dt.UTC) < utcnow():
+            from airflow_provider_datalake.ingest.reconcile import settle_record
+
+            settle_record(rec, catalog=catalog, swift=swift)
+            continue
+        if time.monotonic() > deadline:
+            raise InsertError(
+                f"content {key} is being inserted by another writer (record {rec['_id']}); retry later"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def insert_datalake(
+    source: Source,
+    *,
+    format: str | None = None,
+    application: str | None = None,
+    container: str | None = None,
+    content_type: str | None = None,
+    processed_data_area_service: list[str] | None = None,
+    other_data: dict[str, Any] | None = None,
+    dedupe: bool = True,
+    original_name: str | None = None,
+    data_processing: str = "default",
+    swift_conn_id: str = "swift_default",
+    mongo_conn_id: str = "mongo_default",
+    lease: dt.timedelta = DEFAULT_LEASE,
+    progress: Callable[[int], None] | None = None,
+    swift: SwiftHook | None = None,
+    catalog: CatalogHook | None = None,
+) -> dict[str, Any]:
+    """Store one file in the raw zone and describe it in the catalog; return the committed record.
+
+    ``source`` is a path, bytes or a binary stream (read once, streamed). With ``dedupe`` the same content
+    for the same format returns the record already there instead of storing a second copy.
+    """
+    if format is not None and not FORMAT_NAME.match(format):
+        raise ValueError(f"format {format!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
+    swift = swift or SwiftHook(swift_conn_id)
+    catalog = catalog or CatalogHook(mongo_conn_id)
+    container = container or DEFAULT_CONTAINER
+    if not CONTAINER_NAME.match(container):
+        raise ValueError(f"container {container!r}: letters, digits, '_', '.', '-' only")
+    prepared = _prepare(source, content_type, original_name, hash_first=dedupe)
+    try:
+        return _insert(
+            prepared,
+            swift=swift,
+            catalog=catalog,
+            fmt=format,
+            container=container,
+            dedupe=dedupe,
+            lease=lease,
+            progress=progress,
+            fields={
+                "application": application,
+                "data_processing": data_processing,
+                "processed_data_area_service": list(processed_data_area_service or []),
+                "other_data": dict(other_data or {}),
+            },
+        )
+    finally:
+        prepared.close()
+
+
+def _insert(
+    prepared: _Prepared,
+    *,
+    swift: SwiftHook,
+    catalog: CatalogHook,
+    fmt: str | None,
+    container: str,
+    dedupe: bool,
+    lease: dt.timedelta,
+    progress: Callable[[int], None] | None,
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    key = dedupe_key(fmt, prepared.sha256) if dedupe and prepared.sha256 else None
+    record_id = uuid.uuid4().hex
+    now = utcnow()
+    name = _object_name(fmt, record_id, now)
+    record: dict[str, Any] = {
+        "_id": record_id,
+        "format": fmt,
+        "content_type": prepared.content_type,
+        "original_object_name": prepared.original_name,
+        "swift_user": swift.user,
+        "swift_container": container,
+        "swift_object_id": name,
+        "sha256": prepared.sha256,
+        "size": prepared.size,
+        "dedupe": dedupe,
+        "dedupe_key": key or f"unique:{record_id}",
+        "creation_date": now,
+        "last_modified": now,
+        "lease_until": now + lease,
+        "successful_operations": [],
+        "failed_operations": [],
+        **fields,
+    }
+    # Phase 1 ----------------------------------------------------------------------------------------
+    try:
+        existing = _claim(catalog, swift, record, key, lease)
+    except PyMongoError as exc:
+        raise InsertError(f"catalog (MongoDB) unreachable, nothing was stored: {exc}") from exc
+    if existing is not None:
+        return existing
+    failpoint("after_pending")
+
+    # Phase 2 ----------------------------------------------------------------------------------------
+    upload_started = False
+    try:
+        swift.ensure_container(container)
+        upload_started = True
+        result = swift.put_object(
+            container,
+            name,
+            prepared.stream,
+            content_type=prepared.content_type,
+            metadata={"record-id": record_id, "format": fmt or ""},
+            size=prepared.size,
+            progress=_LeaseKeeper(catalog, record_id, lease, progress),
+        )
+        if result.size == 0:
+            raise EmptySourceError("empty stream (nothing to store)")
+        if prepared.size is not None and result.size != prepared.size:
+            raise InsertError(
+                f"{prepared.original_name}: size changed during upload ({prepared.size} -> {result.size})"
+            )
+        if prepared.sha256 is not None and result.sha256 != prepared.sha256:
+            raise InsertError(f"{prepared.original_name}: content changed during upload (SHA-256 differs)")
+    except BaseException as exc:
+        _roll_back(swift, catalog, record, object_may_exist=upload_started)
+        if isinstance(exc, InsertError | KeyboardInterrupt):
+            raise
+        raise InsertError(
+            f"insert of {prepared.original_name or 'stream'} failed and was rolled back: {exc}"
+        ) from exc
+    failpoint("after_upload")
+
+    # Phase 3 ----------------------------------------------------------------------------------------
+    commit = {
+        "size": result.size,
+        "sha256": result.sha256,
+        "md5": result.md5,
+        "etag": result.etag,
+        "segments": result.segments,
+        "lease_until": None,
+    }
+    if dedupe and key is None:
+        commit["dedupe_key"] = dedupe_key(fmt, result.sha256)
+    try:
+        done = catalog.transition(record_id, Status.PENDING, Status.COMMITTED, set_fields=commit)
+    except DuplicateContent as dup:
+        # Same content arrived by another writer while this stream uploaded: keep theirs, drop ours.
+        _roll_back(swift, catalog, record, object_may_exist=True)
+        settled = _wait_for_settled(catalog, swift, dup.dedupe_key, timeout=lease.total_seconds())
+        if settled is None:
+            raise InsertError(f"content {dup.dedupe_key} vanished while deduplicating; retry") from dup
+        return settled
+    except Exception as exc:
+        # The commit may or may not have landed: never delete the object blind. If the record is still
+        # pending, reconcile() rolls it forward (the object is verified) once the lease has passed.
+        state = _read_state(catalog, record_id)
+        if state == Status.COMMITTED.value:
+            return catalog.get(record_id) or record
+        raise InsertError(
+            f"catalog unreachable when committing record {record_id} ({exc}); the object is stored and "
+            f"verified, `datalake reconcile` will commit it after its lease"
+        ) from exc
+    if done is None:
+        # Our lease ran out and reconcile() took the record; it commits verified objects, so look.
+        current = catalog.get(record_id)
+        if current is not None and current["status"] in VISIBLE:
+            return current
+        raise InsertError(f"record {record_id}: lease lost before commit and the insert was rolled back")
+    failpoint("after_commit")
+    return done
+
+
+def _claim(
+    catalog: CatalogHook, swift: SwiftHook, record: dict[str, Any], key: str | None, lease: dt.timedelta
+) -> dict[str, Any] | None:
+    """Write the pending record, or return the visible record that already holds this content."""
+    while True:
+        if key and catalog.find_by_dedupe_key(key) is not None:
+            settled = _wait_for_settled(catalog, swift, key, timeout=lease.total_seconds())
+            if settled is not None:
+                log.info("content already in the catalog as %s: not stored twice", settled["_id"])
+                return settled
+        try:
+            catalog.insert_pending(record)
+            return None
+        except DuplicateContent:
+            continue  # another writer won the race for this content: wait for it above
+
+
+def _read_state(catalog: CatalogHook, record_id: str) -> str | None:
+    try:
+        rec = catalog.get(record_id)
+    except Exception:
+        return None
+    return rec["status"] if rec else None
+
+
+def _roll_back(
+    swift: SwiftHook, catalog: CatalogHook, record: dict[str, Any], *, object_may_exist: bool
+) -> None:
+    """Undo a failed insert: object first, then the record, so no object is ever left without its record."""
+    from airflow_provider_datalake.ingest.reconcile import delete_with_segments
+
+    if object_may_exist:
+        try:
+            delete_with_segments(swift, record["swift_container"], record["swift_object_id"])
+        except SwiftError as exc:
+            log.warning("rollback: could not delete %s (%s); reconcile will", record["swift_object_id"], exc)
+            return  # keep the record: it is what lets reconcile find the object
+    try:
+        catalog.delete_record(record["_id"], Status.PENDING)
+    except Exception as exc:
+        log.warning("rollback: could not delete record %s (%s); reconcile will", record["_id"], exc)

@@ -1,0 +1,271 @@
+"""Fault injection on the real stack: servers stopped, and the inserting process SIGKILLed at every step.
+
+After reconcile() there must be no orphan object and no dangling record, and every file that was reported
+inserted must read back byte-exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_datalake import insert_datalake, reconcile
+from airflow_provider_datalake.hooks.catalog import CatalogHook
+from airflow_provider_datalake.hooks.swift import SwiftHook
+from airflow_provider_datalake.ingest import InsertError
+from airflow_provider_datalake.samples import write_blob
+from tests.conftest import REPO
+from tests.ingest.conftest import all_records, assert_consistent, segment_names, swift_names
+
+pytestmark = pytest.mark.stack
+
+STACK_PY = REPO / "devstack" / "stack.py"
+
+WRITER = """
+import json, sys, datetime as dt
+from airflow_provider_datalake import insert_datalake
+container, paths = sys.argv[1], sys.argv[2:]
+for path in paths:
+    rec = insert_datalake(path, format="blob", container=container, swift_conn_id="swift_test",
+                          mongo_conn_id="mongo_test", lease=dt.timedelta(seconds=1))
+    print("INSERTED", json.dumps({"id": rec["_id"], "path": path}), flush=True)
+"""
+
+
+def _stack(*args: str) -> None:
+    proc = subprocess.run([sys.executable, str(STACK_PY), *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _reconcile(lake: dict, **kw):
+    return reconcile(
+        containers=[lake["container"]],
+        swift_conn_id=lake["swift_conn_id"],
+        mongo_conn_id=lake["mongo_conn_id"],
+        **kw,
+    )
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_sha(lake: dict, rec: dict) -> str:
+    digest = hashlib.sha256()
+    for chunk in SwiftHook(lake["swift_conn_id"]).iter_object(rec["swift_container"], rec["swift_object_id"]):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _writer(lake: dict, paths: list[Path], failpoint: str | None = None) -> subprocess.Popen:
+    env = {**lake["env"], **{k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}}
+    env.pop("DATALAKE_FAILPOINT", None)
+    if failpoint:
+        env["DATALAKE_FAILPOINT"] = failpoint
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, lake["container"], *map(str, paths)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["plain", "slo"])
+@pytest.mark.parametrize("step", ["after_pending", "during_upload", "after_upload", "after_commit"])
+def test_sigkill_at_each_step_then_reconcile(lake: dict, tmp_path: Path, step: str, large: bool) -> None:
+    path = tmp_path / "file.bin"
+    write_blob(path, (5 << 20) if large else 64 << 10, seed=11)
+    proc = _writer(lake, [path], failpoint=step)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -9, err  # it really died by SIGKILL at that step
+    assert "INSERTED" not in out  # ... before reporting anything
+    time.sleep(1.2)  # let the 1 s lease run out
+    report = _reconcile(lake)
+    records = assert_consistent(lake)
+    if step in ("after_upload", "after_commit"):
+        # The object was complete in Swift: the insert is rolled forward (or already committed).
+        assert len(records) == 1
+        assert _read_sha(lake, records[0]) == _sha(path)
+        assert report.rolled_forward == ([records[0]["_id"]] if step == "after_upload" else [])
+    else:
+        assert records == []
+        assert len(report.rolled_back) == 1
+        assert segment_names(lake) == set()
+    # A retry of the same file after the crash gives one record, never two.
+    rec = insert_datalake(
+        path,
+        format="blob",
+        container=lake["container"],
+        swift_conn_id=lake["swift_conn_id"],
+        mongo_conn_id=lake["mongo_conn_id"],
+    )
+    assert _read_sha(lake, rec) == _sha(path)
+    assert len(assert_consistent(lake)) == 1
+
+
+def test_random_kills_across_many_inserts(lake: dict, tmp_path: Path) -> None:
+    """Kill a writer at random instants, many times; settle; every reported insert reads back exactly."""
+    rng = random.Random(5)
+    files = []
+    for i in range(40):
+        path = tmp_path / f"f{i:03d}.bin"
+        write_blob(path, rng.choice([2 << 10, 300 << 10, 3 << 20]), seed=100 + i)
+        files.append(path)
+    reported: dict[str, Path] = {}
+    remaining = list(files)
+    rounds = 0
+    while remaining and rounds < 25:
+        rounds += 1
+        proc = _writer(lake, remaining)
+        time.sleep(rng.uniform(1.5, 4.0))  # interpreter start-up is ~1.5 s; then inserts are under way
+        proc.kill()
+        out, _ = proc.communicate()
+        for line in out.splitlines():
+            if not line.startswith("INSERTED "):
+                continue  # Airflow's own log lines
+            item = json.loads(line.removeprefix("INSERTED "))
+            reported[item["id"]] = Path(item["path"])
+        done = set(reported.values())
+        remaining = [p for p in remaining if p not in done]
+    assert rounds >= 3, "the writer was never interrupted: the test proves nothing"
+    time.sleep(1.2)
+    _reconcile(lake)
+    records = {r["_id"]: r for r in assert_consistent(lake)}
+    for rid, path in reported.items():
+        assert rid in records, f"{path} was reported inserted as {rid} but is not in the catalog"
+        assert _read_sha(lake, records[rid]) == _sha(path)
+
+
+def test_swift_stopped_gives_clear_error_and_leaves_nothing(lake: dict) -> None:
+    _stack("down", "swift-proxy")
+    try:
+        with pytest.raises(InsertError, match=r"(?i)swift"):
+            insert_datalake(
+                b"reading while swift is down",
+                format="x",
+                container=lake["container"],
+                swift_conn_id=lake["swift_conn_id"],
+                mongo_conn_id=lake["mongo_conn_id"],
+                lease=dt.timedelta(seconds=1),
+            )
+    finally:
+        _stack("up", "swift")
+    # Swift was down, so the rollback could only delete the record (the object never existed).
+    time.sleep(1.2)
+    _reconcile(lake)
+    assert all_records(lake) == []
+    assert swift_names(lake) == set()
+
+
+def test_swift_dies_mid_upload(lake: dict, tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    write_blob(path, 40 << 20, seed=12)
+    stopped = threading.Event()
+
+    def kill_swift_once(n: int) -> None:
+        if not stopped.is_set():
+            stopped.set()
+            _stack("down", "swift-proxy")
+
+    try:
+        with pytest.raises(InsertError):
+            insert_datalake(
+                path,
+                format="blob",
+                container=lake["container"],
+                swift_conn_id=lake["swift_conn_id"],
+                mongo_conn_id=lake["mongo_conn_id"],
+                lease=dt.timedelta(seconds=1),
+                progress=kill_swift_once,
+            )
+    finally:
+        _stack("up", "swift")
+    time.sleep(1.2)
+    _reconcile(lake)
+    assert all_records(lake) == []
+    assert swift_names(lake) == set()
+    assert segment_names(lake) == set()
+
+
+def test_catalog_stopped_before_insert(lake: dict) -> None:
+    _stack("down", "ferretdb")
+    try:
+        with pytest.raises(InsertError, match=r"catalog \(MongoDB\) unreachable, nothing was stored"):
+            insert_datalake(
+                b"no catalog",
+                format="x",
+                container=lake["container"],
+                swift_conn_id=lake["swift_conn_id"],
+                mongo_conn_id=lake["mongo_conn_id"],
+            )
+    finally:
+        _stack("up", "mongo")
+    assert swift_names(lake) == set()  # nothing reached Swift: the record comes first
+
+
+def test_catalog_dies_between_upload_and_commit(lake: dict, tmp_path: Path) -> None:
+    """The object is stored and verified but the commit cannot land: reconcile rolls it forward."""
+    path = tmp_path / "f.bin"
+    write_blob(path, 3 << 20, seed=13)
+    stopped = threading.Event()
+
+    def stop_catalog(n: int) -> None:
+        if not stopped.is_set():
+            stopped.set()
+            _stack("down", "ferretdb")
+
+    try:
+        with pytest.raises(InsertError, match="`datalake reconcile` will commit it"):
+            insert_datalake(
+                path,
+                format="blob",
+                container=lake["container"],
+                swift_conn_id=lake["swift_conn_id"],
+                mongo_conn_id=lake["mongo_conn_id"],
+                lease=dt.timedelta(seconds=1),
+                progress=stop_catalog,
+            )
+    finally:
+        _stack("up", "mongo")
+    time.sleep(1.2)
+    report = _reconcile(lake)
+    (rec,) = assert_consistent(lake)
+    assert report.rolled_forward == [rec["_id"]]
+    assert _read_sha(lake, rec) == _sha(path)
+
+
+def test_orphan_objects_are_reported_then_removed_on_request(lake: dict) -> None:
+    swift = SwiftHook(lake["swift_conn_id"])
+    swift.ensure_container(lake["container"])
+    swift.put_object(lake["container"], "stray/object", b"nobody knows me")
+    report = _reconcile(lake, dry_run=True)
+    assert (lake["container"], "stray/object") in report.orphans
+    assert swift.object_exists(lake["container"], "stray/object")
+    report = _reconcile(lake, remove_orphans=True)
+    assert (lake["container"], "stray/object") in report.orphans_removed
+    assert swift_names(lake) == set()
+
+
+def test_committed_record_without_object_is_reported(lake: dict) -> None:
+    rec = insert_datalake(
+        b"soon lost",
+        format="x",
+        container=lake["container"],
+        swift_conn_id=lake["swift_conn_id"],
+        mongo_conn_id=lake["mongo_conn_id"],
+    )
+    SwiftHook(lake["swift_conn_id"]).delete_object(lake["container"], rec["swift_object_id"])
+    report = _reconcile(lake)
+    assert report.missing_objects == [rec["_id"]]
+    assert CatalogHook(lake["mongo_conn_id"]).get(rec["_id"])["status"] == "committed"  # never silently fixed

@@ -1,0 +1,216 @@
+"""insert_datalake() on the real stack: round trips, dedupe, bad input, the record's fields."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_datalake import insert_datalake
+from airflow_provider_datalake.hooks.catalog import CatalogHook
+from airflow_provider_datalake.hooks.swift import SwiftHook
+from airflow_provider_datalake.ingest import EmptySourceError, InsertError, SourceError
+from airflow_provider_datalake.samples import write_blob, write_mqtt_dump
+from tests.ingest.conftest import all_records, assert_consistent, swift_names
+
+pytestmark = pytest.mark.stack
+
+SEED_FIELDS = {
+    "content_type",
+    "data_processing",
+    "swift_user",
+    "swift_container",
+    "swift_object_id",
+    "application",
+    "original_object_name",
+    "creation_date",
+    "last_modified",
+    "successful_operations",
+    "failed_operations",
+    "processed_data_area_service",
+    "other_data",
+}
+
+
+def _insert(lake: dict, source, **kw) -> dict:
+    return insert_datalake(
+        source,
+        container=lake["container"],
+        swift_conn_id=lake["swift_conn_id"],
+        mongo_conn_id=lake["mongo_conn_id"],
+        **kw,
+    )
+
+
+def _read_back(lake: dict, rec: dict) -> bytes:
+    return b"".join(
+        SwiftHook(lake["swift_conn_id"]).iter_object(rec["swift_container"], rec["swift_object_id"])
+    )
+
+
+def test_small_file_round_trip_and_record_fields(lake: dict, tmp_path: Path) -> None:
+    path = tmp_path / "u4_dump.json"
+    write_mqtt_dump(path, 50, seed=1)
+    rec = _insert(
+        lake,
+        path,
+        format="neocampus_mqtt",
+        application="mqtt-bridge",
+        processed_data_area_service=["postgres"],
+        other_data={"campaign": "2021-07"},
+    )
+    assert set(rec) >= SEED_FIELDS
+    assert rec["status"] == "committed"
+    assert rec["content_type"] == "application/json"
+    assert rec["original_object_name"] == "u4_dump.json"
+    assert rec["swift_user"] == "test:tester"
+    assert "u4_dump" not in rec["swift_object_id"]  # generated names only
+    assert rec["swift_object_id"].startswith("neocampus_mqtt/")
+    assert rec["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert rec["size"] == path.stat().st_size
+    assert rec["other_data"] == {"campaign": "2021-07"}
+    assert _read_back(lake, rec) == path.read_bytes()
+    stored = CatalogHook(lake["mongo_conn_id"]).get(rec["_id"])
+    assert stored["status"] == "committed" and stored["lease_until"] is None
+    assert_consistent(lake)
+
+
+def test_bytes_and_non_seekable_stream(lake: dict) -> None:
+    data = json.dumps({"idcapteur": 4, "value": 15}).encode()
+    rec_bytes = _insert(lake, data, format="sensor_readings", original_name="reading.json")
+    assert rec_bytes["content_type"] == "application/json"
+
+    class Pipe(io.RawIOBase):
+        """A stream that cannot seek or tell its size, like a socket or a pipe."""
+
+        def __init__(self, payload: bytes) -> None:
+            self._buf = io.BytesIO(payload)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:
+            chunk = self._buf.read(len(b))
+            b[: len(chunk)] = chunk
+            return len(chunk)
+
+    payload = b"x;y\n1,5;2\n" * 1000
+    rec_stream = _insert(lake, Pipe(payload), format="lab_csv_fr", dedupe=False)
+    assert rec_stream["size"] == len(payload)
+    assert rec_stream["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert _read_back(lake, rec_stream) == payload
+    assert_consistent(lake)
+
+
+def test_large_file_200mb_streams_as_slo(lake: dict, tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    digest = write_blob(path, 200 * 1024 * 1024, seed=3)
+    rec = _insert(lake, path, format="blob")
+    assert rec["segments"] >= 2  # the test connection makes anything above 1 MiB a Static Large Object
+    got = hashlib.sha256()
+    for chunk in SwiftHook(lake["swift_conn_id"]).iter_object(lake["container"], rec["swift_object_id"]):
+        got.update(chunk)
+    assert got.hexdigest() == digest == rec["sha256"]
+    assert_consistent(lake)
+
+
+def test_dedupe_same_content_same_format(lake: dict, tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    write_mqtt_dump(path, 10, seed=2)
+    first = _insert(lake, path, format="neocampus_mqtt")
+    again = _insert(lake, path.read_bytes(), format="neocampus_mqtt")
+    assert again["_id"] == first["_id"]
+    other_format = _insert(lake, path, format="neocampus_mqtt_copy")
+    assert other_format["_id"] != first["_id"]
+    forced = _insert(lake, path, format="neocampus_mqtt", dedupe=False)
+    assert forced["_id"] != first["_id"]
+    assert len(swift_names(lake)) == 3
+    assert_consistent(lake)
+
+
+def test_dedupe_of_a_stream_keeps_one_copy(lake: dict, tmp_path: Path) -> None:
+    payload = b'{"a": 1}\n' * 100
+    first = _insert(lake, payload, format="jsonl")
+    again = _insert(lake, io.BytesIO(payload), format="jsonl")
+    assert again["_id"] == first["_id"]
+    assert len(swift_names(lake)) == 1
+    assert_consistent(lake)
+
+
+@pytest.mark.parametrize(
+    ("make_source", "error", "words"),
+    [
+        (lambda tmp: tmp / "missing.json", SourceError, "file not found"),
+        (lambda tmp: tmp / "empty.json", EmptySourceError, "empty"),
+        (lambda tmp: tmp, SourceError, "not a regular file"),
+        (lambda tmp: b"", EmptySourceError, "empty"),
+        (lambda tmp: io.BytesIO(b""), EmptySourceError, "empty"),
+    ],
+    ids=["missing-file", "empty-file", "directory", "empty-bytes", "empty-stream"],
+)
+def test_bad_input_is_a_clear_error_and_leaves_nothing(lake, tmp_path, make_source, error, words) -> None:
+    (tmp_path / "empty.json").write_bytes(b"")
+    with pytest.raises(error, match=words):
+        _insert(lake, make_source(tmp_path), format="x")
+    assert all_records(lake) == []
+    assert swift_names(lake) == set()
+
+
+def test_unreadable_stream_rolls_back(lake: dict) -> None:
+    class Broken(io.RawIOBase):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b) -> int:
+            self.calls += 1
+            if self.calls > 3:
+                raise OSError("device went away")
+            b[:1024] = b"z" * 1024
+            return 1024
+
+    with pytest.raises(InsertError, match="rolled back"):
+        _insert(lake, Broken(), format="x")
+    assert all_records(lake) == []
+    assert swift_names(lake) == set()
+
+
+def test_unreadable_path_is_a_clear_error(lake: dict, tmp_path: Path) -> None:
+    path = tmp_path / "secret.csv"
+    path.write_text("a;b\n")
+    with pytest.raises(SourceError, match="cannot read"):
+        _insert(lake, path / "child", format="x")  # a path through a file: stat fails with ENOTDIR
+    if os.geteuid() != 0:  # root reads any file whatever its mode
+        path.chmod(0)
+        with pytest.raises(SourceError, match="cannot read"):
+            _insert(lake, path, format="x")
+    assert all_records(lake) == []
+
+
+def test_wrong_swift_credentials(lake: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    conn = json.loads(lake["env"]["AIRFLOW_CONN_SWIFT_TEST"])
+    monkeypatch.setenv("AIRFLOW_CONN_SWIFT_WRONG", json.dumps({**conn, "password": "not-the-key"}))
+    with pytest.raises(InsertError) as err:
+        insert_datalake(
+            b"hello",
+            format="x",
+            container=lake["container"],
+            swift_conn_id="swift_wrong",
+            mongo_conn_id=lake["mongo_conn_id"],
+        )
+    assert "not-the-key" not in str(err.value)
+    assert "auth" in str(err.value).lower()
+    assert all_records(lake) == []
+
+
+def test_bad_format_or_container_names_are_refused(lake: dict) -> None:
+    with pytest.raises(ValueError, match="format"):
+        _insert(lake, b"x", format="../etc")
+    with pytest.raises(ValueError, match="container"):
+        insert_datalake(b"x", container="a/b", swift_conn_id=lake["swift_conn_id"])
