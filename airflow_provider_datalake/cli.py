@@ -28,7 +28,7 @@ from rich.table import Table
 from airflow_provider_datalake import __version__
 
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and CI logs get whole ids, not folded ones
 
 LARGE = 32 * 1024 * 1024  # show a byte progress bar from this size on
 
@@ -201,7 +201,8 @@ def objects_list(ctx: click.Context, status: str | None, fmt: str | None, limit:
     records = list(catalog.find(status=status, fmt=fmt, limit=limit))
     if as_json:
         for rec in records:
-            out.print(json.dumps(rec, default=_json_default))
+            # Not through rich: it would wrap long lines and eat "[...]" in values as markup.
+            click.echo(json.dumps(rec, default=_json_default))
         return
     out.print(_records_table(records, f"raw objects ({len(records)} shown)"))
 
@@ -222,14 +223,28 @@ def objects_show(ctx: click.Context, record_id: str) -> None:
 @cli.command("reconcile")
 @click.option("--dry-run", is_flag=True, help="Say what would be done, change nothing.")
 @click.option("--remove-orphans", is_flag=True, help="Delete Swift objects that no record names.")
+@click.option(
+    "--container",
+    "containers",
+    multiple=True,
+    help="Only check this container; repeatable.  [default: datalake-raw and every one the catalog names]",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def reconcile_cmd(ctx: click.Context, dry_run: bool, remove_orphans: bool, as_json: bool) -> None:
+def reconcile_cmd(
+    ctx: click.Context, dry_run: bool, remove_orphans: bool, containers: tuple[str, ...], as_json: bool
+) -> None:
     """Settle what crashed inserts left (expired pending records) and report orphan objects."""
     from airflow_provider_datalake.ingest import reconcile
 
     swift, catalog = _hooks(ctx)
-    report = reconcile(dry_run=dry_run, remove_orphans=remove_orphans, swift=swift, catalog=catalog)
+    report = reconcile(
+        dry_run=dry_run,
+        remove_orphans=remove_orphans,
+        containers=list(containers) or None,
+        swift=swift,
+        catalog=catalog,
+    )
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
     else:

@@ -38,8 +38,8 @@ TRANSITIONS: dict[Status, set[Status]] = {
     Status.RECONCILING: {Status.COMMITTED, Status.RECONCILING},
     Status.COMMITTED: {Status.PROCESSING, Status.DELETED},
     Status.PROCESSING: {Status.PROCESSED, Status.FAILED, Status.COMMITTED},
-    Status.PROCESSED: {Status.PROCESSING, Status.DELETED},
-    Status.FAILED: {Status.PROCESSING, Status.DELETED},
+    Status.PROCESSED: {Status.PROCESSING, Status.COMMITTED, Status.DELETED},  # -> committed: reprocess
+    Status.FAILED: {Status.PROCESSING, Status.COMMITTED, Status.DELETED},
     Status.DELETED: set(),
 }
 

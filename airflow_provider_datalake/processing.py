@@ -1,0 +1,216 @@
+"""One run of a format's DAG: claim raw objects, load each into each target, record the outcome.
+
+The steps are plain functions (the DAG factory wraps them in tasks, and users may call them from their own
+DAGs). They hold no store-specific code: a target's ``store`` picks a loader from ``LOADERS``.
+
+- **claim**: committed -> processing, one guarded update per object, so concurrent runs never share one.
+- **load**: stream the object from Swift, parse it per the descriptor, and hand typed batches to the
+  store's loader (one transaction per object and target). Bad rows are written to a quarantine object in
+  Swift as JSON lines with their reasons; over the descriptor's ratio the load is rolled back and fails.
+- **finish**: processing -> processed, or failed when any target failed; outcomes per target are kept in
+  the record's ``successful_operations`` / ``failed_operations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from airflow_provider_datalake.descriptors.model import Descriptor
+from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
+from airflow_provider_datalake.hooks.swift import SwiftHook
+
+QUARANTINE_CONTAINER = "datalake-quarantine"
+
+#: store name -> "module:factory" building a loader from (target, fields); new stores register here.
+LOADERS: dict[str, str] = {
+    "postgres": "airflow_provider_datalake.processing:_postgres_loader",
+}
+
+
+class QuarantineExceeded(RuntimeError):
+    """Too many bad rows: the load is rolled back (the quarantine object still tells which and why)."""
+
+
+class NotClaimed(RuntimeError):
+    """The object is not in `processing` for this run (another run or a reprocess took it)."""
+
+
+def _postgres_loader(target: Any, fields: list[Any]) -> Any:
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from airflow_provider_datalake.gold.postgres import PostgresLoader
+
+    return PostgresLoader(PostgresHook(postgres_conn_id=target.conn_id), target, fields)
+
+
+def make_loader(target: Any, fields: list[Any]) -> Any:
+    try:
+        module, _, name = LOADERS[target.store].partition(":")
+    except KeyError:
+        raise ValueError(f"no loader for store {target.store!r}; known: {', '.join(LOADERS)}") from None
+    factory: Callable[[Any, list[Any]], Any] = getattr(import_module(module), name)
+    return factory(target, fields)
+
+
+# --------------------------------------------------------------------------- claim / finish
+
+
+def claim_objects(
+    fmt: str, run_id: str, *, catalog: CatalogHook, limit: int = 100, ids: Iterable[str] | None = None
+) -> list[str]:
+    """Take committed objects of ``fmt`` for this run; each id is taken by exactly one claimer."""
+    candidates = list(ids) if ids is not None else None
+    if candidates is None:
+        cursor = catalog.raw_objects.find({"status": Status.COMMITTED.value, "format": fmt}, {"_id": 1}).sort(
+            [("creation_date", 1), ("_id", 1)]
+        )
+        candidates = [doc["_id"] for doc in cursor.limit(limit)]
+    claimed = []
+    for rid in candidates:
+        done = catalog.transition(
+            rid,
+            Status.COMMITTED,
+            Status.PROCESSING,
+            set_fields={"processing_run": run_id, "processing_started": utcnow()},
+            extra_filter={"format": fmt},
+        )
+        if done is not None:
+            claimed.append(rid)
+    return claimed
+
+
+def finish_objects(ids: Iterable[str], run_id: str, *, catalog: CatalogHook) -> dict[str, str]:
+    """processing -> processed, or failed when this run recorded any failed target for the object."""
+    result = {}
+    for rid in ids:
+        rec = catalog.get(rid)
+        if rec is None or rec.get("processing_run") != run_id:
+            continue
+        failed = any(op.get("run_id") == run_id for op in rec.get("failed_operations", []))
+        new = Status.FAILED if failed else Status.PROCESSED
+        if catalog.transition(rid, Status.PROCESSING, new, extra_filter={"processing_run": run_id}):
+            result[rid] = new.value
+    return result
+
+
+def reprocess(
+    catalog: CatalogHook, *, ids: Iterable[str] = (), fmt: str | None = None, status: Iterable[str] = ()
+) -> list[str]:
+    """Put objects back to committed so their format's DAG takes them again (loads are idempotent)."""
+    states = [Status(s) for s in status] or [Status.PROCESSED, Status.FAILED]
+    query: dict[str, Any] = {"status": {"$in": [s.value for s in states]}}
+    if fmt:
+        query["format"] = fmt
+    targets = list(ids) or [doc["_id"] for doc in catalog.raw_objects.find(query, {"_id": 1})]
+    done = []
+    for rid in targets:
+        if catalog.transition(rid, states, Status.COMMITTED, unset_fields=["processing_run"]):
+            done.append(rid)
+    return done
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class _Tap:
+    """Passes batches through while spooling bad rows to a temp file and counting, for the ratio check."""
+
+    max_ratio: float
+    good: int = 0
+    bad: int = 0
+    spool: Any = field(default_factory=lambda: tempfile.SpooledTemporaryFile(max_size=8 << 20))  # noqa: SIM115 (closed in _finish_outcome)
+
+    def __call__(self, batches: Iterable[Any]) -> Iterator[Any]:
+        for batch in batches:
+            self.good += len(batch.rows)
+            for bad in batch.bad:
+                self.bad += 1
+                self.spool.write(json.dumps(bad.as_dict(), default=str).encode() + b"\n")
+            yield batch
+        total = self.good + self.bad
+        if total and self.bad / total > self.max_ratio:
+            # Raised inside the loader's transaction, so nothing of this object is committed.
+            raise QuarantineExceeded(
+                f"{self.bad} of {total} rows are bad ({self.bad / total:.1%} > {self.max_ratio:.1%} allowed)"
+            )
+
+
+def _quarantine_name(fmt: str, record_id: str, target: str) -> str:
+    return f"{fmt}/{record_id}/{target}.jsonl"
+
+
+def load_object(
+    descriptor: Descriptor,
+    record_id: str,
+    target_name: str,
+    run_id: str,
+    *,
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    batch_size: int = 10_000,
+) -> dict[str, Any]:
+    """Load one claimed object into one target; record the outcome (success or failure) in the catalog."""
+    from airflow_provider_datalake.parsing import parse
+
+    target = next((t for t in descriptor.targets if t.name == target_name), None)
+    if target is None:
+        raise ValueError(f"format {descriptor.name} has no target {target_name}")
+    rec = catalog.get(record_id)
+    if rec is None or rec["status"] != Status.PROCESSING.value or rec.get("processing_run") != run_id:
+        raise NotClaimed(f"object {record_id} is not being processed by run {run_id}")
+    outcome: dict[str, Any] = {
+        "target": target_name,
+        "store": target.store,
+        "run_id": run_id,
+        "format": descriptor.name,
+        "descriptor_version": descriptor.version,
+        "started": utcnow(),
+    }
+    tap = _Tap(descriptor.quarantine.max_ratio)
+    try:
+        loader = make_loader(target, descriptor.fields)
+        loader.ensure_table()
+        chunks = swift.iter_object(rec["swift_container"], rec["swift_object_id"])
+        result = loader.load(record_id, tap(parse(descriptor, chunks, batch_size=batch_size)))
+        outcome.update(rows_loaded=result.rows_written, rows_in=tap.good + tap.bad)
+    except Exception as exc:
+        outcome.update(error=f"{type(exc).__name__}: {exc}", rows_in=tap.good + tap.bad)
+        _finish_outcome(outcome, tap, descriptor, record_id, swift)
+        catalog.raw_objects.update_one({"_id": record_id}, {"$push": {"failed_operations": outcome}})
+        raise
+    _finish_outcome(outcome, tap, descriptor, record_id, swift)
+    catalog.raw_objects.update_one(
+        {"_id": record_id},
+        {
+            "$push": {"successful_operations": outcome},
+            "$addToSet": {"processed_data_area_service": target.store},
+        },
+    )
+    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in outcome.items()}
+
+
+def _finish_outcome(
+    outcome: dict[str, Any], tap: _Tap, descriptor: Descriptor, record_id: str, swift: SwiftHook
+) -> None:
+    outcome["rows_quarantined"] = tap.bad
+    outcome["finished"] = utcnow()
+    if tap.bad:
+        name = _quarantine_name(descriptor.name, record_id, outcome["target"])
+        tap.spool.seek(0)
+        swift.ensure_container(QUARANTINE_CONTAINER)
+        swift.put_object(
+            QUARANTINE_CONTAINER,
+            name,
+            tap.spool,
+            content_type="application/x-ndjson",
+            metadata={"record-id": record_id, "format": descriptor.name},
+        )
+        outcome["quarantine"] = f"{QUARANTINE_CONTAINER}/{name}"
+    tap.spool.close()

@@ -1,0 +1,1 @@
+"""Jinja2 templates of the DAG files the factory writes into a dags folder (package data)."""
