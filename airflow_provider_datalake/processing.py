@@ -183,7 +183,7 @@ def load_object(
     except Exception as exc:
         outcome.update(error=f"{type(exc).__name__}: {exc}", rows_in=tap.good + tap.bad)
         _finish_outcome(outcome, tap, descriptor, record_id, swift)
-        catalog.raw_objects.update_one({"_id": record_id}, {"$push": {"failed_operations": outcome}})
+        catalog.add_outcome(record_id, outcome, ok=False)
         raise
     _finish_outcome(outcome, tap, descriptor, record_id, swift)
     catalog.raw_objects.update_one(

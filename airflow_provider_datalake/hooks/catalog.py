@@ -3,12 +3,23 @@
 Neither FerretDB v1 nor a Swift/MongoDB pair has transactions, so every state change is one
 ``find_one_and_update`` guarded by the expected state: whoever wins that update owns the next step.
 Uniqueness (object id, and content for dedupe) rests on unique indexes, which both servers enforce.
+
+On MongoDB that guarded update is atomic. FerretDB v1 is not: it reads the matching document, then
+rewrites it by ``_id`` without checking the filter again (FerretDB issue #3040), so eight racing claims
+can all "win" (measured here: 4 to 8 of 8). Where the server is FerretDB, every write to a record is
+therefore made under a short per-record lock taken by inserting ``{_id: record_id}`` into
+``record_locks`` — a unique-key insert, which FerretDB does enforce atomically. The lock expires
+(``LOCK_TTL``) so a writer killed inside its few-millisecond critical section cannot wedge a record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
+import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +30,9 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 RAW_OBJECTS = "raw_objects"
+RECORD_LOCKS = "record_locks"
 DEFAULT_DATABASE = "datalake"
+LOCK_TTL = dt.timedelta(seconds=30)
 
 
 class Status(StrEnum):
@@ -92,6 +105,7 @@ class CatalogHook(MongoHook):
         super().__init__(mongo_conn_id=mongo_conn_id)
         self.database = database or self.connection.schema or DEFAULT_DATABASE
         self._indexed = False
+        self._native_atomic: bool | None = None
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -119,6 +133,44 @@ class CatalogHook(MongoHook):
         coll.create_index([("sha256", ASCENDING), ("format", ASCENDING)], name="sha256_format")
         coll.create_index([("status", ASCENDING), ("lease_until", ASCENDING)], name="status_lease")
         self._indexed = True
+
+    @property
+    def native_atomic(self) -> bool:
+        """True on MongoDB (guarded updates are atomic), False on FerretDB (they are not: lock instead)."""
+        if self._native_atomic is None:
+            info = self.get_conn().admin.command("buildInfo")
+            self._native_atomic = not any(k.lower().startswith("ferretdb") for k in info)
+        return self._native_atomic
+
+    @contextmanager
+    def record_lock(self, record_id: str, timeout: float = 30.0) -> Iterator[None]:
+        """Exclusive right to write one record (a no-op where the server's guarded updates are atomic)."""
+        if self.native_atomic:
+            yield
+            return
+        locks = self.db[RECORD_LOCKS]
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            try:
+                locks.insert_one({"_id": record_id, "token": token, "expires_at": utcnow() + LOCK_TTL})
+                break
+            except (DuplicateKeyError, OperationFailure) as exc:
+                if not is_duplicate_key(exc):
+                    raise
+            held = locks.find_one({"_id": record_id})
+            if held is not None and held["expires_at"].replace(tzinfo=dt.UTC) < utcnow():
+                locks.delete_one({"_id": record_id, "token": held["token"]})  # its writer died: take over
+                continue
+            if time.monotonic() > deadline:
+                raise CatalogError(f"record {record_id} stayed locked by another writer for {timeout:.0f}s")
+            time.sleep(delay * (1 + random.random()))  # noqa: S311 (jitter, not security)
+            delay = min(delay * 2, 0.1)
+        try:
+            yield
+        finally:
+            locks.delete_one({"_id": record_id, "token": token})
 
     # -- records --------------------------------------------------------------------------------------
 
@@ -168,7 +220,10 @@ class CatalogHook(MongoHook):
             update["$push"] = push
         query = {"_id": record_id, "status": {"$in": [s.value for s in expected_set]}, **(extra_filter or {})}
         try:
-            return self.raw_objects.find_one_and_update(query, update, return_document=ReturnDocument.AFTER)
+            with self.record_lock(record_id):
+                return self.raw_objects.find_one_and_update(
+                    query, update, return_document=ReturnDocument.AFTER
+                )
         except (DuplicateKeyError, OperationFailure) as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -177,15 +232,31 @@ class CatalogHook(MongoHook):
 
     def renew_lease(self, record_id: str, until: dt.datetime) -> bool:
         """Keep a long upload's pending record from being taken by the reconciler."""
-        res = self.raw_objects.update_one(
-            {"_id": record_id, "status": Status.PENDING.value}, {"$set": {"lease_until": until}}
-        )
+        with self.record_lock(record_id):
+            res = self.raw_objects.update_one(
+                {"_id": record_id, "status": Status.PENDING.value}, {"$set": {"lease_until": until}}
+            )
         return res.matched_count == 1
+
+    def add_outcome(
+        self, record_id: str, outcome: dict[str, Any], *, ok: bool, store: str | None = None
+    ) -> None:
+        """Append one target's outcome to successful_operations / failed_operations (history is kept)."""
+        update: dict[str, Any] = {"$push": {"successful_operations" if ok else "failed_operations": outcome}}
+        if ok and store:
+            update["$addToSet"] = {"processed_data_area_service": store}
+        with self.record_lock(record_id):
+            self.raw_objects.update_one({"_id": record_id}, update)
 
     def delete_record(self, record_id: str, expected: Status | Iterable[Status]) -> bool:
         """Roll back: remove a record that never became visible (pending or reconciling only)."""
         states = [expected.value] if isinstance(expected, Status) else [s.value for s in expected]
-        return self.raw_objects.delete_one({"_id": record_id, "status": {"$in": states}}).deleted_count == 1
+        if not set(states) <= {Status.PENDING.value, Status.RECONCILING.value}:
+            raise InvalidTransition(f"record {record_id}: only pending or reconciling records are deleted")
+        with self.record_lock(record_id):
+            return (
+                self.raw_objects.delete_one({"_id": record_id, "status": {"$in": states}}).deleted_count == 1
+            )
 
     def find(
         self,

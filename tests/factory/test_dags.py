@@ -1,0 +1,121 @@
+"""The DAG factory: one DAG per format, built from the local cache only; one bad descriptor hides no other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_datalake.descriptors.model import Descriptor
+from airflow_provider_datalake.factory import (
+    FormatNotFound,
+    build_dag,
+    dag_for,
+    install_dags_folder,
+    render_format_files,
+)
+from airflow_provider_datalake.factory.dags import CACHE_NAME
+
+GOOD = """
+name: {name}
+version: 3
+description: readings of {name}
+owner: neocampus
+parser: {{kind: neocampus_mqtt}}
+fields:
+  - {{name: building, source: topic, converters: [{{split: {{sep: /, index: 0}}}}]}}
+  - {{name: value, type: float}}
+  - {{name: time, type: timestamp, required: true}}
+targets:
+  - {{store: postgres, table: {name}_rows, keys: [building, time], mode: merge}}
+  - {{store: postgres, table: {name}_copy}}
+"""
+
+BAD = """
+name: broken
+parser: {kind: csv, delimiter: ";;"}
+fields: [{name: a}]
+targets: [{store: postgres, table: "x; drop table y"}]
+"""
+
+
+def _cache(folder: Path, entries: dict[str, str]) -> Path:
+    path = folder / CACHE_NAME
+    path.write_text(
+        json.dumps(
+            {
+                "synced_at": "2026-11-28T00:00:00Z",
+                "descriptors": {name: {"version": 1, "yaml": text} for name, text in entries.items()},
+            }
+        )
+    )
+    return path
+
+
+def test_dag_shape_from_a_descriptor() -> None:
+    import yaml
+
+    desc = Descriptor.model_validate(yaml.safe_load(GOOD.format(name="neocampus_mqtt")))
+    dag = dag_for(desc)
+    assert dag.dag_id == "datalake__neocampus_mqtt"
+    assert {"datalake", "format:neocampus_mqtt", "postgres"} <= set(dag.tags)
+    assert set(dag.task_ids) == {
+        "claim",
+        "load__postgres_neocampus_mqtt_rows",
+        "load__postgres_neocampus_mqtt_copy",
+        "finish",
+    }
+    assert dag.get_task("finish").trigger_rule == "all_done"
+    assert set(dag.get_task("claim").downstream_task_ids) >= {"load__postgres_neocampus_mqtt_rows", "finish"}
+    (asset,) = (
+        dag.timetable.asset_condition.iter_assets().values()
+        if hasattr(dag.timetable.asset_condition, "iter_assets")
+        else [None]
+    )
+    assert asset is None or asset.uri == "datalake://raw/neocampus_mqtt"
+    assert "neocampus_mqtt_rows" in dag.doc_md
+
+
+def test_build_dag_reads_only_the_cache(tmp_path: Path) -> None:
+    cache = _cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a")})
+    assert build_dag("fmt_a", cache_path=cache).dag_id == "datalake__fmt_a"
+    with pytest.raises(FormatNotFound, match="formats sync"):
+        build_dag("fmt_missing", cache_path=cache)
+    with pytest.raises(FormatNotFound, match="no descriptor cache"):
+        build_dag("fmt_a", cache_path=tmp_path / "nope.json")
+
+
+def test_render_writes_one_file_per_format_and_removes_only_its_own(tmp_path: Path) -> None:
+    _cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a"), "fmt_b": GOOD.format(name="fmt_b")})
+    mine = tmp_path / "datalake__handwritten.py"
+    mine.write_text("# a user's own file that happens to share our prefix\n")
+    result = render_format_files(tmp_path)
+    assert sorted(result["written"]) == ["fmt_a", "fmt_b"]
+    assert render_format_files(tmp_path)["written"] == []  # unchanged text: not rewritten
+    _cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a")})
+    assert render_format_files(tmp_path)["removed"] == ["fmt_b"]
+    assert mine.exists()
+    assert not (tmp_path / "datalake__fmt_b.py").exists()
+
+
+def test_dagbag_one_bad_descriptor_is_one_import_error(tmp_path: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    entries = {f"fmt_{i}": GOOD.format(name=f"fmt_{i}") for i in range(5)}
+    entries["broken"] = BAD
+    _cache(tmp_path, entries)
+    render_format_files(tmp_path)
+    bag = DagBag(dag_folder=str(tmp_path), include_examples=False)
+    assert sorted(bag.dag_ids) == sorted(f"datalake__fmt_{i}" for i in range(5))
+    assert list(bag.import_errors) == [str(tmp_path / "datalake__broken.py")]
+    message = next(iter(bag.import_errors.values()))
+    assert "format broken" in message
+    assert "targets[0].table" in message and "parser.delimiter" in message
+
+
+def test_install_writes_the_sync_entry_file(tmp_path: Path) -> None:
+    path = install_dags_folder(tmp_path / "dags", ttl=15, mongo_conn_id="mongo_default")
+    text = path.read_text()
+    assert "sync_dags_folder" in text and "ttl=15" in text
+    compile(text, str(path), "exec")

@@ -1,0 +1,444 @@
+"""The `datalake` command line on the real stack, through click's CliRunner (and once as the installed
+script).
+
+Each test gets its own catalog database and Swift container behind connection ids `swift_test` /
+`mongo_test`, passed as the global options that come before the subcommand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from airflow_provider_datalake import __version__
+from airflow_provider_datalake.cli import cli
+from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
+from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
+from airflow_provider_datalake.samples import write_mqtt_dump, write_sample_set
+
+pytestmark = pytest.mark.stack
+
+SCRIPT = Path(sys.executable).with_name("datalake")
+SAMPLE_NAMES = {
+    "mqtt_dump_0001.json",
+    "mqtt_stream_0001.jsonl",
+    "sensor_readings_0001.json",
+    "lab_export_fr_0001.csv",
+    "lab_export_en_0001.csv",
+    "campus_photo_0001.png",
+}
+RECORD_FIELDS = {
+    "_id",
+    "status",
+    "format",
+    "content_type",
+    "original_object_name",
+    "swift_user",
+    "swift_container",
+    "swift_object_id",
+    "sha256",
+    "size",
+    "dedupe_key",
+    "creation_date",
+    "last_modified",
+    "application",
+    "other_data",
+    "successful_operations",
+    "failed_operations",
+    "processed_data_area_service",
+}
+
+
+@pytest.fixture
+def lake(swift_conn: dict, mongo_conn: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    """Connection ids `swift_test` / `mongo_test` on a fresh catalog database and Swift container."""
+    tag = uuid.uuid4().hex[:10]
+    database, container = f"test_cli_{tag}", f"test-cli-{tag}"
+    monkeypatch.setenv("AIRFLOW_CONN_SWIFT_TEST", json.dumps(swift_conn))
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_TEST", json.dumps({**mongo_conn, "schema": database}))
+    yield {"container": container, "database": database}
+    catalog = CatalogHook("mongo_test")
+    catalog.get_conn().drop_database(database)
+    catalog.close()
+    swift = SwiftHook("swift_test")
+    for name in (container, f"{container}_segments"):
+        try:
+            for obj in list(swift.list_objects(name)):
+                swift.delete_object(name, obj["name"], missing_ok=True)
+            swift.get_conn().delete_container(name)
+        except SwiftNotFound:
+            pass
+
+
+def datalake(*args: str, code: int = 0) -> Result:
+    """Run `datalake --swift-conn-id swift_test --mongo-conn-id mongo_test ARGS`, expecting `code`."""
+    result = CliRunner().invoke(
+        cli, ["--swift-conn-id", "swift_test", "--mongo-conn-id", "mongo_test", *args]
+    )
+    detail = f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.exit_code == code, f"{detail}\nexception: {result.exception!r}"
+    return result
+
+
+def catalog_records() -> list[dict]:
+    return list(CatalogHook("mongo_test").raw_objects.find({}))
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> list[Path]:
+    return write_sample_set(tmp_path / "samples", seed=7)
+
+
+# -- the installed script --------------------------------------------------------------------------------
+
+
+def test_installed_script_help_and_version() -> None:
+    assert SCRIPT.exists(), f"{SCRIPT} is missing: `make install` installs the package and its script"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    help_run = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, timeout=120, env=env)
+    assert help_run.returncode == 0, help_run.stderr
+    for word in ("insert", "objects", "reconcile", "samples", "--swift-conn-id", "--mongo-conn-id"):
+        assert word in help_run.stdout, word
+    version = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, timeout=120, env=env)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"datalake, version {__version__}"
+
+
+# -- insert ----------------------------------------------------------------------------------------------
+
+
+def test_insert_two_files_with_format_container_and_meta(lake: dict, samples: list[Path]) -> None:
+    files = [samples[0], samples[3]]
+    result = datalake(
+        "insert",
+        *map(str, files),
+        "--format",
+        "neocampus_mqtt",
+        "--container",
+        lake["container"],
+        "--application",
+        "cli-test",
+        "--meta",
+        "campaign=2021-07",
+        "--meta",
+        "building=u4",
+        "--meta",
+        "note=a=b",  # only the first '=' splits
+    )
+    assert "2 inserted, 0 failed" in result.stderr
+    records = catalog_records()
+    assert len(records) == 2
+    by_name = {r["original_object_name"]: r for r in records}
+    assert set(by_name) == {f.name for f in files}
+    swift = SwiftHook("swift_test")
+    for path in files:
+        rec = by_name[path.name]
+        assert rec["status"] == Status.COMMITTED.value
+        assert rec["format"] == "neocampus_mqtt"
+        assert rec["application"] == "cli-test"
+        assert rec["swift_container"] == lake["container"]
+        assert rec["size"] == path.stat().st_size
+        assert rec["other_data"] == {"campaign": "2021-07", "building": "u4", "note": "a=b"}
+        assert b"".join(swift.iter_object(lake["container"], rec["swift_object_id"])) == path.read_bytes()
+        assert rec["_id"] in result.stdout  # the table names each record (whole ids, not folded)
+    assert "2 inserted" in result.stdout
+
+
+def test_insert_json_prints_the_committed_records(lake: dict, samples: list[Path]) -> None:
+    result = datalake("insert", str(samples[5]), "--container", lake["container"], "--json")
+    decoder, text, docs = json.JSONDecoder(), result.stdout.strip(), []
+    while text:
+        doc, end = decoder.raw_decode(text)
+        docs.append(doc)
+        text = text[end:].strip()
+    assert len(docs) == 1
+    assert docs[0]["status"] == "committed" and docs[0]["format"] is None
+    assert docs[0]["content_type"] == "image/png"
+    assert docs[0]["_id"] == catalog_records()[0]["_id"]
+    assert "1 inserted, 0 failed" in result.stderr
+
+
+def test_insert_with_a_missing_file_inserts_the_good_one_and_fails(
+    lake: dict, samples: list[Path], tmp_path: Path
+) -> None:
+    missing = tmp_path / "not_there.json"
+    result = datalake(
+        "insert",
+        str(samples[0]),
+        str(missing),
+        "--format",
+        "neocampus_mqtt",
+        "--container",
+        lake["container"],
+        code=1,
+    )
+    assert "1 inserted, 1 failed" in result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1 and str(missing) in failed[0] and "not found" in failed[0]
+    records = catalog_records()
+    assert [r["original_object_name"] for r in records] == [samples[0].name]
+    assert records[0]["status"] == "committed"
+
+
+def test_insert_the_same_content_twice_keeps_one_copy(lake: dict, samples: list[Path]) -> None:
+    args = ("insert", str(samples[1]), "--format", "neocampus_mqtt_jsonl", "--container", lake["container"])
+    datalake(*args)
+    again = datalake(*args)
+    assert "1 inserted, 0 failed" in again.stderr
+    assert len(catalog_records()) == 1
+    datalake(*args, "--no-dedupe")
+    assert len(catalog_records()) == 2
+
+
+def test_file_names_with_brackets_are_shown_as_they_are(
+    lake: dict, samples: list[Path], tmp_path: Path
+) -> None:
+    """Names are data, not rich markup: "[bold]" is kept, a "[/red]" in a path does not crash the report."""
+    odd = tmp_path / "photo[bold].csv"
+    odd.write_bytes(samples[3].read_bytes())
+    (tmp_path / "a[").mkdir()
+    missing = tmp_path / "a[" / "red].csv"  # the path reads "...a[/red].csv"
+    result = datalake("insert", str(odd), str(missing), "--container", lake["container"], code=1)
+    assert "1 inserted, 1 failed" in result.stderr
+    assert "photo[bold].csv" in result.stdout
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1 and f"{missing}: file not found: {missing}" in failed[0]
+    assert [r["original_object_name"] for r in catalog_records()] == ["photo[bold].csv"]
+    assert "photo[bold].csv" in datalake("objects", "list").stdout
+    assert "no raw object [/red]" in datalake("objects", "show", "[/red]", code=1).stderr
+
+
+@pytest.mark.parametrize("bad", ["campaign", "=2021-07", ""])
+def test_bad_meta_is_a_usage_error_before_anything_is_stored(
+    lake: dict, samples: list[Path], bad: str
+) -> None:
+    result = datalake(
+        "insert", str(samples[0]), "--container", lake["container"], "--meta", "ok=1", "--meta", bad, code=2
+    )
+    assert "--meta" in result.stderr and "expected key=value" in result.stderr
+    assert catalog_records() == []
+
+
+def test_insert_usage_errors(lake: dict) -> None:
+    assert "Missing argument" in datalake("insert", code=2).stderr
+    assert "No such option" in datalake("insert", "--bogus", "x", code=2).stderr
+
+
+# -- objects list / show ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def populated(lake: dict, tmp_path: Path) -> dict[str, dict]:
+    """Three committed records over two formats, inserted in order, plus a pending and a processing one."""
+    names = {}
+    for name, fmt, seed in (
+        ("a.json", "neocampus_mqtt", 1),
+        ("b.json", "other_fmt", 2),
+        ("c.json", "neocampus_mqtt", 3),
+    ):
+        path = tmp_path / name
+        write_mqtt_dump(path, 20, seed=seed)
+        datalake("insert", str(path), "--format", fmt, "--container", lake["container"], "--meta", "k=[v]")
+    catalog = CatalogHook("mongo_test")
+    for rec in catalog_records():
+        names[rec["original_object_name"]] = rec
+    now = utcnow()
+    pending = {
+        **names["a.json"],
+        "_id": uuid.uuid4().hex,
+        "status": "pending",
+        "swift_object_id": "x/pending",
+        "dedupe_key": "unique:p",
+        "original_object_name": "p.json",
+        "lease_until": now + dt.timedelta(minutes=10),
+    }
+    catalog.raw_objects.insert_one(pending)
+    names["p.json"] = pending
+    names["c.json"] = catalog.transition(names["c.json"]["_id"], Status.COMMITTED, Status.PROCESSING)
+    return names
+
+
+def test_objects_list_table(populated: dict[str, dict]) -> None:
+    out = datalake("objects", "list").stdout
+    assert "raw objects (3 shown)" in out
+    for name in ("a.json", "b.json", "c.json"):
+        assert populated[name]["_id"] in out and name in out
+    assert populated["p.json"]["_id"] not in out  # pending records are not visible
+    assert "processing" in out and "neocampus_mqtt" in out and "other_fmt" in out
+
+
+def test_objects_list_json_is_one_record_per_line_oldest_first(populated: dict[str, dict]) -> None:
+    docs = json_lines(datalake("objects", "list", "--json").stdout)
+    assert [d["original_object_name"] for d in docs] == ["a.json", "b.json", "c.json"]
+    for doc in docs:
+        assert set(doc) >= RECORD_FIELDS
+        assert doc["other_data"] == {"k": "[v]"}  # printed as is, not read as markup
+        assert dt.datetime.fromisoformat(doc["creation_date"])
+    assert docs[0]["_id"] == populated["a.json"]["_id"]
+
+
+def test_objects_list_filters(populated: dict[str, dict]) -> None:
+    def names(*args: str) -> list[str]:
+        return [
+            d["original_object_name"] for d in json_lines(datalake("objects", "list", "--json", *args).stdout)
+        ]
+
+    assert names("--format", "neocampus_mqtt") == ["a.json", "c.json"]
+    assert names("--format", "other_fmt") == ["b.json"]
+    assert names("--format", "nothing") == []
+    assert names("--status", "committed") == ["a.json", "b.json"]
+    assert names("--status", "processing") == ["c.json"]
+    assert names("--status", "pending") == ["p.json"]
+    assert names("--status", "committed", "--format", "neocampus_mqtt") == ["a.json"]
+    assert names("--limit", "1") == ["a.json"]
+    assert "raw objects (0 shown)" in datalake("objects", "list", "--status", "deleted").stdout
+
+
+def test_objects_show(populated: dict[str, dict]) -> None:
+    rec = populated["b.json"]
+    doc = json.loads(datalake("objects", "show", rec["_id"]).stdout)
+    assert set(doc) >= RECORD_FIELDS
+    assert doc["_id"] == rec["_id"]
+    assert doc["status"] == "committed"
+    assert doc["format"] == "other_fmt"
+    assert doc["swift_object_id"] == rec["swift_object_id"]
+    assert doc["sha256"] == rec["sha256"] and doc["size"] == rec["size"]
+    assert doc["other_data"] == {"k": "[v]"}
+    assert dt.datetime.fromisoformat(doc["creation_date"]) == rec["creation_date"]
+    # Any state can be shown by id, pending included.
+    assert json.loads(datalake("objects", "show", populated["p.json"]["_id"]).stdout)["status"] == "pending"
+
+
+def test_objects_show_unknown_id_exits_1(lake: dict) -> None:
+    result = datalake("objects", "show", "unknown", code=1)
+    assert "no raw object unknown" in result.stderr
+    assert result.stdout == ""
+
+
+# -- reconcile -------------------------------------------------------------------------------------------
+
+
+def test_reconcile_on_a_clean_lake_has_nothing_to_do(lake: dict, samples: list[Path]) -> None:
+    datalake("insert", *map(str, samples[:2]), "--container", lake["container"])
+    before = catalog_records()
+
+    dry = datalake("reconcile", "--dry-run", "--container", lake["container"]).stdout
+    assert "would roll forward: 0  would roll back: 0" in dry
+    assert "orphan objects: 0  removed: 0" in dry
+
+    report = json.loads(datalake("reconcile", "--json", "--container", lake["container"]).stdout)
+    assert report == {
+        "rolled_forward": [],
+        "rolled_back": [],
+        "orphans": [],
+        "orphans_removed": [],
+        "missing_objects": [],
+        "dry_run": False,
+    }
+    assert catalog_records() == before
+
+
+def test_reconcile_without_container_checks_the_default_one_and_those_of_the_catalog(
+    lake: dict, samples: list[Path]
+) -> None:
+    # The default container (datalake-raw) is shared with other catalogs on this stack, so its objects may
+    # show as orphans of this test's catalog, which never names them: only the lake's container is asserted.
+    datalake("insert", str(samples[0]), "--container", lake["container"])
+    report = json.loads(datalake("reconcile", "--dry-run", "--json").stdout)
+    assert report["dry_run"] is True
+    assert report["rolled_forward"] == report["rolled_back"] == report["missing_objects"] == []
+    assert [o for o in report["orphans"] if not o.startswith("datalake-raw/")] == []
+    assert report["orphans_removed"] == []
+
+
+def test_reconcile_settles_what_a_crash_left(lake: dict, samples: list[Path]) -> None:
+    """An expired pending record without its object (a writer killed before upload) is rolled back."""
+    datalake("insert", str(samples[2]), "--container", lake["container"])
+    catalog = CatalogHook("mongo_test")
+    committed = catalog_records()[0]
+    past = utcnow() - dt.timedelta(minutes=1)
+    stale = {
+        **committed,
+        "_id": uuid.uuid4().hex,
+        "status": "pending",
+        "swift_object_id": "crash/never-uploaded",
+        "dedupe_key": f"unique:{uuid.uuid4().hex}",
+        "lease_until": past,
+    }
+    catalog.raw_objects.insert_one(stale)
+
+    dry = json.loads(datalake("reconcile", "--dry-run", "--json", "--container", lake["container"]).stdout)
+    assert dry["rolled_back"] == [stale["_id"]] and dry["dry_run"] is True
+    assert catalog.get(stale["_id"]) is not None  # dry run changed nothing
+
+    text = datalake("reconcile", "--container", lake["container"]).stdout
+    assert "rolled forward: 0  rolled back: 1" in text
+    assert catalog.get(stale["_id"]) is None
+    assert [r["_id"] for r in catalog_records()] == [committed["_id"]]
+
+
+def test_reconcile_reports_orphans_and_removes_them_only_when_asked(lake: dict) -> None:
+    swift = SwiftHook("swift_test")
+    swift.ensure_container(lake["container"])
+    swift.put_object(lake["container"], "orphan/one", b"no record names me")
+    orphan = f"{lake['container']}/orphan/one"
+
+    text = datalake("reconcile", "--container", lake["container"]).stdout
+    assert "orphan objects: 1  removed: 0" in text and f"orphan {orphan}" in text
+    assert swift.object_exists(lake["container"], "orphan/one")
+
+    dry = json.loads(
+        datalake(
+            "reconcile", "--dry-run", "--remove-orphans", "--json", "--container", lake["container"]
+        ).stdout
+    )
+    assert dry["orphans"] == [orphan] and dry["orphans_removed"] == []
+    assert swift.object_exists(lake["container"], "orphan/one")
+
+    done = json.loads(
+        datalake("reconcile", "--remove-orphans", "--json", "--container", lake["container"]).stdout
+    )
+    assert done["orphans_removed"] == [orphan]
+    assert not swift.object_exists(lake["container"], "orphan/one")
+
+
+def test_reconcile_reports_a_committed_record_whose_object_is_gone(lake: dict, samples: list[Path]) -> None:
+    datalake("insert", str(samples[4]), "--container", lake["container"])
+    rec = catalog_records()[0]
+    SwiftHook("swift_test").delete_object(lake["container"], rec["swift_object_id"])
+    result = datalake("reconcile", "--container", lake["container"], code=1)
+    assert f"record {rec['_id']} is committed but its object is missing from Swift" in result.stdout
+    assert CatalogHook("mongo_test").get(rec["_id"])["status"] == "committed"  # reported, never "fixed"
+
+
+# -- samples ---------------------------------------------------------------------------------------------
+
+
+def test_samples_generate_writes_the_six_files(tmp_path: Path) -> None:
+    target = tmp_path / "campus"
+    result = CliRunner().invoke(cli, ["samples", "generate", str(target), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    files = {p.name: p for p in target.iterdir()}
+    assert set(files) == SAMPLE_NAMES
+    for path in files.values():
+        assert path.stat().st_size > 0
+        assert f"{path}  {path.stat().st_size} bytes" in result.stdout
+    assert files["campus_photo_0001.png"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    # Seeded: the same command writes the same bytes.
+    again = tmp_path / "again"
+    assert CliRunner().invoke(cli, ["samples", "generate", str(again), "--seed", "3"]).exit_code == 0
+    for name in SAMPLE_NAMES:
+        assert (again / name).read_bytes() == files[name].read_bytes()
