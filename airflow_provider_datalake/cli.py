@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -26,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from airflow_provider_datalake import __version__
+from airflow_provider_datalake.descriptors.commands import formats
 
 console = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and CI logs get whole ids, not folded ones
@@ -64,7 +66,7 @@ def _records_table(records: list[dict[str, Any]], title: str) -> Table:
     for col in ("id", "status", "format", "bytes", "original name", "created (UTC)"):
         table.add_column(col, overflow="fold")
     for rec in records:
-        table.add_row(*_short(rec))
+        table.add_row(*map(escape, _short(rec)))  # names are data, not markup: "a[b].csv" stays whole
     return table
 
 
@@ -176,7 +178,7 @@ def insert(
         if done:
             out.print(_records_table(done, f"{len(done)} inserted"))
     for path, why in failed:
-        console.print(f"[red]failed[/red] {path}: {why}")
+        console.print(f"[red]failed[/red] {escape(str(path))}: {escape(why)}", soft_wrap=True)
     console.print(f"{len(done)} inserted, {len(failed)} failed")
     if failed:
         sys.exit(1)
@@ -215,7 +217,7 @@ def objects_show(ctx: click.Context, record_id: str) -> None:
     _, catalog = _hooks(ctx)
     rec = catalog.get(record_id)
     if rec is None:
-        console.print(f"[red]no raw object {record_id}[/red]")
+        console.print(f"[red]no raw object {escape(record_id)}[/red]")
         sys.exit(1)
     out.print_json(json.dumps(rec, default=_json_default))
 
@@ -252,7 +254,7 @@ def reconcile_cmd(
         out.print(f"{verb} forward: {len(report.rolled_forward)}  {verb} back: {len(report.rolled_back)}")
         out.print(f"orphan objects: {len(report.orphans)}  removed: {len(report.orphans_removed)}")
         for container, name in report.orphans:
-            out.print(f"  orphan {container}/{name}")
+            out.print(f"  orphan {escape(f'{container}/{name}')}", soft_wrap=True)
         for rid in report.missing_objects:
             out.print(f"  [red]record {rid} is committed but its object is missing from Swift[/red]")
     if report.missing_objects:
@@ -315,13 +317,16 @@ def demo(ctx: click.Context, seed: int) -> None:
             failed += bad
         out.print(f"[bold]2. inserted into Swift + catalog[/bold]: {len(done)} ok, {len(failed)} failed")
         for path, why in failed:
-            console.print(f"[red]failed[/red] {path.name}: {why}")
+            console.print(f"[red]failed[/red] {escape(path.name)}: {escape(why)}", soft_wrap=True)
     _, catalog = _hooks(ctx)
     records = list(catalog.find(query={"application": "demo"}, limit=20))
     out.print("[bold]3. the catalog now says[/bold]")
     out.print(_records_table(records, "raw objects of the demo (committed, visible to readers)"))
     if failed:
         sys.exit(1)
+
+
+cli.add_command(formats)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 _IDENT_RE = re.compile(IDENTIFIER)
@@ -42,6 +42,12 @@ class FieldType(StrEnum):
     JSON = "json"
 
 
+def _check_separators(decimal: str | None, thousands: str | None) -> str | None:
+    if thousands is not None and thousands == decimal:
+        raise ValueError(f"thousands separator {thousands!r} is also the decimal separator")
+    return thousands
+
+
 # --------------------------------------------------------------------------- converters
 # In YAML a converter is a one-key mapping, e.g. `- split: {sep: "/", index: 0}` or `- percent: {}`.
 
@@ -50,15 +56,20 @@ class LocaleNumber(Strict):
     """'4 090,8' (fr) or '4,090.8' (en) -> 4090.8."""
 
     kind: Literal["locale_number"] = "locale_number"
-    decimal: str = Field(".", max_length=1)
+    decimal: str = Field(".", min_length=1, max_length=1)
     thousands: str | None = Field(None, max_length=1)
+
+    @field_validator("thousands")
+    @classmethod
+    def _distinct_separators(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _check_separators(info.data.get("decimal"), value)
 
 
 class SuffixNumber(Strict):
     """'14.13K' -> 14130, '2.49M' -> 2490000, '1.2B' -> 1.2e9 (K, M, B/G, T; case-insensitive)."""
 
     kind: Literal["suffix_number"] = "suffix_number"
-    decimal: str = Field(".", max_length=1)
+    decimal: str = Field(".", min_length=1, max_length=1)
 
 
 class Percent(Strict):
@@ -66,7 +77,7 @@ class Percent(Strict):
 
     kind: Literal["percent"] = "percent"
     fraction: bool = False
-    decimal: str = Field(".", max_length=1)
+    decimal: str = Field(".", min_length=1, max_length=1)
 
 
 class TimestampFormat(Strict):
@@ -75,6 +86,24 @@ class TimestampFormat(Strict):
     kind: Literal["timestamp_format"] = "timestamp_format"
     format: str
     timezone: str = "UTC"
+
+    @field_validator("format")
+    @classmethod
+    def _has_directive(cls, value: str) -> str:
+        if "%" not in value:
+            raise ValueError("a strptime format needs at least one % directive, e.g. '%b %d, %Y'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Paris')") from None
+        return value
 
 
 class RegexExtract(Strict):
@@ -91,6 +120,19 @@ class RegexExtract(Strict):
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("group")
+    @classmethod
+    def _group_exists(cls, value: int | str, info: ValidationInfo) -> int | str:
+        pattern = info.data.get("pattern")
+        if pattern is None:  # the pattern itself is invalid: already reported
+            return value
+        compiled = re.compile(pattern)
+        if isinstance(value, int) and not 0 <= value <= compiled.groups:
+            raise ValueError(f"group {value} does not exist: the pattern has {compiled.groups} group(s)")
+        if isinstance(value, str) and value not in compiled.groupindex:
+            raise ValueError(f"the pattern has no named group {value!r}")
         return value
 
 
@@ -129,6 +171,9 @@ def _converter_shorthand(value: Any) -> Any:
         return {"kind": value}
     if isinstance(value, dict) and "kind" not in value and len(value) == 1:
         ((kind, params),) = value.items()
+        if params is not None and not isinstance(params, dict):
+            # A TypeError here would escape pydantic; a ValueError becomes a located validation error.
+            raise ValueError(f"converter {kind!r} takes a mapping of parameters, got {params!r}")
         return {"kind": kind, **(params or {})}
     return value
 
@@ -143,9 +188,23 @@ class CsvParser(Strict):
     encoding: str = "utf-8"
     header: bool = True
     skip_rows: int = Field(0, ge=0, description="lines to skip before the header (a preamble)")
-    decimal: str = Field(".", max_length=1, description="default decimal separator for int/float fields")
+    decimal: str = Field(
+        ".", min_length=1, max_length=1, description="default decimal separator for int/float fields"
+    )
     thousands: str | None = Field(None, max_length=1)
     null_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "null", "NULL", "-"])
+
+    @field_validator("quotechar")
+    @classmethod
+    def _quote_is_not_delimiter(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("delimiter"):
+            raise ValueError("quotechar and delimiter must differ")
+        return value
+
+    @field_validator("thousands")
+    @classmethod
+    def _distinct_separators(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _check_separators(info.data.get("decimal"), value)
 
 
 class JsonParser(Strict):
@@ -229,6 +288,22 @@ class PostgresTarget(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("keys")
+    @classmethod
+    def _keys_unique(cls, value: list[str]) -> list[str]:
+        repeated = sorted({k for k in value if value.count(k) > 1})
+        if repeated:
+            raise ValueError(f"merge keys must be unique; repeated: {', '.join(repeated)}")
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _merge_mode_needs_keys(cls, value: str, info: ValidationInfo) -> str:
+        # Same rule as _merge_needs_keys below, but reported on the `mode` line of the YAML.
+        if value == "merge" and "keys" in info.data and not info.data["keys"]:
+            raise ValueError("mode merge needs `keys` (the columns that identify a row)")
+        return value
+
     @model_validator(mode="after")
     def _merge_needs_keys(self) -> PostgresTarget:
         if self.mode == "merge" and not self.keys:
@@ -287,4 +362,5 @@ class Descriptor(Strict):
 
 
 def is_identifier(value: str) -> bool:
-    return bool(_IDENT_RE.match(value))
+    # fullmatch: with `match`, `$` also matches before a trailing newline, so "abc\n" would pass.
+    return isinstance(value, str) and bool(_IDENT_RE.fullmatch(value))

@@ -8,9 +8,7 @@ triggerer: a committed raw object of the format starts a run without any worker 
 
 from __future__ import annotations
 
-import json
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +21,22 @@ class FormatNotFound(LookupError):
     pass
 
 
-@lru_cache(maxsize=8)
-def _cache_entries(path: str, mtime_ns: int) -> dict[str, Any]:
-    """The cache file's entries, parsed once per file version per process (a dags folder has many files)."""
-    return json.loads(Path(path).read_text()).get("descriptors", {})
-
-
 def descriptor_from_cache(name: str, cache_path: Path) -> Descriptor:
     """Validate only this format's descriptor: a bad one raises here, for its own DAG file alone."""
-    from airflow_provider_datalake.descriptors.loader import load_descriptor
+    from airflow_provider_datalake.descriptors.store import read_cache_entry
 
     try:
-        entries = _cache_entries(str(cache_path), os.stat(cache_path).st_mtime_ns)
+        desc, error = read_cache_entry(cache_path, name)
     except FileNotFoundError:
         raise FormatNotFound(f"no descriptor cache at {cache_path}: run `datalake formats sync`") from None
-    entry = entries.get(name)
-    if entry is None:
+    except KeyError:
         raise FormatNotFound(
             f"format {name!r} is not in {cache_path} (deactivated?): run `datalake formats sync`"
-        )
-    return load_descriptor(entry["yaml"], source_name=f"format {name} v{entry['version']} (catalog)")
+        ) from None
+    if error is not None:
+        raise error
+    assert desc is not None
+    return desc
 
 
 def build_dag(

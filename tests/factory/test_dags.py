@@ -106,11 +106,11 @@ def test_dagbag_one_bad_descriptor_is_one_import_error(tmp_path: Path) -> None:
     entries["broken"] = BAD
     _cache(tmp_path, entries)
     render_format_files(tmp_path)
-    bag = DagBag(dag_folder=str(tmp_path), include_examples=False)
+    bag = DagBag(dag_folder=str(tmp_path))
     assert sorted(bag.dag_ids) == sorted(f"datalake__fmt_{i}" for i in range(5))
     assert list(bag.import_errors) == [str(tmp_path / "datalake__broken.py")]
     message = next(iter(bag.import_errors.values()))
-    assert "format broken" in message
+    assert "broken@v1:3: parser.delimiter" in message  # the descriptor, its line and its field
     assert "targets[0].table" in message and "parser.delimiter" in message
 
 
