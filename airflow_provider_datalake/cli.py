@@ -329,5 +329,78 @@ def demo(ctx: click.Context, seed: int) -> None:
 cli.add_command(formats)
 
 
+def _dags_folder(value: Path | None) -> Path:
+    if value is not None:
+        return value
+    from airflow.configuration import conf
+
+    return Path(conf.get("core", "dags_folder"))
+
+
+@cli.group()
+def dags() -> None:
+    """The generated DAGs: one `datalake__<format>` DAG per active format descriptor."""
+
+
+@dags.command("install")
+@click.option("--dags-folder", type=click.Path(file_okay=False, path_type=Path), help="[default: Airflow's]")
+@click.option("--ttl", default=60.0, show_default=True, help="Seconds between catalog reads at parse time.")
+@click.pass_context
+def dags_install(ctx: click.Context, dags_folder: Path | None, ttl: float) -> None:
+    """Put the factory's entry file in the dags folder, then sync the per-format files once."""
+    from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
+
+    folder = _dags_folder(dags_folder)
+    path = install_dags_folder(folder, ttl=ttl, mongo_conn_id=ctx.obj["mongo_conn_id"])
+    result = sync_dags_folder(folder, ttl=ttl, mongo_conn_id=ctx.obj["mongo_conn_id"], force=True)
+    out.print(f"installed {path}; formats written: {', '.join(result.get('written', [])) or 'none'}")
+
+
+@dags.command("sync")
+@click.option("--dags-folder", type=click.Path(file_okay=False, path_type=Path), help="[default: Airflow's]")
+@click.pass_context
+def dags_sync(ctx: click.Context, dags_folder: Path | None) -> None:
+    """Refresh the descriptor cache from the catalog now and rewrite the per-format DAG files."""
+    from airflow_provider_datalake.factory import sync_dags_folder
+
+    result = sync_dags_folder(_dags_folder(dags_folder), mongo_conn_id=ctx.obj["mongo_conn_id"], force=True)
+    state = result["cache"]
+    out.print(f"cache: {state.status} ({state.count} formats)")
+    written, removed = result.get("written", []), result.get("removed", [])
+    out.print(f"written: {', '.join(written) or '-'}  removed: {', '.join(removed) or '-'}")
+    if not state.ok:
+        console.print(f"[red]catalog unreachable[/red]: {escape(str(state.error))}; the previous files stay")
+        sys.exit(1)
+
+
+@cli.command("reprocess")
+@click.argument("record_ids", nargs=-1)
+@click.option("--format", "fmt", help="Every processed or failed object of this format.")
+@click.option(
+    "--status",
+    multiple=True,
+    type=click.Choice(["processed", "failed", "processing"]),
+    help="Which states to take back (default: processed and failed).",
+)
+@click.pass_context
+def reprocess_cmd(
+    ctx: click.Context, record_ids: tuple[str, ...], fmt: str | None, status: tuple[str, ...]
+) -> None:
+    """Run objects through their format's DAG again (loads are idempotent: no row is duplicated)."""
+    from airflow_provider_datalake.processing import reprocess
+
+    if not record_ids and not fmt:
+        raise click.UsageError("give record ids or --format")
+    _, catalog = _hooks(ctx)
+    done = reprocess(catalog, ids=record_ids, fmt=fmt, status=status)
+    out.print(f"{len(done)} object(s) back to committed; their format DAGs will take them")
+    if record_ids and len(done) < len(record_ids):
+        missing = sorted(set(record_ids) - set(done))
+        console.print(
+            f"[red]not reprocessed[/red] (unknown or not processed/failed): {escape(', '.join(missing))}"
+        )
+        sys.exit(1)
+
+
 def main() -> None:
     cli()

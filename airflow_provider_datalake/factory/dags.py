@@ -134,8 +134,12 @@ def dag_for(
 
         @task(task_id="finish", trigger_rule="all_done")
         def finish(record_ids: list[str]) -> dict[str, str]:
-            """processed, or failed when any target of the object failed in this run."""
-            return finish_objects(record_ids, get_current_context()["run_id"], catalog=catalog())
+            """processed, or failed when any target of the object failed in this run (the run then fails)."""
+            states = finish_objects(record_ids, get_current_context()["run_id"], catalog=catalog())
+            failed = sorted(rid for rid, state in states.items() if state == "failed")
+            if failed:
+                raise RuntimeError(f"{len(failed)} object(s) of format {fmt} failed: {', '.join(failed)}")
+            return states
 
         done = finish(ids)
         for mapped in loads:
