@@ -745,8 +745,8 @@ GROUPS = {
 }
 
 
-def select(names: list[str]) -> list[Service]:
-    """Services named (or in named groups), plus what they need, in start order."""
+def select(names: list[str], with_needs: bool = True) -> list[Service]:
+    """Services named (or in named groups), plus what they need (when starting), in start order."""
     all_svc = services()
     wanted: set[str] = set()
     for name in names or list(all_svc):
@@ -755,7 +755,7 @@ def select(names: list[str]) -> list[Service]:
             if member not in all_svc:
                 raise StackError(f"unknown service {member!r}; known: {', '.join(all_svc)}")
             wanted.add(member)
-    changed = True
+    changed = with_needs
     while changed:
         changed = False
         for name in list(wanted):
@@ -780,14 +780,14 @@ def cmd_up(names: list[str]) -> None:
 
 
 def cmd_down(names: list[str]) -> None:
-    stopped = [svc.name for svc in reversed(select(names)) if svc.stop()]
+    stopped = [svc.name for svc in reversed(select(names, with_needs=False)) if svc.stop()]
     log(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
 def cmd_status(names: list[str]) -> int:
     bad = 0
     print(f"{'service':<24}{'port':>7}{'pid':>9}  health")
-    for svc in select(names):
+    for svc in select(names, with_needs=False):
         pid = svc.pid()
         health = "healthy" if pid and svc.healthy() else ("unhealthy" if pid else "stopped")
         bad += health != "healthy"
