@@ -265,7 +265,8 @@ class FieldSpec(Strict):
             from jinja2.sandbox import ImmutableSandboxedEnvironment
 
             try:
-                ImmutableSandboxedEnvironment().compile_expression(value)
+                # Parse only: compiling would fold constants, and `9 ** 99999999` would hang validation.
+                ImmutableSandboxedEnvironment().parse("{{ (" + value + ") }}")
             except TemplateSyntaxError as exc:
                 raise ValueError(f"invalid Jinja2 expression: {exc.message}") from exc
         return value

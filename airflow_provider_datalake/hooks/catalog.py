@@ -202,10 +202,13 @@ class CatalogHook(MongoHook):
         unset_fields: Iterable[str] = (),
         extra_filter: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        exclusive: bool = False,
     ) -> dict[str, Any] | None:
         """Move one record from an expected state to ``new`` atomically; None if it was not in that state.
 
-        Raises DuplicateContent when the update would give the record a dedupe key another record holds.
+        ``exclusive=True`` says the caller alone can be writing this record (a writer inside its own live
+        lease: nobody else touches a pending record before its lease ends), so no lock is needed even on
+        FerretDB. Raises DuplicateContent when the update would give the record a dedupe key another holds.
         """
         expected_set = {expected} if isinstance(expected, Status) else set(expected)
         for state in expected_set:

@@ -285,10 +285,15 @@ class SwiftHook(BaseHook):
         return True, f"Connected to Swift at {self._authurl} as {self.user!r} ({count} containers)"
 
     def ensure_container(self, container: str) -> None:
-        """Create the container if needed; PUT is idempotent in Swift, so no HEAD first."""
+        """Create the container if needed; PUT is idempotent in Swift, so no HEAD first. Remembered per
+        hook, so a stream of small inserts pays for it once."""
+        known: set[str] = self.__dict__.setdefault("_containers", set())
+        if container in known:
+            return
         client = self.get_conn()
         with self._mapped("creation of", container):
             client.put_container(container)
+        known.add(container)
 
     def put_object(
         self,
@@ -299,6 +304,7 @@ class SwiftHook(BaseHook):
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         size: int | None = None,
+        sha256: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> PutResult:
         """Stream ``source`` into ``container/name`` once, verify what Swift stored, return the fingerprints.
@@ -307,6 +313,10 @@ class SwiftHook(BaseHook):
         first segment, it is an SLO with segments ``<name>/<index:08d>`` in ``<container>_segments`` (names
         are meant to be unique). ``size`` is a hint, also checked. Metadata keys: letters, digits, ``-``; they
         come back lower-cased, with ``sha256`` added. On failure the uploaded parts are deleted first.
+
+        A plain upload is one request when ``sha256`` is given (the caller hashed already): the metadata
+        rides on the PUT and the returned ETag (Swift's MD5 of what it stored, compared with the MD5 of what
+        was sent) is the verification; otherwise a POST stamps the SHA-256 once it is known.
         """
         for key in metadata or {}:
             if not _META_KEY.match(key):
@@ -326,23 +336,34 @@ class SwiftHook(BaseHook):
                     first = next(pieces)
                     measured = known if known is not None else _remaining(first.stream) or 0
                     if first.last and measured <= threshold:
-                        etag, segments = self._put_piece(up, container, name, first, content_type), 0
+                        put_headers = {**headers, "X-Object-Meta-Sha256": sha256} if sha256 else headers
+                        etag = self._put_piece(
+                            up, container, name, first, content_type, put_headers, length=remaining
+                        )
+                        segments = 0
                     else:
                         self.log.info("Uploading %s as an SLO of %d-byte segments", target, segment)
                         chained = itertools.chain([first], pieces)
                         etag, segments = self._put_slo(up, chained, content_type, headers)
             if size is not None and size != up.size:
                 raise SwiftIntegrityError(f"{target}: announced {size} bytes, the source gave {up.size}")
-            if not segments:  # sha256 is known only now; POST replaces the metadata and keeps Content-Type
+            if sha256 is not None and sha256 != up.sha256.hexdigest():
+                raise SwiftIntegrityError(
+                    f"{target}: the source changed while read (SHA-256 differs); deleted it"
+                )
+            if not segments and sha256 is None:  # known only now; POST replaces metadata, keeps Content-Type
                 with self._mapped("metadata POST of", container, name):
-                    sha256 = {"X-Object-Meta-Sha256": up.sha256.hexdigest()}
-                    up.client.post_object(container, name, {**headers, **sha256})
-            with self._mapped("verification HEAD of", container, name):
-                head = up.client.head_object(container, name)
-            stored = int(head.get("content-length", -1)), head.get("etag", "").strip('"')
-            if stored != (up.size, etag):
-                sent = f"{target}: sent {up.size} bytes with etag {etag!r}"
-                raise SwiftIntegrityError(f"{sent}, Swift holds {stored[0]} with {stored[1]!r}; deleted it")
+                    stamp = {"X-Object-Meta-Sha256": up.sha256.hexdigest()}
+                    up.client.post_object(container, name, {**headers, **stamp})
+            if segments:  # an SLO's size is the sum of its segments: check what the manifest adds up to
+                with self._mapped("verification HEAD of", container, name):
+                    head = up.client.head_object(container, name)
+                stored = int(head.get("content-length", -1)), head.get("etag", "").strip('"')
+                if stored != (up.size, etag):
+                    sent = f"{target}: sent {up.size} bytes with etag {etag!r}"
+                    raise SwiftIntegrityError(
+                        f"{sent}, Swift holds {stored[0]} with {stored[1]!r}; deleted it"
+                    )
         except BaseException as err:
             self._discard(up)
             if isinstance(err, SwiftError) or not isinstance(err, Exception):
@@ -350,11 +371,33 @@ class SwiftHook(BaseHook):
             raise SwiftError(f"upload of {target} failed: {err}") from err
         return PutResult(container, name, up.size, up.md5.hexdigest(), up.sha256.hexdigest(), etag, segments)
 
-    def _put_piece(self, up: _Upload, container: str, obj: str, piece: _Piece, ctype: str | None) -> str:
-        """One chunked PUT (no Content-Length, so a source shorter than announced cannot hang it), checked
-        against the md5 of what was sent."""
+    def _put_piece(
+        self,
+        up: _Upload,
+        container: str,
+        obj: str,
+        piece: _Piece,
+        ctype: str | None,
+        headers: dict[str, str] | None = None,
+        length: int | None = None,
+    ) -> str:
+        """One PUT, checked against the md5 of what was sent. Chunked unless ``length`` is given for a small
+        in-memory body (a file shorter than announced could otherwise hold the request open)."""
+        length = (
+            length
+            if length is not None and length <= _SPOOL_RAM and isinstance(piece.stream, io.BytesIO)
+            else None
+        )
         with self._mapped("upload of", container, obj):
-            etag = up.client.put_object(container, obj, piece, chunk_size=_CHUNK, content_type=ctype)
+            etag = up.client.put_object(
+                container,
+                obj,
+                piece,
+                chunk_size=_CHUNK,
+                content_type=ctype,
+                headers=headers,
+                content_length=length,
+            )
         up.done.append((container, obj))  # only after success: a failed PUT leaves an older object intact
         if etag != piece.md5.hexdigest():
             raise SwiftIntegrityError(f"upload of {_target(container, obj)}: etag {etag!r} != md5 sent")

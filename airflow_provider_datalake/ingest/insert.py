@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONTAINER = "datalake-raw"
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 LEASE_RENEW_EVERY = 30.0  # seconds between lease renewals during a long upload
+LEASE_MARGIN = dt.timedelta(seconds=30)  # clock skew allowed between a writer and a reconciler
 HASH_CHUNK = 1 << 20
 FORMAT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,240}$")
@@ -297,6 +298,7 @@ def _insert(
             content_type=prepared.content_type,
             metadata={"record-id": record_id, "format": fmt or ""},
             size=prepared.size,
+            sha256=prepared.sha256,
             progress=_LeaseKeeper(catalog, record_id, lease, progress),
         )
         if result.size == 0:
@@ -327,8 +329,13 @@ def _insert(
     }
     if dedupe and key is None:
         commit["dedupe_key"] = dedupe_key(fmt, result.sha256)
+    # Inside our own lease nobody else may touch the record (reconcile waits for it to expire), so the
+    # commit needs no lock; near the end of the lease it takes one like any other writer.
+    exclusive = utcnow() < record["lease_until"] - LEASE_MARGIN
     try:
-        done = catalog.transition(record_id, Status.PENDING, Status.COMMITTED, set_fields=commit)
+        done = catalog.transition(
+            record_id, Status.PENDING, Status.COMMITTED, set_fields=commit, exclusive=exclusive
+        )
     except DuplicateContent as dup:
         # Same content arrived by another writer while this stream uploaded: keep theirs, drop ours.
         _roll_back(swift, catalog, record, object_may_exist=True)
@@ -359,18 +366,21 @@ def _insert(
 def _claim(
     catalog: CatalogHook, swift: SwiftHook, record: dict[str, Any], key: str | None, lease: dt.timedelta
 ) -> dict[str, Any] | None:
-    """Write the pending record, or return the visible record that already holds this content."""
+    """Write the pending record, or return the visible record that already holds this content.
+
+    No lookup first: the unique index on the dedupe key answers in the same round trip as the insert.
+    """
     while True:
-        if key and catalog.find_by_dedupe_key(key) is not None:
-            settled = _wait_for_settled(catalog, swift, key, timeout=lease.total_seconds())
-            if settled is not None:
-                log.info("content already in the catalog as %s: not stored twice", settled["_id"])
-                return settled
         try:
             catalog.insert_pending(record)
             return None
         except DuplicateContent:
-            continue  # another writer won the race for this content: wait for it above
+            assert key is not None  # only a real content key can collide
+        settled = _wait_for_settled(catalog, swift, key, timeout=lease.total_seconds())
+        if settled is not None:
+            log.info("content already in the catalog as %s: not stored twice", settled["_id"])
+            return settled
+        # the other writer rolled back: try again
 
 
 def _read_state(catalog: CatalogHook, record_id: str) -> str | None:

@@ -1,0 +1,1 @@
+"""Operators for users composing their own DAGs; the generated format DAGs call the loaders directly."""
