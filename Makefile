@@ -49,8 +49,12 @@ unit: install
 demo: stack-up
 	$(WITH_ENV) $(BIN)/datalake demo
 
+# Each benchmark prints ours vs its natural baseline in the same run, as a ratio (results in bench/results/).
 bench: stack-up
 	$(WITH_ENV) $(BIN)/python -m bench
+	$(WITH_ENV) $(BIN)/python -m bench.parsing_bench
+	$(WITH_ENV) $(BIN)/python -m bench.postgres_bench
+	$(WITH_ENV) $(BIN)/python -m bench.factory_bench
 
 clean: stack-down
 	rm -rf .stack $(VENV)
