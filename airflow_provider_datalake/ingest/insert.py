@@ -207,11 +207,14 @@ def insert_datalake(
     progress: Callable[[int], None] | None = None,
     swift: SwiftHook | None = None,
     catalog: CatalogHook | None = None,
+    match_formats: bool = True,
 ) -> dict[str, Any]:
     """Store one file in the raw zone and describe it in the catalog; return the committed record.
 
     ``source`` is a path, bytes or a binary stream (read once, streamed). With ``dedupe`` the same content
-    for the same format returns the record already there instead of storing a second copy.
+    for the same format returns the record already there instead of storing a second copy. Without
+    ``format``, the active descriptors' ``match`` rules (container, content type, file-name globs,
+    application) choose one when exactly one matches.
     """
     if format is not None and not FORMAT_NAME.match(format):
         raise ValueError(f"format {format!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
@@ -222,6 +225,8 @@ def insert_datalake(
         raise ValueError(f"container {container!r}: letters, digits, '_', '.', '-' only")
     prepared = _prepare(source, content_type, original_name, hash_first=dedupe)
     try:
+        if format is None and match_formats:
+            format = _recognise(catalog, container, prepared, application)
         return _insert(
             prepared,
             swift=swift,
@@ -361,6 +366,33 @@ def _insert(
         raise InsertError(f"record {record_id}: lease lost before commit and the insert was rolled back")
     failpoint("after_commit")
     return done
+
+
+_ACTIVE: dict[str, tuple[float, list[Any]]] = {}
+ACTIVE_TTL = 60.0  # seconds a process reuses the active descriptors for matching
+
+
+def _recognise(
+    catalog: CatalogHook, container: str, prepared: _Prepared, application: str | None
+) -> str | None:
+    from airflow_provider_datalake.descriptors.matching import match_format
+    from airflow_provider_datalake.descriptors.store import FormatStore
+
+    key = f"{catalog.mongo_conn_id}/{catalog.database}"
+    cached = _ACTIVE.get(key)
+    if cached is None or time.monotonic() - cached[0] > ACTIVE_TTL:
+        try:
+            cached = (time.monotonic(), FormatStore(catalog).list_active())
+        except PyMongoError as exc:
+            raise InsertError(f"catalog (MongoDB) unreachable, nothing was stored: {exc}") from exc
+        _ACTIVE[key] = cached
+    return match_format(
+        cached[1],
+        container=container,
+        content_type=prepared.content_type,
+        filename=prepared.original_name,
+        application=application,
+    )
 
 
 def _claim(

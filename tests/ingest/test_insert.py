@@ -214,3 +214,25 @@ def test_bad_format_or_container_names_are_refused(lake: dict) -> None:
         _insert(lake, b"x", format="../etc")
     with pytest.raises(ValueError, match="container"):
         insert_datalake(b"x", container="a/b", swift_conn_id=lake["swift_conn_id"])
+
+
+def test_without_a_format_the_descriptors_match_rules_choose_it(lake: dict, tmp_path: Path) -> None:
+    from airflow_provider_datalake.descriptors.model import Descriptor
+    from airflow_provider_datalake.descriptors.store import FormatStore
+
+    desc = Descriptor.model_validate(
+        {
+            "name": "campus_dump",
+            "match": {"filenames": ["mqtt_dump_*.json"]},
+            "parser": {"kind": "neocampus_mqtt"},
+            "fields": [{"name": "topic"}],
+            "targets": [{"store": "postgres", "table": "dumps"}],
+        }
+    )
+    FormatStore(CatalogHook(lake["mongo_conn_id"])).push(desc)
+    path = tmp_path / "mqtt_dump_0042.json"
+    write_mqtt_dump(path, 5, seed=4)
+    assert _insert(lake, path)["format"] == "campus_dump"
+    other = tmp_path / "notes.json"
+    other.write_text('{"a": 1}')
+    assert _insert(lake, other)["format"] is None
