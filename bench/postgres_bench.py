@@ -387,7 +387,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds, median reported (%(default)s)")
     parser.add_argument(
-        "--parser", choices=("csv", "real"), default="csv", help="ours: stand-in or real parser"
+        "--parser", choices=("csv", "real"), default="real", help="ours: stand-in or real parser"
     )
     parser.add_argument(
         "--modes", nargs="*", default=["append", "merge"], choices=("append", "merge"), help="also time these"

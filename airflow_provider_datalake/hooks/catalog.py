@@ -202,13 +202,10 @@ class CatalogHook(MongoHook):
         unset_fields: Iterable[str] = (),
         extra_filter: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
-        exclusive: bool = False,
     ) -> dict[str, Any] | None:
         """Move one record from an expected state to ``new`` atomically; None if it was not in that state.
 
-        ``exclusive=True`` says the caller alone can be writing this record (a writer inside its own live
-        lease: nobody else touches a pending record before its lease ends), so no lock is needed even on
-        FerretDB. Raises DuplicateContent when the update would give the record a dedupe key another holds.
+        Raises DuplicateContent when the update would give the record a dedupe key another record holds.
         """
         expected_set = {expected} if isinstance(expected, Status) else set(expected)
         for state in expected_set:
@@ -232,6 +229,23 @@ class CatalogHook(MongoHook):
                 raise
             key = (set_fields or {}).get("dedupe_key", "")
             raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
+
+    def replace_exclusive(self, record: dict[str, Any], expected: Status) -> dict[str, Any] | None:
+        """Write a whole new version of a record its caller alone is writing (a writer in its own lease).
+
+        Same outcome as a guarded ``transition``, but a ``replace_one`` of the document the caller already
+        holds: on FerretDB it costs a few milliseconds where ``findAndModify`` grows with the collection
+        (80 ms at 350 records, measured). None when the record was no longer in ``expected``.
+        """
+        new = {**record, "last_modified": utcnow()}
+        try:
+            res = self.raw_objects.replace_one({"_id": record["_id"], "status": expected.value}, new)
+        except (DuplicateKeyError, OperationFailure) as exc:
+            if not is_duplicate_key(exc):
+                raise
+            key = new.get("dedupe_key", "")
+            raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
+        return new if res.matched_count == 1 else None
 
     def renew_lease(self, record_id: str, until: dt.datetime) -> bool:
         """Keep a long upload's pending record from being taken by the reconciler."""

@@ -338,9 +338,12 @@ def _insert(
     # commit needs no lock; near the end of the lease it takes one like any other writer.
     exclusive = utcnow() < record["lease_until"] - LEASE_MARGIN
     try:
-        done = catalog.transition(
-            record_id, Status.PENDING, Status.COMMITTED, set_fields=commit, exclusive=exclusive
-        )
+        if exclusive:
+            done = catalog.replace_exclusive(
+                {**record, **commit, "status": Status.COMMITTED.value}, Status.PENDING
+            )
+        else:
+            done = catalog.transition(record_id, Status.PENDING, Status.COMMITTED, set_fields=commit)
     except DuplicateContent as dup:
         # Same content arrived by another writer while this stream uploaded: keep theirs, drop ours.
         _roll_back(swift, catalog, record, object_may_exist=True)
