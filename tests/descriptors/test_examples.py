@@ -107,15 +107,6 @@ def test_mqtt_examples_match_generated_messages(name: str) -> None:
         assert dt.datetime.fromisoformat(message["time"]).tzinfo is not None
 
 
-def test_mqtt_example_matches_the_shared_campus_sample() -> None:
-    shared = Path("/work/shared/data/neocampus/mqtt_sample.json")
-    if not shared.exists():
-        pytest.skip("the shared neOCampus sample is not on this machine")
-    desc = load_descriptor(EXAMPLES / "neocampus_mqtt.yaml")
-    for message in json.loads(shared.read_text()):
-        assert {f.source_key for f in desc.fields} - {"unit", "unit_index"} <= set(message)
-
-
 def test_sensor_readings_example_matches_generated_records(tmp_path: Path) -> None:
     desc: Descriptor = load_descriptor(EXAMPLES / "sensor_readings.yaml")
     path = tmp_path / "readings.json"
