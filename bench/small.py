@@ -6,8 +6,9 @@ reuses one set of clients. Variants run in turn, rotated every round, on fresh d
 objects/s over the rounds is reported.
 
 Each timed run starts from an empty catalog collection (indexes kept), so that every run measures the same
-thing: N inserts into a catalog growing from 0 to N records. FerretDB's SQLite backend (the local stack)
-scans the collection for the catalog's lookups, so over a larger catalog ours gets slower still.
+thing: N inserts into a catalog growing from 0 to N records. (On FerretDB's SQLite backend every lookup by
+``_id`` scanned the collection, so ours slowed down as the catalog grew; the stack now runs FerretDB over
+PostgreSQL, whose ``_id`` index is used: the commit stays flat at a few ms.)
 """
 
 from __future__ import annotations

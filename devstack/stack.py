@@ -13,6 +13,7 @@ project's virtual environment before the package itself matters.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -52,7 +53,12 @@ PORTS = {
 PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
 SWIFT_VENV = CACHE / f"swift-{SWIFT_VERSION}"
-FERRETDB_BIN = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+# Keyed on our main.go and go.sum too: a change to either builds a new binary.
+FERRETDB_SRC = REPO / "devstack" / "ferretdb"
+FERRETDB_KEY = hashlib.sha256(
+    b"".join((FERRETDB_SRC / name).read_bytes() for name in ("main.go", "go.sum"))
+).hexdigest()[:12]
+FERRETDB_BIN = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{FERRETDB_KEY}"
 RUN = STACK / "run"
 LOGS = STACK / "logs"
 
@@ -95,17 +101,21 @@ def apt_install(*packages: str) -> None:
 def secrets_file() -> dict[str, str]:
     """Passwords are made once per stack folder and kept there (mode 0600), never in the repository."""
     path = STACK / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {
-        "postgres": secrets.token_urlsafe(18),
-        "airflow_db": secrets.token_urlsafe(18),
-        "datalake_db": secrets.token_urlsafe(18),
-        "swift_tester": secrets.token_urlsafe(18),
-        "swift_admin": secrets.token_urlsafe(18),
-        "jwt": secrets.token_urlsafe(32),
-        "airflow_admin": secrets.token_urlsafe(12),
+    values = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {  # name -> random bytes
+        "postgres": 18,
+        "airflow_db": 18,
+        "datalake_db": 18,
+        "swift_tester": 18,
+        "swift_admin": 18,
+        "jwt": 32,
+        "airflow_admin": 12,
+        "ferretdb_db": 18,
     }
+    missing = {key: secrets.token_urlsafe(n) for key, n in wanted.items() if key not in values}
+    if not missing:
+        return values
+    values.update(missing)  # a stack made by an older version gains the new services' secrets
     STACK.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(values, indent=2))
     path.chmod(0o600)
@@ -379,8 +389,14 @@ def install_ferretdb() -> None:
     FERRETDB_BIN.parent.mkdir(parents=True, exist_ok=True)
     tmp = FERRETDB_BIN.with_suffix(".tmp")
     env = {**os.environ, "CGO_ENABLED": "0"}
-    run(["go", "build", "-trimpath", "-o", str(tmp), "."], cwd=REPO / "devstack" / "ferretdb", env=env)
+    run(["go", "build", "-trimpath", "-o", str(tmp), "."], cwd=FERRETDB_SRC, env=env)
     tmp.rename(FERRETDB_BIN)
+
+
+def ferretdb_env() -> dict[str, str]:
+    """FerretDB stores its collections in the stack's PostgreSQL (database ``ferretdb``)."""
+    pw = secrets_file()["ferretdb_db"]
+    return {"FERRETDB_POSTGRESQL_URL": f"postgres://ferretdb:{pw}@{HOST}:{PORTS['postgres']}/ferretdb"}
 
 
 def mongo_ping() -> bool:
@@ -500,9 +516,13 @@ def postgres_ready() -> bool:
 
 
 def ensure_databases() -> None:
-    """Roles and databases for Airflow's metadata and the gold zone (idempotent)."""
+    """Roles and databases for Airflow's metadata, the gold zone and FerretDB (idempotent)."""
     pw = secrets_file()
-    for role, db, secret in (("airflow", "airflow", "airflow_db"), ("datalake", "datalake", "datalake_db")):
+    for role, db, secret in (
+        ("airflow", "airflow", "airflow_db"),
+        ("datalake", "datalake", "datalake_db"),
+        ("ferretdb", "ferretdb", "ferretdb_db"),  # FerretDB's storage (the catalog's MongoDB wire server)
+    ):
         # Names are our constants; the password is URL-safe base64 (no quote can appear in it).
         if psql(f"select 1 from pg_roles where rolname = '{role}'") != "1":  # noqa: S608
             psql(f"create role {role} login password '{pw[secret]}'")
@@ -686,20 +706,6 @@ def services() -> dict[str, Service]:
             start_timeout=45,
         ),
         Service(
-            "ferretdb",
-            PORTS["ferretdb"],
-            lambda: [
-                str(FERRETDB_BIN),
-                "-listen",
-                f"{HOST}:{PORTS['ferretdb']}",
-                "-data",
-                str(STACK / "ferretdb"),
-            ],
-            mongo_ping,
-            prepare=install_ferretdb,
-            start_timeout=30,
-        ),
-        Service(
             "postgres",
             PORTS["postgres"],
             postgres_argv,
@@ -707,6 +713,16 @@ def services() -> dict[str, Service]:
             prepare=prepare_postgres,
             user=PG_USER,
             start_timeout=60,
+        ),
+        Service(
+            "ferretdb",
+            PORTS["ferretdb"],
+            lambda: [str(FERRETDB_BIN), "-listen", f"{HOST}:{PORTS['ferretdb']}"],
+            mongo_ping,
+            prepare=install_ferretdb,
+            env=ferretdb_env,
+            start_timeout=30,
+            needs=["postgres"],
         ),
         Service(
             "airflow-api-server",

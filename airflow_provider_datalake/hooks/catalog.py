@@ -84,11 +84,13 @@ def utcnow() -> dt.datetime:
 
 
 def is_duplicate_key(exc: Exception) -> bool:
-    """MongoDB says E11000; FerretDB's SQLite backend may report the same as a generic UNIQUE failure."""
+    """MongoDB says E11000; FerretDB's findAndModify/update report the backend's own unique violation as an
+    InternalError (PostgreSQL: SQLSTATE 23505; SQLite: "UNIQUE constraint failed")."""
     if isinstance(exc, DuplicateKeyError):
         return True
+    text = str(exc.details or exc) if isinstance(exc, OperationFailure) else ""
     return isinstance(exc, OperationFailure) and (
-        exc.code == 11000 or "UNIQUE constraint failed" in str(exc.details or exc)
+        exc.code == 11000 or "SQLSTATE 23505" in text or "UNIQUE constraint failed" in text
     )
 
 
@@ -234,11 +236,10 @@ class CatalogHook(MongoHook):
         """Write a whole new version of a record its caller alone is writing (a writer in its own lease).
 
         Same outcome as a guarded ``transition``, but a ``replace_one`` of the document the caller already
-        holds. On FerretDB the filter is ``_id`` alone: FerretDB pushes an ``_id`` filter down to SQLite but
-        scans the collection for any other field (measured in the insert flow: 27 ms flat vs 40 -> 60 ms
-        growing with 50 -> 250 records), and inside the caller's own lease no other writer may touch the
-        record anyway. On MongoDB the state guard is kept (it costs nothing there). None when the record
-        was no longer in ``expected``.
+        holds. On FerretDB the filter is ``_id`` alone: its guarded updates are a read then a write, not
+        atomic (FerretDB#3040), so a state guard there would only cost a filter, and inside the caller's
+        own lease no other writer may touch the record anyway. On MongoDB the state guard is kept (it is
+        atomic there and costs nothing). None when the record was no longer in ``expected``.
         """
         new = {**record, "last_modified": utcnow()}
         guard = (

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -145,25 +148,35 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_second_stack_up_is_idempotent_and_down_stops_only_its_own(tmp_path: Path) -> None:
+@pytest.fixture
+def open_stack_dir() -> Iterator[Path]:
+    """A stack folder the cluster's OS user can reach (pytest's tmp_path sits under a 0700 folder of root's;
+    as root, the stack runs PostgreSQL as ``postgres``)."""
+    path = Path(tempfile.mkdtemp(prefix="datalake-stack-"))
+    path.chmod(0o755)
+    yield path / "stack"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_second_stack_up_is_idempotent_and_down_stops_only_its_own(open_stack_dir: Path) -> None:
     """A throw-away stack (its own folder and ports) proves up twice, status, and down by PID."""
-    stack_dir = tmp_path / "stack"
+    stack_dir = open_stack_dir
     offset = 700
     first = _stack(["up", "memcached", "ferretdb"], stack_dir, offset)
     assert first.returncode == 0, first.stdout + first.stderr
     pids = {p.stem: int(p.read_text().split()[0]) for p in (stack_dir / "run").glob("*.pid")}
-    assert set(pids) == {"memcached", "ferretdb"}
+    assert set(pids) == {"memcached", "postgres", "ferretdb"}  # FerretDB stores its data in PostgreSQL
     try:
         started = time.monotonic()
         again = _stack(["up", "memcached", "ferretdb"], stack_dir, offset)
         assert again.returncode == 0, again.stderr
         assert time.monotonic() - started < 30
         assert {p.stem: int(p.read_text().split()[0]) for p in (stack_dir / "run").glob("*.pid")} == pids
-        status = _stack(["status", "memcached", "ferretdb"], stack_dir, offset)
+        status = _stack(["status", "memcached", "postgres", "ferretdb"], stack_dir, offset)
         assert status.returncode == 0, status.stdout
-        assert status.stdout.count("healthy") == 2
+        assert status.stdout.count("healthy") == 3
     finally:
-        down = _stack(["down", "memcached", "ferretdb"], stack_dir, offset)
+        down = _stack(["down", "memcached", "postgres", "ferretdb"], stack_dir, offset)
     assert down.returncode == 0, down.stderr
     assert not any(_alive(pid) for pid in pids.values())
     # The main stack's servers were not touched.
