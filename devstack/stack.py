@@ -6,8 +6,8 @@ virtual environment, the FerretDB binary, uv's wheels) live under ``~/.cache/dat
 on the same machine starts in seconds. Each service is ready only when a real request answers: an
 authenticated Swift HEAD, a MongoDB ping, ``pg_isready`` plus a query, Airflow's health endpoint.
 
-This file uses only the standard library, plus pymongo for the MongoDB ping, so that it runs from the
-project's virtual environment before the package itself matters.
+This file uses only the standard library, plus pymongo and the neo4j driver for the MongoDB ping and the
+Cypher query, so that it runs from the project's virtual environment before the package itself matters.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ HOST = "127.0.0.1"
 
 SWIFT_VERSION = "2.38.3"
 FERRETDB_VERSION = "v1.24.2"
+INFLUXDB_VERSION = "v1.8.3"
 
 # A second stack (e.g. the stack's own tests) can run beside the first with DATALAKE_PORT_OFFSET.
 PORT_OFFSET = int(os.environ.get("DATALAKE_PORT_OFFSET", "0"))
@@ -49,6 +52,9 @@ PORTS = {
     "ferretdb": 27018,
     "postgres": 15432,
     "airflow-api-server": 18280,
+    "influxdb": 18086,  # HTTP: InfluxQL /query and the v2 API (/api/v2/write, Flux /api/v2/query)
+    "influxdb-rpc": 18088,  # influxd's backup/restore RPC
+    "neo4j": 17687,  # Bolt
 }
 PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
@@ -59,6 +65,7 @@ FERRETDB_KEY = hashlib.sha256(
     b"".join((FERRETDB_SRC / name).read_bytes() for name in ("main.go", "go.sum"))
 ).hexdigest()[:12]
 FERRETDB_BIN = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{FERRETDB_KEY}"
+INFLUXDB_BIN = CACHE / "bin" / f"influxd-{INFLUXDB_VERSION}"
 RUN = STACK / "run"
 LOGS = STACK / "logs"
 
@@ -110,7 +117,8 @@ def secrets_file() -> dict[str, str]:
         "swift_admin": 18,
         "jwt": 32,
         "airflow_admin": 12,
-        "ferretdb_db": 18,
+        "influxdb_admin": 18,
+        "neo4j": 18,
     }
     missing = {key: secrets.token_urlsafe(n) for key, n in wanted.items() if key not in values}
     if not missing:
@@ -393,16 +401,11 @@ def install_ferretdb() -> None:
     tmp.rename(FERRETDB_BIN)
 
 
-def ferretdb_env() -> dict[str, str]:
-    """FerretDB stores its collections in the stack's PostgreSQL (database ``ferretdb``)."""
-    pw = secrets_file()["ferretdb_db"]
-    return {"FERRETDB_POSTGRESQL_URL": f"postgres://ferretdb:{pw}@{HOST}:{PORTS['postgres']}/ferretdb"}
-
-
 def mongo_ping() -> bool:
     import pymongo
 
-    client = pymongo.MongoClient(HOST, PORTS["ferretdb"], serverSelectionTimeoutMS=1500)
+    # Bounded reads too: a server that accepts and never answers must not hang `up` or `status`.
+    client = pymongo.MongoClient(HOST, PORTS["ferretdb"], serverSelectionTimeoutMS=1500, socketTimeoutMS=5000)
     try:
         return client.admin.command("ping").get("ok") == 1
     finally:
@@ -516,18 +519,267 @@ def postgres_ready() -> bool:
 
 
 def ensure_databases() -> None:
-    """Roles and databases for Airflow's metadata, the gold zone and FerretDB (idempotent)."""
+    """Roles and databases for Airflow's metadata and the gold zone (idempotent)."""
     pw = secrets_file()
     for role, db, secret in (
         ("airflow", "airflow", "airflow_db"),
         ("datalake", "datalake", "datalake_db"),
-        ("ferretdb", "ferretdb", "ferretdb_db"),  # FerretDB's storage (the catalog's MongoDB wire server)
     ):
         # Names are our constants; the password is URL-safe base64 (no quote can appear in it).
         if psql(f"select 1 from pg_roles where rolname = '{role}'") != "1":  # noqa: S608
             psql(f"create role {role} login password '{pw[secret]}'")
         if psql(f"select 1 from pg_database where datname = '{db}'") != "1":  # noqa: S608
             psql(f"create database {db} owner {role}")
+
+
+# --------------------------------------------------------------------------- InfluxDB
+
+INFLUX_DIR = STACK / "influxdb"
+INFLUX_ADMIN = "admin"
+INFLUX_DATABASE = "datalake"
+# InfluxDB 1.8's v2 compatibility API: the token is "user:password", the org is ignored and a bucket is
+# "database/retention-policy".
+INFLUX_BUCKET = f"{INFLUX_DATABASE}/autogen"
+
+
+class InfluxError(RuntimeError):
+    """InfluxDB answered, with an error."""
+
+
+def install_influxdb() -> None:
+    """Build influxd from the Go module proxy (pure Go: Flux without the libflux tag), cached per version."""
+    if INFLUXDB_BIN.exists():
+        return
+    if not shutil.which("go"):
+        raise StackError("InfluxDB needs Go to build (https://go.dev); `go` is not on PATH")
+    log(f"building InfluxDB {INFLUXDB_VERSION} (first time only, about 2 minutes)")
+    gobin = CACHE / f"bin-influxd-{INFLUXDB_VERSION}"
+    shutil.rmtree(gobin, ignore_errors=True)
+    INFLUXDB_BIN.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(gobin)}
+    version = INFLUXDB_VERSION.lstrip("v")
+    run(
+        [
+            "go",
+            "install",
+            "-trimpath",
+            f"-ldflags=-X main.version={version} -X main.branch={version} -X main.commit=go-module-proxy",
+            f"github.com/influxdata/influxdb/cmd/influxd@{INFLUXDB_VERSION}",
+        ],
+        cwd=CACHE,  # outside any Go module: `go install pkg@version` builds that module on its own
+        env=env,
+    )
+    (gobin / "influxd").rename(INFLUXDB_BIN)
+    shutil.rmtree(gobin, ignore_errors=True)
+
+
+def prepare_influxdb() -> None:
+    """Write influxd's configuration (every start, like Swift's): loopback only, auth on, Flux on, quiet."""
+    install_influxdb()
+    for sub in ("meta", "data", "wal"):
+        (INFLUX_DIR / sub).mkdir(parents=True, exist_ok=True)
+    (INFLUX_DIR / "influxdb.conf").write_text(
+        "reporting-disabled = true\n"
+        f'bind-address = "{HOST}:{PORTS["influxdb-rpc"]}"\n\n'
+        f'[meta]\n  dir = "{INFLUX_DIR / "meta"}"\n  logging-enabled = false\n\n'
+        f'[data]\n  dir = "{INFLUX_DIR / "data"}"\n  wal-dir = "{INFLUX_DIR / "wal"}"\n'
+        '  index-version = "tsi1"\n  query-log-enabled = false\n  trace-logging-enabled = false\n\n'
+        '[coordinator]\n  log-queries-after = "0s"\n\n'
+        "[monitor]\n  store-enabled = false\n\n"  # no _internal database filling up the disk
+        "[subscriber]\n  enabled = false\n\n"
+        "[continuous_queries]\n  log-enabled = false\n\n"
+        f'[http]\n  enabled = true\n  bind-address = "{HOST}:{PORTS["influxdb"]}"\n'
+        "  auth-enabled = true\n  flux-enabled = true\n  flux-log-enabled = false\n"
+        "  log-enabled = false\n  pprof-enabled = false\n\n"
+        '[logging]\n  level = "warn"\n  suppress-logo = true\n'
+    )
+
+
+def influx_url() -> str:
+    return f"http://{HOST}:{PORTS['influxdb']}"
+
+
+def influx_token() -> str:
+    return f"{INFLUX_ADMIN}:{secrets_file()['influxdb_admin']}"
+
+
+def influx_query(statement: str, auth: bool = True) -> list[dict]:
+    """One InfluxQL statement through /query (POSTed: the password stays out of URLs and logs)."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if auth:
+        headers["Authorization"] = f"Token {influx_token()}"
+    data = urllib.parse.urlencode({"q": statement}).encode()
+    req = urllib.request.Request(f"{influx_url()}/query", data=data, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise InfluxError(f"HTTP {exc.code}: {exc.read().decode(errors='replace').strip()}") from exc
+    errors = [r["error"] for r in body.get("results", []) if "error" in r]
+    if "error" in body or errors:
+        raise InfluxError(body.get("error") or "; ".join(errors))
+    return body.get("results", [])
+
+
+def influx_databases() -> set[str]:
+    series = influx_query("SHOW DATABASES")[0].get("series", [])
+    return {row[0] for s in series for row in s.get("values", [])}
+
+
+def influxdb_ready() -> bool:
+    """/ping, then an authenticated query that lists database `datalake`.
+
+    A fresh server has no user, and with auth on it answers nothing until an admin exists: then (and
+    only then, InfluxDB allows it unauthenticated only while no user exists) we create the admin and the
+    database, so the first successful readiness probe is also the set-up.
+    """
+    if not http_ok(f"{influx_url()}/ping"):
+        return False
+    try:
+        databases = influx_databases()
+    except InfluxError as exc:
+        if "create admin user first" not in str(exc):
+            raise
+        log("InfluxDB: creating the admin user and the database")
+        # The password is URL-safe base64: no quote can appear in it.
+        pw = secrets_file()["influxdb_admin"]
+        influx_query(f"CREATE USER {INFLUX_ADMIN} WITH PASSWORD '{pw}' WITH ALL PRIVILEGES", auth=False)
+        databases = influx_databases()
+    if INFLUX_DATABASE not in databases:
+        influx_query(f"CREATE DATABASE {INFLUX_DATABASE}")  # retention policy `autogen`, kept forever
+        databases = influx_databases()
+    return INFLUX_DATABASE in databases
+
+
+# --------------------------------------------------------------------------- Neo4j
+
+NEO4J_SRC = REPO / "devstack" / "neo4j"
+NEO4J_LAUNCHER = NEO4J_SRC / "src" / "org" / "neocampus" / "datalake" / "devstack" / "Launcher.java"
+NEO4J_VERSION = re.search(r"<neo4j.version>([^<]+)<", (NEO4J_SRC / "pom.xml").read_text()).group(1)
+# Keyed on our pom.xml and launcher: a change to either resolves and compiles again.
+NEO4J_KEY = hashlib.sha256((NEO4J_SRC / "pom.xml").read_bytes() + NEO4J_LAUNCHER.read_bytes()).hexdigest()
+NEO4J_BUILD = CACHE / f"neo4j-{NEO4J_VERSION}-{NEO4J_KEY[:12]}"
+NEO4J_HEAP = "1g"  # bounded; the gold zone loads batches of thousands of nodes
+
+
+def java_major(java: str) -> int:
+    out = run([java, "-version"]).stderr  # e.g. openjdk version "17.0.15" 2025-04-15
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not found:
+        raise StackError(f"cannot read the Java version from `{java} -version`:\n{out}")
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major
+
+
+def install_neo4j() -> None:
+    """Neo4j Community jars from Maven Central (Maven resolves the classpath) plus our launcher, javac'd."""
+    if (NEO4J_BUILD / ".complete").exists():
+        return
+    if not all(shutil.which(tool) for tool in ("java", "javac", "mvn")):
+        apt_install("openjdk-17-jdk-headless", "maven")  # or says what to install, and stops
+    java, javac, mvn = (shutil.which(tool) for tool in ("java", "javac", "mvn"))
+    if not (java and javac and mvn):
+        raise StackError("Neo4j needs a JDK 17 or 21 (java, javac) and Maven (mvn) on PATH")
+    if java_major(java) not in (17, 21):
+        raise StackError(f"Neo4j {NEO4J_VERSION} runs on Java 17 or 21, not {java_major(java)} ({java})")
+    log(f"resolving Neo4j {NEO4J_VERSION} from Maven Central and compiling our launcher (first time only)")
+    shutil.rmtree(NEO4J_BUILD, ignore_errors=True)
+    (NEO4J_BUILD / "classes").mkdir(parents=True)
+    classpath = NEO4J_BUILD / "classpath.txt"
+    run(
+        [
+            mvn,
+            "-B",
+            "-q",
+            f"-Dmaven.repo.local={CACHE / 'm2'}",
+            "-f",
+            str(NEO4J_SRC / "pom.xml"),
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={classpath}",
+        ]
+    )
+    run(
+        [
+            javac,
+            "--release",
+            "17",
+            "-nowarn",
+            "-d",
+            str(NEO4J_BUILD / "classes"),
+            "-cp",
+            classpath.read_text().strip(),
+            str(NEO4J_LAUNCHER),
+        ]
+    )
+    (NEO4J_BUILD / ".complete").write_text(NEO4J_VERSION)
+
+
+def neo4j_argv() -> list[str]:
+    classpath = f"{NEO4J_BUILD / 'classes'}:{(NEO4J_BUILD / 'classpath.txt').read_text().strip()}"
+    return [
+        shutil.which("java") or "java",
+        f"-Xms{NEO4J_HEAP}",
+        f"-Xmx{NEO4J_HEAP}",
+        "-XX:+UseG1GC",
+        "-XX:-OmitStackTraceInFastThrow",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djdk.nio.maxCachedBufferSize=1024",
+        "-Dio.netty.tryReflectionSetAccessible=true",
+        # What Neo4j's own start script opens, so its page cache and Netty take their fast paths.
+        "--add-opens=java.base/java.nio=ALL-UNNAMED",
+        "--add-opens=java.base/java.io=ALL-UNNAMED",
+        "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+        "--add-opens=java.base/java.lang=ALL-UNNAMED",
+        "-cp",
+        classpath,
+        "org.neocampus.datalake.devstack.Launcher",
+        str(STACK / "neo4j"),
+        HOST,
+        str(PORTS["neo4j"]),
+    ]
+
+
+def neo4j_env() -> dict[str, str]:
+    """User neo4j's password for the launcher: initial at first start, set again later (never in argv)."""
+    return {"NEO4J_PASSWORD": secrets_file()["neo4j"]}
+
+
+def import_neo4j_driver():
+    """The neo4j driver, imported without numpy, pandas and pyarrow.
+
+    It imports them when installed (for its DataFrame export): 1.5 s of a warm `stack up` that only
+    runs `RETURN 1`. They are hidden during the import only, so this process can still import them.
+    """
+    if "neo4j" in sys.modules:
+        return sys.modules["neo4j"]
+    hidden = [name for name in ("numpy", "pandas", "pyarrow") if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None: `import pandas` raises ImportError
+    try:
+        import neo4j
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+    return neo4j
+
+
+def neo4j_ready() -> bool:
+    """A Cypher query answers over Bolt, authenticated (one try: `execute_query` would retry for 30 s)."""
+    if not port_open(PORTS["neo4j"]):
+        return False
+    neo4j = import_neo4j_driver()
+    url, auth = f"bolt://{HOST}:{PORTS['neo4j']}", ("neo4j", secrets_file()["neo4j"])
+    # The driver bounds only the TCP connect; its sockets then read with the default timeout (None: a
+    # stalled server would hang `up` and `status` for ever). Sockets made meanwhile keep these 5 s.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(5)
+    try:
+        timeouts = {"connection_timeout": 2, "connection_acquisition_timeout": 5}
+        driver = neo4j.GraphDatabase.driver(url, auth=auth, **timeouts)
+        with driver, driver.session() as session:
+            return session.run("RETURN 1 AS one").single()["one"] == 1
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 # --------------------------------------------------------------------------- Airflow
@@ -608,6 +860,14 @@ def airflow_component_ready(component: str) -> Callable[[], bool]:
 
 def connections() -> dict[str, dict]:
     pw = secrets_file()
+    # A stuck server fails an operation after socketTimeoutMS instead of hanging its caller forever.
+    mongo_extra = {
+        "srv": False,
+        "ssl": False,
+        "serverSelectionTimeoutMS": 5000,
+        "connectTimeoutMS": 3000,
+        "socketTimeoutMS": 60000,
+    }
     return {
         "swift_default": {
             "conn_type": "swift",
@@ -623,7 +883,15 @@ def connections() -> dict[str, dict]:
             "port": PORTS["ferretdb"],
             "schema": "datalake",
             # Fail in seconds, not pymongo's default 30 s, when the server is down.
-            "extra": {"srv": False, "ssl": False, "serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 3000},
+            "extra": mongo_extra,
+        },
+        # The gold zone's documents: the same server, database `datalake_gold`.
+        "mongo_gold": {
+            "conn_type": "mongo",
+            "host": HOST,
+            "port": PORTS["ferretdb"],
+            "schema": "datalake_gold",
+            "extra": mongo_extra,
         },
         "postgres_default": {
             "conn_type": "postgres",
@@ -633,6 +901,27 @@ def connections() -> dict[str, dict]:
             "password": pw["datalake_db"],
             "schema": "datalake",
         },
+        # The official InfluxDBHook: URL = schema://host:port, the extras go to InfluxDBClient as they are.
+        # InfluxDB 1.8's v2 API: token "user:password", bucket "datalake/autogen", and the org is ignored.
+        # Airflow masks the org as a secret, so not the usual "-" (too short: a warning in every task
+        # log) nor a common word (it would be starred out of every log line).
+        "influxdb_default": {
+            "conn_type": "influxdb",
+            "host": HOST,
+            "port": PORTS["influxdb"],
+            "schema": "http",
+            "extra": {"token": influx_token(), "org": "no-org-on-influxdb-1.8", "timeout": 10000},
+        },
+        # The official Neo4jHook: bolt://host:port (no neo4j_scheme, no TLS on loopback); schema = database.
+        "neo4j_default": {
+            "conn_type": "neo4j",
+            "host": HOST,
+            "port": PORTS["neo4j"],
+            "login": "neo4j",
+            "password": pw["neo4j"],
+            "schema": "neo4j",
+            "extra": {"encrypted": False},
+        },
     }
 
 
@@ -641,6 +930,7 @@ def stack_env() -> dict[str, str]:
         "DATALAKE_STACK_DIR": str(STACK),
         "DATALAKE_SWIFT_BIN": str(SWIFT_VENV / "bin"),
         "DATALAKE_PG_SOCKET": str(PG_SOCK),
+        "DATALAKE_INFLUX_BUCKET": INFLUX_BUCKET,
         **airflow_env(),
     }
     for conn_id, conn in connections().items():
@@ -717,12 +1007,33 @@ def services() -> dict[str, Service]:
         Service(
             "ferretdb",
             PORTS["ferretdb"],
-            lambda: [str(FERRETDB_BIN), "-listen", f"{HOST}:{PORTS['ferretdb']}"],
+            lambda: [
+                str(FERRETDB_BIN),
+                "-listen",
+                f"{HOST}:{PORTS['ferretdb']}",
+                "-data",
+                str(STACK / "ferretdb"),
+            ],
             mongo_ping,
             prepare=install_ferretdb,
-            env=ferretdb_env,
             start_timeout=30,
-            needs=["postgres"],
+        ),
+        Service(
+            "influxdb",
+            PORTS["influxdb"],
+            lambda: [str(INFLUXDB_BIN), "run", "-config", str(INFLUX_DIR / "influxdb.conf")],
+            influxdb_ready,
+            prepare=prepare_influxdb,
+            start_timeout=60,
+        ),
+        Service(
+            "neo4j",
+            PORTS["neo4j"],
+            neo4j_argv,
+            neo4j_ready,
+            prepare=install_neo4j,
+            env=neo4j_env,
+            start_timeout=120,
         ),
         Service(
             "airflow-api-server",
@@ -757,6 +1068,7 @@ def services() -> dict[str, Service]:
 GROUPS = {
     "swift": ["memcached", "swift-object", "swift-container", "swift-account", "swift-proxy"],
     "mongo": ["ferretdb"],
+    "gold": ["postgres", "influxdb", "ferretdb", "neo4j"],
     "airflow": ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"],
 }
 

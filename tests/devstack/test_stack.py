@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ import pytest
 import swiftclient
 
 from airflow_provider_datalake.samples import write_blob
-from tests.conftest import REPO, conn_json
+from tests.conftest import REPO, conn_json, require_port
 
 pytestmark = pytest.mark.stack
 
@@ -72,7 +74,9 @@ def test_swift_rejects_wrong_key(swift_conn: dict) -> None:
 
 
 def test_ferretdb_insert_and_find(mongo_conn: dict) -> None:
-    client = pymongo.MongoClient(mongo_conn["host"], int(mongo_conn["port"]), serverSelectionTimeoutMS=3000)
+    client = pymongo.MongoClient(
+        mongo_conn["host"], int(mongo_conn["port"]), serverSelectionTimeoutMS=3000, socketTimeoutMS=10000
+    )
     coll = client["stack_test"][f"c{uuid.uuid4().hex[:8]}"]
     try:
         coll.insert_many([{"sensor": "u4/302/humidity", "value": v} for v in (35, 36, 37)])
@@ -126,11 +130,101 @@ def test_env_file_connections_are_airflow_json() -> None:
     for conn_id, conn_type in (
         ("swift_default", "swift"),
         ("mongo_default", "mongo"),
+        ("mongo_gold", "mongo"),
         ("postgres_default", "postgres"),
+        ("influxdb_default", "influxdb"),
+        ("neo4j_default", "neo4j"),
     ):
         conn = conn_json(conn_id)
         assert conn["conn_type"] == conn_type
         assert conn["host"] == "127.0.0.1"
+    gold, raw = conn_json("mongo_gold"), conn_json("mongo_default")
+    assert (gold["port"], gold["schema"]) == (raw["port"], "datalake_gold")
+    assert os.environ["DATALAKE_INFLUX_BUCKET"] == "datalake/autogen"
+
+
+def _influxql(conn: dict, statement: str, database: str) -> dict:
+    """One InfluxQL statement through /query with the connection's token (1.8.3 has no /api/v2/delete)."""
+    req = urllib.request.Request(  # noqa: S310 (loopback)
+        f"{conn['schema']}://{conn['host']}:{conn['port']}/query?db={database}",
+        data=urllib.parse.urlencode({"q": statement}).encode(),
+        headers={"Authorization": f"Token {conn['extra']['token']}"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+        return json.loads(resp.read())["results"][0]
+
+
+def test_influxdb_write_and_flux_read_through_the_airflow_hook() -> None:
+    """The official InfluxDBHook speaks InfluxDB 1.8's v2 API: a point in, the same point out by Flux."""
+    from airflow.providers.influxdb.hooks.influxdb import InfluxDBHook
+
+    conn = require_port("InfluxDB", "influxdb_default")
+    bucket = os.environ["DATALAKE_INFLUX_BUCKET"]
+    measurement = f"stack_test_{uuid.uuid4().hex[:8]}"
+    hook = InfluxDBHook(conn_id="influxdb_default")
+    try:
+        hook.write(bucket, measurement, "sensor", "u4/302/humidity", "value", 36.5, synchronous=True)
+        flux = (
+            f'from(bucket: "{bucket}") |> range(start: -1h)'
+            f' |> filter(fn: (r) => r._measurement == "{measurement}")'
+        )
+        records = [record for table in hook.query(flux) for record in table.records]
+        rows = [(r.values["sensor"], r.get_field(), r.get_value()) for r in records]
+        assert rows == [("u4/302/humidity", "value", 36.5)]
+    finally:
+        assert "error" not in _influxql(conn, f'DROP MEASUREMENT "{measurement}"', bucket.split("/")[0])
+        hook.get_conn().close()
+
+
+def test_influxdb_rejects_a_wrong_token() -> None:
+    conn = require_port("InfluxDB", "influxdb_default")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        _influxql({**conn, "extra": {"token": "admin:wrong"}}, "SHOW DATABASES", "datalake")
+    assert err.value.code == 401
+
+
+def test_neo4j_cypher_through_the_airflow_hook() -> None:
+    from airflow.providers.neo4j.hooks.neo4j import Neo4jHook
+
+    require_port("Neo4j (Bolt)", "neo4j_default")
+    hook = Neo4jHook(conn_id="neo4j_default")
+    run_id = uuid.uuid4().hex
+    try:
+        assert hook.run("RETURN 1 AS one") == [{"one": 1}]
+        create = "CREATE (:StackTest {run: $run})-[:IN]->(:StackTest {run: $run, room: 'u4/302'})"
+        hook.run(create, {"run": run_id})
+        got = hook.run("MATCH (:StackTest {run: $run})-[:IN]->(b) RETURN b.room AS room", {"run": run_id})
+        assert got == [{"room": "u4/302"}]
+    finally:
+        hook.run("MATCH (n:StackTest {run: $run}) DETACH DELETE n", {"run": run_id})
+        hook.get_conn().close()
+
+
+def test_neo4j_rejects_a_wrong_password() -> None:
+    import neo4j
+
+    conn = require_port("Neo4j (Bolt)", "neo4j_default")
+    url = f"bolt://{conn['host']}:{conn['port']}"
+    with (
+        neo4j.GraphDatabase.driver(url, auth=("neo4j", "not-it")) as drv,
+        pytest.raises(neo4j.exceptions.AuthError),
+    ):
+        drv.verify_connectivity()
+
+
+def test_mongo_gold_is_its_own_database_on_the_same_server() -> None:
+    from airflow.providers.mongo.hooks.mongo import MongoHook
+
+    require_port("MongoDB-wire server (FerretDB)", "mongo_gold")
+    hook = MongoHook(mongo_conn_id="mongo_gold")
+    collection = f"stack_test_{uuid.uuid4().hex[:8]}"
+    try:
+        hook.insert_one(collection, {"building": "u4", "value": 36.5})
+        assert hook.find(collection, {"building": "u4"}, find_one=True)["value"] == 36.5
+        assert collection in hook.get_conn()["datalake_gold"].list_collection_names()
+    finally:
+        hook.get_conn()["datalake_gold"].drop_collection(collection)
+        hook.close()
 
 
 def _stack(args: list[str], stack_dir: Path, offset: int) -> subprocess.CompletedProcess:
@@ -159,28 +253,34 @@ def open_stack_dir() -> Iterator[Path]:
 
 
 def test_second_stack_up_is_idempotent_and_down_stops_only_its_own(open_stack_dir: Path) -> None:
-    """A throw-away stack (its own folder and ports) proves up twice, status, and down by PID."""
+    """A throw-away stack (its own folder and ports) proves up twice, status, and down by PID.
+
+    InfluxDB and Neo4j set up their admin user from the new stack's own secrets at first start: `up`
+    succeeds only once an authenticated query answers on each.
+    """
     stack_dir = open_stack_dir
     offset = 700
-    first = _stack(["up", "memcached", "ferretdb"], stack_dir, offset)
+    names = ["memcached", "ferretdb", "influxdb", "neo4j"]
+    expected = set(names)
+    first = _stack(["up", *names], stack_dir, offset)
     assert first.returncode == 0, first.stdout + first.stderr
     pids = {p.stem: int(p.read_text().split()[0]) for p in (stack_dir / "run").glob("*.pid")}
-    assert set(pids) == {"memcached", "postgres", "ferretdb"}  # FerretDB stores its data in PostgreSQL
     try:
+        assert set(pids) == expected
+        env = (stack_dir / "env").read_text()
+        assert f'"port":{18086 + offset}' in env and f'"port":{17687 + offset}' in env
         started = time.monotonic()
-        again = _stack(["up", "memcached", "ferretdb"], stack_dir, offset)
+        again = _stack(["up", *names], stack_dir, offset)
         assert again.returncode == 0, again.stderr
-        assert time.monotonic() - started < 30
+        assert time.monotonic() - started < 15  # nothing to start: readiness checks only
         assert {p.stem: int(p.read_text().split()[0]) for p in (stack_dir / "run").glob("*.pid")} == pids
-        status = _stack(["status", "memcached", "postgres", "ferretdb"], stack_dir, offset)
+        status = _stack(["status", *expected], stack_dir, offset)
         assert status.returncode == 0, status.stdout
-        assert status.stdout.count("healthy") == 3
+        assert status.stdout.count("healthy") == len(expected)
     finally:
-        down = _stack(["down", "memcached", "postgres", "ferretdb"], stack_dir, offset)
+        down = _stack(["down", *expected], stack_dir, offset)
     assert down.returncode == 0, down.stderr
     assert not any(_alive(pid) for pid in pids.values())
     # The main stack's servers were not touched.
-    main_status = subprocess.run(
-        [sys.executable, str(STACK_PY), "status", "memcached", "ferretdb"], capture_output=True, text=True
-    )
-    assert main_status.returncode == 0, main_status.stdout
+    main = subprocess.run([sys.executable, str(STACK_PY), "status", *names], capture_output=True, text=True)
+    assert main.returncode == 0, main.stdout
