@@ -5,7 +5,10 @@ from ``samples.py`` (seeded), are built in memory before timing, and are fed in 
 hand them over. For each format three figures are printed (best of R rounds, CPU time of this process, so
 that other load on the machine does not skew them; wall time is printed too):
 
-* ``parse``: the whole stage (records, converters, typing, batches of 10,000);
+* ``parse``: the whole stage (records, converters, typing, batches of 10,000); CSV takes the columnar path,
+  whose rows stay typed Arrow columns (what the PostgreSQL loader reads);
+* ``tuples``: CSV only, ``parse`` plus building each batch's row tuples (what row-shaped loaders read);
+* ``rowpath``: CSV only, ``parse`` with the columnar path switched off (``columnar.ENABLED = False``);
 * ``records``: the reader alone (ijson / csv + decoding + MQTT zip), i.e. what typing costs on top;
 * ``naive``: what a script would do without the stage, not streaming and with the same typing done
   inline (``json.loads`` of the whole file, or ``csv.DictReader`` over the decoded file).
@@ -24,7 +27,7 @@ from decimal import Decimal
 
 from airflow_provider_datalake import samples
 from airflow_provider_datalake.descriptors.model import Descriptor
-from airflow_provider_datalake.parsing import parse
+from airflow_provider_datalake.parsing import columnar, parse
 from airflow_provider_datalake.parsing.pipeline import records
 
 CHUNK = 1 << 20
@@ -206,13 +209,23 @@ def main() -> None:
     )
     for name, desc, data, naive in cases:
         size = len(data) / 1e6
-        variants: list[tuple[str, Callable[[], int]]] = [
-            (
-                "parse",
-                lambda desc=desc, data=data: sum(
-                    len(b.rows) + len(b.bad) for b in parse(desc, _chunks(data))
-                ),
-            ),
+
+        def whole(desc: Descriptor = desc, data: bytes = data, tuples: bool = False) -> int:
+            return sum(
+                len(b.rows if tuples else b.row_numbers) + len(b.bad) for b in parse(desc, _chunks(data))
+            )
+
+        def row_path(desc: Descriptor = desc, data: bytes = data) -> int:
+            columnar.ENABLED = False
+            try:
+                return whole(desc, data)
+            finally:
+                columnar.ENABLED = True
+
+        variants: list[tuple[str, Callable[[], int]]] = [("parse", whole)]
+        if "CSV" in name:
+            variants += [("tuples", lambda: whole(tuples=True)), ("rowpath", row_path)]
+        variants += [
             ("records", lambda desc=desc, data=data: sum(1 for _ in records(desc, _chunks(data)))),
             ("naive", lambda data=data, naive=naive: naive(data)),
         ]

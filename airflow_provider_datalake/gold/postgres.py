@@ -3,13 +3,20 @@
 One raw object is loaded into one table in ONE transaction, streamed with binary ``COPY`` (memory stays flat).
 Binary was measured 3-4x faster than text COPY for text/bigint/double/timestamptz rows (no text to format
 or parse; on par when jsonb dominates, both send JSON text), and a value of the wrong type fails on the
-client, where its source row is known. Every row carries its lineage (``_raw_object_id``,
-``_source_row``, ``_loaded_at``) and a unique index on the first two makes re-running an object harmless:
+client, where its source row is known. The parser's columnar batches (CSV) are encoded by Arrow a column at
+a time (``_binary_rows``); other batches go through psycopg's ``write_row``.
 
-- ``replace_object``: delete this object's rows, COPY straight into the table;
+Every row carries its lineage (``_raw_object_id``, ``_source_row``, ``_loaded_at``). Loads of one object
+into one table are serialised by an advisory lock, and the schema's ledger (``_datalake_objects``) records
+which objects a table holds, so a first load - the usual case - looks nothing up in the table. Re-runs find
+the object's rows through a BRIN bloom index on ``_raw_object_id`` (nearly free for COPY, where a unique
+btree on (object, row) halved the server's rate); tables made by earlier versions keep that btree, and
+load as before:
+
+- ``replace_object``: delete this object's rows (if it was loaded before), COPY straight into the table;
 - ``merge``: COPY into a temp staging table, then upsert on the key (the last row of the file wins);
-- ``append``: COPY into staging, then insert what is not there yet (``ON CONFLICT DO NOTHING``); the first
-  load of an object has nothing to conflict with, so it is copied straight in.
+- ``append``: the first load of an object is copied straight in; a re-run COPYs into staging, then inserts
+  the source rows the table does not hold yet.
 
 Identifiers come from the descriptor (validated by its model) and are quoted here with ``psycopg.sql``.
 The schema only ever grows: new fields become new nullable columns; a changed type is an error, never a
@@ -92,6 +99,9 @@ LINEAGE_COLUMNS: dict[str, tuple[str, str]] = {
 }
 LINEAGE_KEY = (RAW_OBJECT_ID, SOURCE_ROW)
 STAGE = "_datalake_stage"
+#: per schema: which raw objects were loaded into which of its tables ('' = the table is tracked here)
+LEDGER = "_datalake_objects"
+TRACKED = ""
 MAX_IDENTIFIER = 63
 
 
@@ -111,9 +121,16 @@ class _Plan:
     create_table: bool = False
     add_columns: list[FieldSpec] = field(default_factory=list)
     indexes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    lineage_index: str | None = None
 
     def __bool__(self) -> bool:
-        return self.create_schema or self.create_table or bool(self.add_columns) or bool(self.indexes)
+        return (
+            self.create_schema
+            or self.create_table
+            or bool(self.add_columns)
+            or bool(self.indexes)
+            or bool(self.lineage_index)
+        )
 
 
 def _lock_key(*parts: str) -> int:
@@ -221,7 +238,12 @@ class PostgresLoader:
     def _plan(self, cur: psycopg.Cursor[Any]) -> _Plan:
         cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [self.schema])
         if cur.fetchone() is None:
-            return _Plan(create_schema=True, create_table=True, indexes=self._wanted_indexes())
+            return _Plan(
+                create_schema=True,
+                create_table=True,
+                indexes=self._wanted_indexes(),
+                lineage_index=self._lineage_index,
+            )
         cur.execute(
             "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = %s AND c.relname = %s",
@@ -229,7 +251,7 @@ class PostgresLoader:
         )
         found = cur.fetchone()
         if found is None:
-            return _Plan(create_table=True, indexes=self._wanted_indexes())
+            return _Plan(create_table=True, indexes=self._wanted_indexes(), lineage_index=self._lineage_index)
         oid, relkind = found
         if relkind not in ("r", "p"):
             raise GoldSchemaError(f"{self.qualified} exists but is not a table (relkind {relkind!r})")
@@ -261,6 +283,14 @@ class PostgresLoader:
                 )
         plan = _Plan(add_columns=[f for f in self.fields if f.name not in existing])
         cur.execute(
+            "SELECT 1 FROM pg_index x"
+            " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]"
+            " WHERE x.indrelid = %s AND x.indisvalid AND x.indpred IS NULL AND a.attname = %s",
+            [oid, RAW_OBJECT_ID],
+        )
+        if cur.fetchone() is None:  # tables of earlier versions have a unique (object, row) btree: fine too
+            plan.lineage_index = self._lineage_index
+        cur.execute(
             "SELECT i.relname, array(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(num, ord)"
             "  JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.num ORDER BY k.ord)"
             " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
@@ -280,11 +310,15 @@ class PostgresLoader:
                 plan.indexes.append((name, cols))
         return plan
 
+    @property
+    def _lineage_index(self) -> str:
+        return _index_name(self.table, "lineage")
+
     def _wanted_indexes(self) -> list[tuple[str, tuple[str, ...]]]:
-        wanted = [(_index_name(self.table, "lineage_key"), LINEAGE_KEY)]
+        """Unique indexes; the lineage index is not one (see `_apply`)."""
         if self.target.mode == "merge":
-            wanted.append((_index_name(self.table, "merge_key"), tuple(self.target.keys)))
-        return wanted
+            return [(_index_name(self.table, "merge_key"), tuple(self.target.keys))]
+        return []
 
     def _column_defs(self, fields: Iterable[FieldSpec]) -> list[sql.Composable]:
         return [
@@ -305,6 +339,21 @@ class PostgresLoader:
                 )
             )
             log.info("created table %s", self.qualified)
+            # A new table's loads are recorded in the schema's ledger, so a first load (the usual case)
+            # needs no lookup in the table itself. Tables of earlier versions are not in it: their unique
+            # lineage index answers that lookup instead.
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key("ddl", self.schema, LEDGER)])
+            ledger = sql.Identifier(self.schema, LEDGER)
+            cur.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (table_name text NOT NULL, raw_object_id text NOT NULL,"
+                    " PRIMARY KEY (table_name, raw_object_id))"
+                ).format(ledger)
+            )
+            cur.execute(
+                sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(ledger),
+                [self.table, TRACKED],
+            )
         if plan.add_columns:
             cur.execute(
                 sql.SQL("ALTER TABLE {} {}").format(
@@ -316,6 +365,19 @@ class PostgresLoader:
                 )
             )
             log.info("table %s: added columns %s", self.qualified, [f.name for f in plan.add_columns])
+        if plan.lineage_index:
+            # BRIN, not a btree: COPY fills new pages, which a BRIN index does not even touch until they are
+            # summarised (autosummarize), where a unique (object, row) btree cost an insert per row - it
+            # halved the server's binary COPY rate (375k vs 975k rows/s without index, 640k with this one).
+            # Bloom, not minmax: object ids are random, so a page range of several small objects would
+            # span most ids. It finds an object's rows for replace_object's DELETE and re-runs; the loads
+            # themselves are idempotent through the per-object lock, the ledger and the modes' SQL.
+            cur.execute(
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {} ON {} USING brin ({} text_bloom_ops)"
+                    " WITH (autosummarize = on)"
+                ).format(sql.Identifier(plan.lineage_index), self.ident, sql.Identifier(RAW_OBJECT_ID))
+            )
         for name, cols in plan.indexes:
             try:
                 cur.execute(
@@ -343,16 +405,18 @@ class PostgresLoader:
                 cur.execute(
                     "SELECT pg_advisory_xact_lock(%s)", [_lock_key("load", self.qualified, raw_object_id)]
                 )
+                tracked, present = self._presence(cur, raw_object_id)
                 if mode == "replace_object":
-                    cur.execute(
-                        sql.SQL("DELETE FROM {} WHERE {} = %s").format(
-                            self.ident, sql.Identifier(RAW_OBJECT_ID)
-                        ),
-                        [raw_object_id],
-                    )
-                    log.info("%s: deleted %d rows of %s", self.qualified, cur.rowcount, raw_object_id)
+                    if present:
+                        cur.execute(
+                            sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                                self.ident, sql.Identifier(RAW_OBJECT_ID)
+                            ),
+                            [raw_object_id],
+                        )
+                        log.info("%s: deleted %d rows of %s", self.qualified, cur.rowcount, raw_object_id)
                     rows_in = written = self._copy(cur, self.ident, batches, raw_object_id, lineage=True)
-                elif mode == "append" and not self._object_present(cur, raw_object_id):
+                elif mode == "append" and not present:
                     # First load of this object (checked under its lock): nothing can conflict, so COPY
                     # straight in. Measured 1.6x faster than staging + INSERT ... ON CONFLICT.
                     rows_in = written = self._copy(cur, self.ident, batches, raw_object_id, lineage=True)
@@ -360,9 +424,16 @@ class PostgresLoader:
                     self._create_stage(cur)
                     rows_in = self._copy(cur, sql.Identifier(STAGE), batches, raw_object_id, lineage=False)
                     written = (
-                        self._merge(cur, raw_object_id)
+                        self._merge(cur, raw_object_id, present)
                         if mode == "merge"
                         else self._append(cur, raw_object_id)
+                    )
+                if tracked and not present:
+                    cur.execute(
+                        sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
+                            sql.Identifier(self.schema, LEDGER)
+                        ),
+                        [self.table, raw_object_id],
                     )
         except psycopg.Error as exc:
             why = f"{type(exc).__name__}: {exc}"
@@ -435,11 +506,20 @@ class PostgresLoader:
         with cur.copy(stmt) as copy:
             copy.set_types(types)
             write = copy.write_row
+            arrow: bool | None = None  # decided by the first batch: all Arrow-encoded, or all row by row
             for batch in batches:
                 if batch.columns != self.names:
                     raise GoldLoadError(
                         f"batch columns {batch.columns} do not match the descriptor's fields {self.names}"
                     )
+                columnar = getattr(batch, "arrow", None)
+                if arrow is None:
+                    arrow = columnar is not None and self._arrow_encodable
+                    if arrow:
+                        copy.write(_PGCOPY_SIGNATURE)
+                if arrow:
+                    rows_in += self._write_arrow(copy, batch, raw_object_id if lineage else None)
+                    continue
                 if len(batch.rows) != len(batch.row_numbers):
                     raise GoldLoadError(
                         f"batch has {len(batch.rows)} rows but {len(batch.row_numbers)} row numbers"
@@ -457,7 +537,56 @@ class PostgresLoader:
                         "nothing of this object was written"
                     ) from exc
                 rows_in += len(batch.rows)
+            if arrow:
+                copy.write(_PGCOPY_TRAILER)
         return rows_in
+
+    @property
+    def _arrow_encodable(self) -> bool:
+        return all(f.type in _ARROW_ENCODERS for f in self.fields)
+
+    def _write_arrow(self, copy: psycopg.Copy, batch: BatchLike, raw_object_id: str | None) -> int:
+        """Binary COPY rows built by Arrow from typed columns: no Python object per value.
+
+        A batch of the parser's columnar path carries its Arrow table (``batch.arrow``) and row numbers
+        (``batch.numbers``); a plain batch met in the same load is converted first.
+        """
+        import numpy as np
+        import pyarrow as pa
+
+        try:
+            table = getattr(batch, "arrow", None)
+            if table is not None:
+                numbers = np.asarray(batch.numbers)  # type: ignore[attr-defined]
+            else:
+                if len(batch.rows) != len(batch.row_numbers):
+                    raise GoldLoadError(
+                        f"batch has {len(batch.rows)} rows but {len(batch.row_numbers)} row numbers"
+                    )
+                columns = list(zip(*batch.rows, strict=True)) if batch.rows else [() for _ in self.fields]
+                table = pa.table(
+                    [
+                        pa.array(list(c), _ARROW_ENCODERS[f.type][0])
+                        for c, f in zip(columns, self.fields, strict=True)
+                    ],
+                    names=self.names,
+                )
+                numbers = np.asarray(batch.row_numbers, dtype=np.int64)
+            if len(numbers) != table.num_rows:
+                raise GoldLoadError(f"batch has {table.num_rows} rows but {len(numbers)} row numbers")
+            if len(numbers) and not (numbers.min() >= 0 and numbers.max() < 2**31):
+                raise GoldLoadError(f"row numbers {numbers.min()}..{numbers.max()} do not fit _source_row")
+            for start in range(0, table.num_rows, _ARROW_SLICE):
+                part = table.slice(start, _ARROW_SLICE)
+                copy.write(
+                    _binary_rows(part, self.fields, numbers[start : start + _ARROW_SLICE], raw_object_id)
+                )
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            raise GoldLoadError(
+                f"raw object {raw_object_id} into {self.qualified}: {self._explain(batch, exc)}; "
+                "nothing of this object was written"
+            ) from exc
+        return table.num_rows
 
     def _explain(self, batch: BatchLike, exc: Exception) -> str:
         """Find the row and column the driver refused (the slow path, taken only on failure)."""
@@ -472,10 +601,10 @@ class PostgresLoader:
                     )
         return f"a value was refused: {type(exc).__name__}: {exc}"
 
-    def _merge(self, cur: psycopg.Cursor[Any], raw_object_id: str) -> int:
+    def _merge(self, cur: psycopg.Cursor[Any], raw_object_id: str, present: bool) -> int:
         keys = [sql.Identifier(k) for k in self.target.keys]
         key_list = sql.SQL(", ").join(keys)
-        if self._object_present(cur, raw_object_id):
+        if present:
             # A re-run whose row n now has another key (e.g. a new descriptor version): the row this object
             # wrote before under that lineage is stale, and would break the lineage index.
             cur.execute(
@@ -521,8 +650,8 @@ class PostgresLoader:
         cols = sql.SQL(", ").join(sql.Identifier(n) for n in self.names)
         cur.execute(
             sql.SQL(
-                "INSERT INTO {t} ({cols}, {obj}, {row}) SELECT {cols}, %s::text, {row} FROM {s} "
-                "ON CONFLICT ({obj}, {row}) DO NOTHING"
+                "INSERT INTO {t} ({cols}, {obj}, {row}) SELECT {cols}, %s::text, {row} FROM {s} s "
+                "WHERE NOT EXISTS (SELECT FROM {t} x WHERE x.{obj} = %s AND x.{row} = s.{row})"
             ).format(
                 t=self.ident,
                 s=sql.Identifier(STAGE),
@@ -530,9 +659,25 @@ class PostgresLoader:
                 obj=sql.Identifier(RAW_OBJECT_ID),
                 row=sql.Identifier(SOURCE_ROW),
             ),
-            [raw_object_id],
+            [raw_object_id, raw_object_id],
         )
         return cur.rowcount
+
+    def _presence(self, cur: psycopg.Cursor[Any], raw_object_id: str) -> tuple[bool, bool]:
+        """(is the table tracked by the ledger, may the object have rows in it) - under the object's lock."""
+        cur.execute("SELECT to_regclass(%s)", [sql.Identifier(self.schema, LEDGER).as_string(cur)])
+        found = cur.fetchone()
+        if found and found[0] is not None:
+            cur.execute(
+                sql.SQL(
+                    "SELECT raw_object_id FROM {} WHERE table_name = %s AND raw_object_id IN (%s, %s)"
+                ).format(sql.Identifier(self.schema, LEDGER)),
+                [self.table, TRACKED, raw_object_id],
+            )
+            ids = {row[0] for row in cur.fetchall()}
+            if TRACKED in ids:
+                return True, raw_object_id in ids
+        return False, self._object_present(cur, raw_object_id)
 
     def _object_present(self, cur: psycopg.Cursor[Any], raw_object_id: str) -> bool:
         cur.execute(
@@ -543,6 +688,100 @@ class PostgresLoader:
         )
         found = cur.fetchone()
         return bool(found and found[0])
+
+
+# --------------------------------------------------------------------------- binary COPY from Arrow
+
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # + flags, ext
+_PGCOPY_TRAILER = b"\xff\xff"
+_ARROW_SLICE = 1 << 16  # rows per encoded piece: Arrow's binary offsets are 32-bit
+_PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's timestamp origin
+_PG_EPOCH_DAYS = 10_957
+
+
+def _arrow_types() -> dict[FieldType, tuple[Any, str]]:
+    """Field type -> (Arrow type, big-endian numpy dtype of its binary COPY form); text is variable."""
+    import pyarrow as pa
+
+    return {
+        FieldType.STRING: (pa.string(), ""),
+        FieldType.INT: (pa.int64(), ">i8"),
+        FieldType.FLOAT: (pa.float64(), ">f8"),
+        FieldType.BOOL: (pa.bool_(), "u1"),
+        FieldType.TIMESTAMP: (pa.timestamp("us", tz="UTC"), ">i8"),
+        FieldType.DATE: (pa.date32(), ">i4"),
+    }
+
+
+class _LazyTypes(dict[FieldType, tuple[Any, str]]):
+    """``_arrow_types()`` on first use: pyarrow is imported only by loads that meet Arrow batches."""
+
+    def __missing__(self, key: FieldType) -> tuple[Any, str]:
+        if not self:
+            self.update(_arrow_types())
+            if key in self:
+                return self[key]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if not dict.__len__(self):
+            self.update(_arrow_types())
+        return dict.__contains__(self, key)
+
+
+_ARROW_ENCODERS = _LazyTypes()
+
+
+def _binary_rows(table: Any, fields: Sequence[FieldSpec], numbers: Any, raw_object_id: str | None) -> bytes:
+    """PostgreSQL binary COPY tuples for a typed Arrow table (+ lineage), built column-wise.
+
+    Each value becomes a length-prefixed big-endian piece (a null is length -1); Arrow's
+    ``binary_join_element_wise`` concatenates a row's pieces, and the joined rows' data buffer is the COPY
+    payload. Measured ~0.3 s per million 4-field rows, where ``write_row`` takes ~3 s.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    null = pa.scalar(b"\xff\xff\xff\xff", pa.binary())
+    rows = table.num_rows
+
+    def fixed(values: Any, dtype: str, valid: Any) -> Any:
+        width = np.dtype(dtype).itemsize
+        out = np.empty((rows, 4 + width), np.uint8)
+        out[:, :4] = np.frombuffer(width.to_bytes(4, "big"), np.uint8)
+        out[:, 4:] = np.ascontiguousarray(values.astype(dtype)).view(np.uint8).reshape(rows, width)
+        piece = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 + width), rows, [None, pa.py_buffer(out)])
+        piece = piece.cast(pa.binary())
+        return piece if valid is None else pc.if_else(valid, piece, null)
+
+    count = len(fields) + (2 if raw_object_id is not None else 1)
+    pieces: list[Any] = [pa.scalar(count.to_bytes(2, "big"), pa.binary())]
+    for index, f in enumerate(fields):
+        column = table.column(index).combine_chunks()
+        valid = column.is_valid() if column.null_count else None
+        typ, dtype = _ARROW_ENCODERS[f.type]
+        if f.type is FieldType.STRING:
+            sizes = pc.fill_null(pc.binary_length(column), 0).to_numpy().astype(">i4")
+            prefix = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4), rows, [None, pa.py_buffer(sizes)])
+            piece = pc.binary_join_element_wise(prefix.cast(pa.binary()), column.cast(pa.binary()), b"")
+            pieces.append(piece if valid is None else pc.if_else(valid, piece, null))
+            continue
+        if f.type is FieldType.TIMESTAMP:
+            values = pc.fill_null(column.cast(pa.int64()), _PG_EPOCH_US).to_numpy() - _PG_EPOCH_US
+        elif f.type is FieldType.DATE:
+            values = pc.fill_null(column.cast(pa.int32()), 0).to_numpy() - _PG_EPOCH_DAYS
+        else:
+            values = pc.fill_null(column, pa.scalar(False if f.type is FieldType.BOOL else 0, typ))
+            values = values.to_numpy(zero_copy_only=False)
+        pieces.append(fixed(values, dtype, valid))
+    if raw_object_id is not None:
+        ident = raw_object_id.encode()
+        pieces.append(pa.scalar(len(ident).to_bytes(4, "big") + ident, pa.binary()))
+    pieces.append(fixed(np.asarray(numbers), ">i4", None))
+    joined = pc.binary_join_element_wise(*pieces, b"")
+    offsets = np.frombuffer(joined.buffers()[1], np.int32, rows + 1, joined.offset * 4)
+    return joined.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
 
 
 def _fits(kind: FieldType, value: Any) -> bool:

@@ -8,9 +8,10 @@ Every record the parser produces (after the CSV header and preamble, after the M
 row number from 1, good or bad, so (raw object id, row number) is a stable lineage and idempotency key:
 same bytes + same descriptor → same numbers, whatever the batch size or chunking.
 
-Rows are tuples rather than columns: what the loaders feed their drivers is row-shaped (psycopg `COPY`
-and `executemany`, InfluxDB points, Mongo documents, Neo4j `UNWIND` maps), and pyarrow is not a declared
-dependency of this provider (it only arrives transitively, through the InfluxDB 3 client).
+Rows are tuples: what most loaders feed their drivers is row-shaped (InfluxDB points, Mongo documents,
+Neo4j `UNWIND` maps). CSV descriptors without expressions take a columnar fast path (`columnar.py`): its
+batches are `ColumnarBatch`es, whose typed Arrow columns the PostgreSQL loader turns into binary COPY
+without a Python object per value, while `rows` still gives the very tuples the row path would.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from airflow_provider_datalake.descriptors.model import Descriptor, FieldSpec
+from airflow_provider_datalake.descriptors.model import CsvParser, Descriptor, FieldSpec
 from airflow_provider_datalake.parsing.errors import ConversionError, ParseError
 from airflow_provider_datalake.parsing.fields import cached_plan
 from airflow_provider_datalake.parsing.lines import codec_name
@@ -43,6 +44,11 @@ def parse(descriptor: Descriptor, chunks: Iterable[bytes], *, batch_size: int = 
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     plan = row_plan(descriptor)
     codec_name(descriptor.parser.encoding)  # an unknown encoding is a descriptor error: say so now
+    if isinstance(descriptor.parser, CsvParser):  # pyarrow is imported by CSV parses only
+        from airflow_provider_datalake.parsing.columnar import ColumnarReader, columnar_ok
+
+        if columnar_ok(descriptor):
+            return ColumnarReader(descriptor, plan, batch_size).batches(chunks)
     return batches(plan, records(descriptor, chunks), batch_size)
 
 

@@ -107,7 +107,30 @@ def read_csv(spec: CsvParser, chunks: Iterable[bytes]) -> Iterator[Item]:
     spreadsheets count) and the first record sets the width.
     """
     source, encoding, strip_bom = ascii_pieces(chunks, spec.encoding)
-    splitter = LineSplitter(source, strip_bom=strip_bom, quote=spec.quotechar.encode(encoding))
+    return read_pieces(spec, source, encoding, strip_bom=strip_bom)
+
+
+def read_pieces(
+    spec: CsvParser,
+    source: Iterable[bytes],
+    encoding: str,
+    *,
+    strip_bom: bool,
+    first_line: int = 0,
+    first_offset: int = 0,
+) -> Iterator[Item]:
+    """`read_csv` over input already cut by `ascii_pieces` (`encoding` is its codec, ASCII-compatible).
+
+    The columnar reader resumes here mid-file: `first_line` and `first_offset` say where `source` starts,
+    so messages name the same lines and bytes as a reading of the whole input.
+    """
+    splitter = LineSplitter(
+        source,
+        strip_bom=strip_bom,
+        quote=spec.quotechar.encode(encoding),
+        first_line=first_line,
+        first_offset=first_offset,
+    )
     lines = _Lines(splitter, encoding, spec.quotechar)
     if not lines.skip(spec.skip_rows):
         return

@@ -131,16 +131,26 @@ class LineSplitter:
     """
 
     def __init__(
-        self, source: Iterable[bytes], *, strip_bom: bool = False, quote: bytes | None = None
+        self,
+        source: Iterable[bytes],
+        *,
+        strip_bom: bool = False,
+        quote: bytes | None = None,
+        first_line: int = 0,
+        first_offset: int = 0,
     ) -> None:
+        # first_line / first_offset: where `source` starts in the whole input (a reader resumed mid-file
+        # reports the same line numbers and byte offsets as one that read it all).
         self._source = source
         self._strip_bom = strip_bom
         self._quote = quote
-        self.offset = 0
-        self.number = 0
+        self._first_offset = first_offset
+        self.offset = first_offset
+        self.number = first_line
 
     def __iter__(self) -> Iterator[bytes | Overlong]:
         source, position = drop_bom(self._source) if self._strip_bom else (iter(self._source), 0)
+        position += self._first_offset
         limit = MAX_RECORD_BYTES  # read at iteration time, so tests can lower it
         quote = self._quote
         pending: list[bytes] = []  # start of an unterminated line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 VALUE_CHARS = 200
@@ -79,3 +80,52 @@ class Unusable:
 
     error: str
     value: str | None = None
+
+
+class ColumnarBatch(Batch):
+    """A `Batch` whose good rows are held as typed Arrow columns (the CSV fast path's output).
+
+    `arrow` (a `pyarrow.Table`, one column per field) and `numbers` (a numpy int64 array) are what a loader
+    that speaks Arrow reads; `rows` and `row_numbers` are built from them on first use, with the very
+    values the row path gives (timestamps in `datetime.UTC`), so every other consumer sees a plain `Batch`.
+    """
+
+    def __init__(self, columns: list[str], arrow: Any, numbers: Any, bad: list[BadRow]) -> None:
+        self.columns = columns
+        self.arrow = arrow
+        self.numbers = numbers
+        self.bad = bad
+        self._rows: list[tuple[Any, ...]] | None = None
+        self._row_numbers: list[int] | None = None
+
+    @property  # type: ignore[override]
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = _materialise(self.arrow)
+        return self._rows
+
+    @rows.setter
+    def rows(self, value: list[tuple[Any, ...]]) -> None:
+        self._rows = value
+
+    @property  # type: ignore[override]
+    def row_numbers(self) -> list[int]:
+        if self._row_numbers is None:
+            self._row_numbers = self.numbers.tolist()
+        return self._row_numbers
+
+    @row_numbers.setter
+    def row_numbers(self, value: list[int]) -> None:
+        self._row_numbers = value
+
+
+def _materialise(table: Any) -> list[tuple[Any, ...]]:
+    import pyarrow as pa
+
+    columns = []
+    for column in table.columns:
+        values = column.to_pylist()
+        if pa.types.is_timestamp(column.type):  # Arrow gives ZoneInfo('UTC'); the row path datetime.UTC
+            values = [None if v is None else v.replace(tzinfo=UTC) for v in values]
+        columns.append(values)
+    return list(zip(*columns, strict=True)) if columns else []
