@@ -54,7 +54,11 @@ bench: stack-up
 	$(WITH_ENV) $(BIN)/python -m bench
 	$(WITH_ENV) $(BIN)/python -m bench.parsing_bench
 	$(WITH_ENV) $(BIN)/python -m bench.postgres_bench
+	$(WITH_ENV) $(BIN)/python -m bench.influx_bench
+	$(WITH_ENV) $(BIN)/python -m bench.mongo_bench
+	$(WITH_ENV) $(BIN)/python -m bench.neo4j_bench
 	$(WITH_ENV) $(BIN)/python -m bench.factory_bench
+	$(BIN)/python -m bench.inference_bench
 
 clean: stack-down
 	rm -rf .stack $(VENV)

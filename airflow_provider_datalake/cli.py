@@ -376,6 +376,7 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
         for op in rec.get("failed_operations", [])[-1:]:
             out.print(f"  [red]{rec['format']}: {escape(str(op.get('error')))}[/red]")
     _show_gold_tables(descriptors)
+    _show_other_stores(descriptors)
     unfinished = [rid for rid in waiting if catalog.get(rid)["status"] not in ("processed",)]
     if failed or unfinished:
         console.print(f"[red]{len(failed)} insert(s) failed, {len(unfinished)} object(s) not processed[/red]")
@@ -426,6 +427,63 @@ def _show_gold_tables(descriptors: list[Any]) -> None:
             except Exception:
                 rows, objects = 0, 0
             out.print(f"  {schema}.{table}: {rows} rows from {objects} raw objects")
+
+
+def _show_other_stores(descriptors: list[Any]) -> None:
+    """What the demo's InfluxDB, MongoDB and Neo4j targets hold (a store that cannot be read says why)."""
+    targets = [t for d in descriptors for t in d.targets if t.store != "postgres"]
+    if not targets:
+        return
+    out.print("[bold]5. ... and the other stores of the gold zone hold[/bold]")
+    for t in targets:
+        try:
+            out.print(f"  {t.name} ({t.store}): {_store_summary(t)}")
+        except Exception as exc:
+            console.print(f"  [red]{t.name} ({t.store}): cannot read it: {escape(str(exc)[:200])}[/red]")
+
+
+def _store_summary(target: Any) -> str:
+    if target.store == "mongodb":
+        from airflow.providers.mongo.hooks.mongo import MongoHook
+
+        coll = MongoHook(mongo_conn_id=target.conn_id).get_conn()[target.database][target.collection]
+        objects = len(coll.distinct("_raw_object_id"))
+        where = f"{target.database}.{target.collection}"
+        return f"{coll.count_documents({})} documents in {where} from {objects} raw objects"
+    if target.store == "neo4j":
+        from airflow.providers.neo4j.hooks.neo4j import Neo4jHook
+
+        hook = Neo4jHook(conn_id=target.conn_id)
+        counts = [
+            f"{hook.run(f'MATCH (n:`{n.label}`) RETURN count(n) AS c')[0]['c']} {n.label}"
+            for n in target.nodes
+        ]
+        counts += [
+            f"{hook.run(f'MATCH ()-[e:`{r.type}`]->() RETURN count(e) AS c')[0]['c']} {r.type}"
+            for r in target.relationships
+        ]
+        return ", ".join(counts)
+    if target.store == "influxdb":
+        from airflow.providers.influxdb.hooks.influxdb import InfluxDBHook
+
+        from airflow_provider_datalake.gold.influxdb import DEFAULT_BUCKET
+
+        hook = InfluxDBHook(conn_id=target.conn_id)
+        client = hook.get_conn()
+        bucket = target.bucket or (hook.extras or {}).get("bucket") or DEFAULT_BUCKET
+        flux = (
+            f'from(bucket: "{bucket}") |> range(start: 0) |> filter(fn: (r) => r._field == "raw_object_id") '
+            '|> group(columns: ["_measurement"]) |> count()'
+        )
+        per = {
+            rec.values["_measurement"]: rec.get_value()
+            for table in client.query_api().query(flux)
+            for rec in table
+        }
+        total = sum(per.values())
+        detail = ", ".join(f"{m} {n}" for m, n in sorted(per.items()))
+        return f"{total} points in {bucket} ({detail})"
+    return "-"
 
 
 cli.add_command(formats)
@@ -484,9 +542,19 @@ def dags_sync(ctx: click.Context, dags_folder: Path | None) -> None:
     type=click.Choice(["processed", "failed", "processing"]),
     help="Which states to take back (default: processed and failed).",
 )
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="Load only this target (e.g. influxdb_kind, the store that was down); repeatable. Default: all.",
+)
 @click.pass_context
 def reprocess_cmd(
-    ctx: click.Context, record_ids: tuple[str, ...], fmt: str | None, status: tuple[str, ...]
+    ctx: click.Context,
+    record_ids: tuple[str, ...],
+    fmt: str | None,
+    status: tuple[str, ...],
+    targets: tuple[str, ...],
 ) -> None:
     """Run objects through their format's DAG again (loads are idempotent: no row is duplicated)."""
     from airflow_provider_datalake.processing import reprocess
@@ -494,7 +562,9 @@ def reprocess_cmd(
     if not record_ids and not fmt:
         raise click.UsageError("give record ids or --format")
     _, catalog = _hooks(ctx)
-    done = reprocess(catalog, ids=record_ids, fmt=fmt, status=status)
+    if targets:
+        _check_targets(catalog, record_ids, fmt, targets)
+    done = reprocess(catalog, ids=record_ids, fmt=fmt, status=status, targets=targets)
     out.print(f"{len(done)} object(s) back to committed; their format DAGs will take them")
     if record_ids and len(done) < len(record_ids):
         missing = sorted(set(record_ids) - set(done))
@@ -502,6 +572,29 @@ def reprocess_cmd(
             f"[red]not reprocessed[/red] (unknown or not processed/failed): {escape(', '.join(missing))}"
         )
         sys.exit(1)
+
+
+def _check_targets(
+    catalog: Any, record_ids: tuple[str, ...], fmt: str | None, targets: tuple[str, ...]
+) -> None:
+    """Every --target must be a target of the objects' format (its active descriptor)."""
+    from airflow_provider_datalake.descriptors.store import FormatStore
+
+    formats = {fmt} if fmt else set()
+    for rid in record_ids:
+        rec = catalog.get(rid)
+        if rec is not None and rec.get("format"):
+            formats.add(rec["format"])
+    store = FormatStore(catalog)
+    for name in sorted(formats):
+        desc = store.get(name)
+        known = [t.name for t in desc.targets] if desc is not None else []
+        unknown = [t for t in targets if t not in known]
+        if desc is not None and unknown:
+            raise click.BadParameter(
+                f"{', '.join(unknown)} not a target of format {name} (its targets: {', '.join(known)})",
+                param_hint="--target",
+            )
 
 
 def main() -> None:

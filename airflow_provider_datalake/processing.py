@@ -30,7 +30,12 @@ QUARANTINE_CONTAINER = "datalake-quarantine"
 #: store name -> "module:factory" building a loader from (target, fields); new stores register here.
 LOADERS: dict[str, str] = {
     "postgres": "airflow_provider_datalake.processing:_postgres_loader",
+    "influxdb": "airflow_provider_datalake.gold.influxdb:make_loader",
+    "mongodb": "airflow_provider_datalake.gold.mongo:make_loader",
+    "neo4j": "airflow_provider_datalake.gold.neo4j:make_loader",
 }
+#: catalog field: when set (``datalake reprocess ID --target T``), the next run loads only these targets
+ONLY_TARGETS = "reprocess_targets"
 
 
 class QuarantineExceeded(RuntimeError):
@@ -94,15 +99,27 @@ def finish_objects(ids: Iterable[str], run_id: str, *, catalog: CatalogHook) -> 
             continue
         failed = any(op.get("run_id") == run_id for op in rec.get("failed_operations", []))
         new = Status.FAILED if failed else Status.PROCESSED
-        if catalog.transition(rid, Status.PROCESSING, new, extra_filter={"processing_run": run_id}):
+        if catalog.transition(
+            rid, Status.PROCESSING, new, extra_filter={"processing_run": run_id}, unset_fields=[ONLY_TARGETS]
+        ):
             result[rid] = new.value
     return result
 
 
 def reprocess(
-    catalog: CatalogHook, *, ids: Iterable[str] = (), fmt: str | None = None, status: Iterable[str] = ()
+    catalog: CatalogHook,
+    *,
+    ids: Iterable[str] = (),
+    fmt: str | None = None,
+    status: Iterable[str] = (),
+    targets: Iterable[str] = (),
 ) -> list[str]:
-    """Put objects back to committed so their format's DAG takes them again (loads are idempotent)."""
+    """Put objects back to committed so their format's DAG takes them again (loads are idempotent).
+
+    With ``targets`` the next run loads only those targets of these objects (e.g. the one store that was
+    down); the other targets' tasks skip them, so their stores are not written again.
+    """
+    only = sorted(set(targets))
     states = [Status(s) for s in status] or [Status.PROCESSED, Status.FAILED]
     query: dict[str, Any] = {"status": {"$in": [s.value for s in states]}}
     if fmt:
@@ -110,7 +127,13 @@ def reprocess(
     targets = list(ids) or [doc["_id"] for doc in catalog.raw_objects.find(query, {"_id": 1})]
     done = []
     for rid in targets:
-        if catalog.transition(rid, states, Status.COMMITTED, unset_fields=["processing_run"]):
+        if catalog.transition(
+            rid,
+            states,
+            Status.COMMITTED,
+            set_fields={ONLY_TARGETS: only} if only else None,
+            unset_fields=["processing_run"] if only else ["processing_run", ONLY_TARGETS],
+        ):
             done.append(rid)
     return done
 
@@ -129,11 +152,22 @@ class _Tap:
 
     def __call__(self, batches: Iterable[Any]) -> Iterator[Any]:
         for batch in batches:
-            self.good += len(batch.rows)
+            self.good += len(batch.row_numbers)  # (not `rows`: a columnar batch would build its tuples)
             for bad in batch.bad:
                 self.bad += 1
                 self.spool.write(json.dumps(bad.as_dict(), default=str).encode() + b"\n")
             yield batch
+        self.check()
+
+    def reject(self, row_number: int, field: str | None, value: Any, error: str, record: Any = None) -> None:
+        """A row the store refused (a loader's own check, e.g. a null time for InfluxDB): quarantine it
+        like a parser's bad row. Loaders call it while consuming the batch the row came in."""
+        self.good -= 1
+        self.bad += 1
+        bad = {"row_number": row_number, "field": field, "value": value, "error": error, "record": record}
+        self.spool.write(json.dumps(bad, default=str).encode() + b"\n")
+
+    def check(self) -> None:
         total = self.good + self.bad
         if total and self.bad / total > self.max_ratio:
             # Raised inside the loader's transaction, so nothing of this object is committed.
@@ -165,6 +199,9 @@ def load_object(
     rec = catalog.get(record_id)
     if rec is None or rec["status"] != Status.PROCESSING.value or rec.get("processing_run") != run_id:
         raise NotClaimed(f"object {record_id} is not being processed by run {run_id}")
+    if rec.get(ONLY_TARGETS) and target_name not in rec[ONLY_TARGETS]:
+        # `reprocess --target`: another target is being re-run; this store already holds the object.
+        return {"target": target_name, "store": target.store, "run_id": run_id, "skipped": True}
     outcome: dict[str, Any] = {
         "target": target_name,
         "store": target.store,
@@ -178,7 +215,11 @@ def load_object(
         loader = make_loader(target, descriptor.fields)
         loader.ensure_table()
         chunks = swift.iter_object(rec["swift_container"], rec["swift_object_id"])
-        result = loader.load(record_id, tap(parse(descriptor, chunks, batch_size=batch_size)))
+        batches = tap(parse(descriptor, chunks, batch_size=batch_size))
+        if getattr(loader, "rejects_rows", False):  # the loader quarantines rows its store refuses
+            result = loader.load(record_id, batches, reject=tap.reject)
+        else:
+            result = loader.load(record_id, batches)
         outcome.update(rows_loaded=result.rows_written, rows_in=tap.good + tap.bad)
     except Exception as exc:
         outcome.update(error=f"{type(exc).__name__}: {exc}", rows_in=tap.good + tap.bad)
@@ -186,13 +227,8 @@ def load_object(
         catalog.add_outcome(record_id, outcome, ok=False)
         raise
     _finish_outcome(outcome, tap, descriptor, record_id, swift)
-    catalog.raw_objects.update_one(
-        {"_id": record_id},
-        {
-            "$push": {"successful_operations": outcome},
-            "$addToSet": {"processed_data_area_service": target.store},
-        },
-    )
+    # Under the record lock: the targets load in parallel, and FerretDB's updates are read-modify-write.
+    catalog.add_outcome(record_id, outcome, ok=True, store=target.store)
     return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in outcome.items()}
 
 

@@ -433,10 +433,10 @@ def _consistency_problems(data: dict[str, Any], root: MappingNode, source: str) 
     for index, raw in enumerate(data.get("targets") or []):
         target = adapter.validate_python(raw)
         tag = _tag_of(type(target))
-        for key_index, key in enumerate(getattr(target, "keys", [])):
+        for ref_path, key in target.field_refs():
             if key not in names:
                 add(
-                    ("targets", index, tag, "keys", key_index),
+                    ("targets", index, tag, *ref_path),
                     f"{key!r} is not a field of this descriptor{_suggest(key, names)}",
                 )
         if target.name in seen:

@@ -35,7 +35,12 @@ def test_push_list_show_export_sync(mongo_test: str, tmp_path: Path, monkeypatch
     rows = [json.loads(line) for line in run(mongo_test, "list", "--json").stdout.splitlines()]
     assert {r["name"]: r["version"] for r in rows} == {**{p.stem: 1 for p in EXAMPLE_FILES}, "lab_csv_fr": 2}
     assert all(r["valid"] for r in rows)
-    assert next(r for r in rows if r["name"] == "neocampus_mqtt")["targets"] == ["postgres_mqtt_readings"]
+    assert next(r for r in rows if r["name"] == "neocampus_mqtt")["targets"] == [
+        "postgres_mqtt_readings",
+        "influxdb_kind",
+        "mongodb_mqtt_messages",
+        "neo4j_campus",
+    ]
 
     result = run(mongo_test, "show", "lab_csv_fr")
     assert result.exit_code == 0

@@ -147,7 +147,7 @@ BAD: dict[str, tuple[str, str, str]] = {
     "target_without_store": (
         HEAD + FIELDS + "targets:\n  - table: readings  # <-\n",
         "targets[0].store",
-        "missing `store` (one of: postgres)",
+        "missing `store` (one of: postgres, influxdb, mongodb, neo4j)",
     ),
     "unknown_store": (
         HEAD + FIELDS + "targets:\n  - store: postgress  # <-\n    table: readings\n",
@@ -273,7 +273,8 @@ def test_mqtt_example_contract() -> None:
     assert [c.index for n in ("building", "room", "kind") for c in desc.field(n).converters] == [0, 1, 2]
     assert desc.field("sub_id").source_key == "subID" and desc.field("unit_id").source_key == "unitID"
     assert desc.field("time").required and desc.field("time").type == "timestamp"
-    (target,) = desc.targets
+    target, *others = desc.targets
+    assert [t.name for t in others] == ["influxdb_kind", "mongodb_mqtt_messages", "neo4j_campus"]
     assert (target.table, target.mode) == ("mqtt_readings", "merge")
     assert target.keys == ["building", "room", "kind", "sub_id", "unit_id", "time", "unit"]
 
