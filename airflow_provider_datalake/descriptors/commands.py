@@ -158,7 +158,38 @@ def formats_show(ctx: click.Context, name: str, version: int | None, as_json: bo
         return
     for key, value in meta.items():
         click.echo(f"# {key}: {value if value is not None else '-'}")
+    _show_evidence(found)
     click.echo(found.yaml, nl=not found.yaml.endswith("\n"))
+
+
+def _show_evidence(found: Any) -> None:
+    """An inferred descriptor's evidence as a table of comments above its YAML (the full record is in
+    the YAML's `evidence` section)."""
+    from airflow_provider_datalake.descriptors.loader import DescriptorError
+
+    try:
+        desc = found.descriptor()
+    except DescriptorError:
+        return
+    ev = desc.evidence
+    if ev is None:
+        return
+    whole = ", the whole input" if ev.complete else ""
+    click.echo(
+        f"# evidence: {ev.shape} from {ev.source or '-'}, {ev.sample_records} records in "
+        f"{ev.sample_bytes} bytes{whole}; encoding {ev.encoding}; time field {ev.time_field or '-'}"
+    )
+    if ev.candidate_keys:
+        click.echo(f"#   candidate keys: {'; '.join(', '.join(k) for k in ev.candidate_keys)}")
+    types = {f.name: f.type.value for f in desc.fields}
+    for name, fe in ev.fields.items():
+        examples = ", ".join(repr(e) for e in fe.examples)
+        click.echo(
+            f"#   {name:<24} {types.get(name, '?'):<9} conf {fe.confidence:.2f}  nulls {fe.nulls:<5} "
+            f"distinct {fe.distinct:<6} {fe.detected}; e.g. {examples}"
+        )
+    for note in ev.notes:
+        click.echo(f"#   note: {note}")
 
 
 @formats.command("export")
@@ -209,3 +240,148 @@ def formats_sync(ctx: click.Context, cache_path: Path | None, ttl: float, force:
     else:
         _err(f"catalog unreachable ({state.error}); kept {path} (written {when})")
         sys.exit(1)
+
+
+# ------------------------------------------------------------------------------------ inference and drafts
+
+
+@formats.command("infer")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="Format name.  [default: from the file name]")
+@click.option(
+    "--sample-bytes",
+    type=click.IntRange(min=1024),
+    default=None,
+    help="Bytes read from the start of the file.  [default: 1 MiB]",
+)
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    type=click.Choice(["postgres", "influxdb"]),
+    help="Targets to propose (repeat).  [default: postgres, and influxdb when the data suits it]",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the YAML here.")
+def formats_infer(
+    path: Path, name: str | None, sample_bytes: int | None, stores: tuple[str, ...], output: Path | None
+) -> None:
+    """Print a complete descriptor (YAML) inferred from the start of a local file, with its evidence."""
+    from airflow_provider_datalake.descriptors.loader import parse_descriptor
+    from airflow_provider_datalake.inference import SAMPLE_BYTES, NotInferable, infer_file, to_yaml
+
+    try:
+        result = infer_file(
+            path, name=name, max_bytes=sample_bytes or SAMPLE_BYTES, **({"stores": stores} if stores else {})
+        )
+    except NotInferable as exc:
+        _err(f"{path}: cannot infer a format: {exc}")
+        sys.exit(1)
+    desc = result.descriptor
+    header = (
+        f"# Inferred by `datalake formats infer` from {path.name}: check the types (see `evidence`), then\n"
+        "# `datalake formats validate` and `datalake formats push` this file."
+    )
+    text = to_yaml(desc, header=header)
+    parse_descriptor(text, source_name=str(output or path))  # never print what the loader would refuse
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        _err(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+    ev = desc.evidence
+    if ev is not None:
+        low = [f"{n} ({f.confidence:.2f})" for n, f in ev.fields.items() if f.confidence < 0.9]
+        _err(
+            f"{desc.name}: {ev.shape}, {len(desc.fields)} fields, {ev.sample_records} records sampled "
+            f"({ev.sample_bytes} bytes{', whole file' if ev.complete else ''}); targets: "
+            f"{', '.join(t.name for t in desc.targets)}"
+            + (f"; low confidence: {', '.join(low)}" if low else "")
+        )
+
+
+def _drafts(ctx: click.Context) -> Any:
+    from airflow_provider_datalake.inference.drafts import Drafts
+
+    return Drafts(_store(ctx))
+
+
+@formats.command("drafts")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def formats_drafts(ctx: click.Context, as_json: bool) -> None:
+    """Inferred descriptors waiting for review, with the objects waiting for each."""
+    rows = _drafts(ctx).list()
+    if as_json:
+        for row in rows:
+            created = row["created_at"].isoformat() if row["created_at"] else None
+            click.echo(json.dumps({**row, "created_at": created}, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no drafts")
+        return
+    for row in rows:
+        created = row["created_at"].isoformat()[:19].replace("T", " ") if row["created_at"] else "-"
+        click.echo(
+            f"{row['name']} v{row['version']}  {created}  {row['waiting']} object(s) waiting  "
+            f"({row['reason'] or '-'}; from {row['source'] or '-'})"
+        )
+    _err("`datalake formats show NAME --version N` for the YAML and evidence; then approve or reject")
+
+
+@formats.command("approve")
+@click.argument("name")
+@click.option("--version", "version", type=int, default=None, help="This draft (default: the latest).")
+@click.pass_context
+def formats_approve(ctx: click.Context, name: str, version: int | None) -> None:
+    """Activate a draft: its DAG appears at the next sync and the waiting objects are processed."""
+    try:
+        done, released = _drafts(ctx).approve(name, version, by=_current_user())
+    except LookupError as exc:
+        _err(str(exc))
+        sys.exit(1)
+    click.echo(f"{name} version {done} active; {len(released)} waiting object(s) released")
+
+
+@formats.command("reject")
+@click.argument("name")
+@click.option("--version", "version", type=int, default=None, help="This draft (default: the latest).")
+@click.option("--reason", default="", help="Kept with the rejected version.")
+@click.pass_context
+def formats_reject(ctx: click.Context, name: str, version: int | None, reason: str) -> None:
+    """Reject a draft (kept in the history); its objects stay committed, unformatted, in the raw zone."""
+    try:
+        done = _drafts(ctx).reject(name, version, by=_current_user(), reason=reason)
+    except LookupError as exc:
+        _err(str(exc))
+        sys.exit(1)
+    click.echo(f"{name} version {done} rejected")
+
+
+@formats.group("policy")
+def formats_policy() -> None:
+    """What happens to an inferred draft: `review` (default) or `auto` (activated at once)."""
+
+
+@formats_policy.command("set")
+@click.argument("mode", type=click.Choice(["review", "auto"]))
+@click.option("--container", default=None, help="For objects of this Swift container.")
+@click.option("--application", default=None, help="For objects of this application (wins over container).")
+@click.pass_context
+def formats_policy_set(ctx: click.Context, mode: str, container: str | None, application: str | None) -> None:
+    from airflow_provider_datalake.inference.drafts import PolicyStore
+
+    if (container is None) == (application is None):
+        raise click.UsageError("give --container or --application (one of them)")
+    PolicyStore(_store(ctx).catalog).set(mode, container=container, application=application)
+    click.echo(f"{'container' if container else 'application'} {container or application}: {mode}")
+
+
+@formats_policy.command("list")
+@click.pass_context
+def formats_policy_list(ctx: click.Context) -> None:
+    from airflow_provider_datalake.inference.drafts import PolicyStore
+
+    rows = PolicyStore(_store(ctx).catalog).list()
+    for row in rows:
+        click.echo(f"{row['scope']} {row['value']}: {row['mode']}")
+    _err(f"{len(rows)} polic{'y' if len(rows) == 1 else 'ies'} (default: review)")

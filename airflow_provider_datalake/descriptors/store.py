@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = "formats"
 ACTIVE, INACTIVE = "active", "inactive"
+#: Inferred descriptors wait as drafts until approved (or activated by an `auto` policy); rejected ones stay.
+DRAFT, REJECTED = "draft", "rejected"
 #: Bumped if the cache file's layout changes incompatibly.
 CACHE_FORMAT = 1
 
@@ -149,7 +151,13 @@ class FormatStore:
     # -- writing ----------------------------------------------------------------------------------------
 
     def push(
-        self, descriptor: Descriptor, *, source_text: str | None = None, author: str | None = None
+        self,
+        descriptor: Descriptor,
+        *,
+        source_text: str | None = None,
+        author: str | None = None,
+        status: str = ACTIVE,
+        extra: dict[str, Any] | None = None,
     ) -> int:
         """Store a new version (last + 1, whatever the YAML's `version:` says) and return its number.
 
@@ -175,12 +183,13 @@ class FormatStore:
                 "_id": _source_name(descriptor.name, version),
                 "name": descriptor.name,
                 "version": version,
-                "status": ACTIVE,
+                "status": status,
                 "yaml": source_text,
                 "sha256": sha256,
                 "created_at": _utcnow(),
                 "author": author,
                 "description": descriptor.description,
+                **(extra or {}),
             }
             try:
                 coll.insert_one(doc)
@@ -195,6 +204,26 @@ class FormatStore:
         raise RuntimeError(
             f"could not push {descriptor.name!r}: {self.max_attempts} concurrent attempts lost"
         )
+
+    def set_status(
+        self, name: str, version: int, status: str, *, expected: str | None = None, **fields: Any
+    ) -> bool:
+        """One version's status (draft -> active on approval, draft -> rejected); False if it was not in
+        ``expected``. Other fields (who, when, why) are set beside it."""
+        query: dict[str, Any] = {"name": name, "version": int(version)}
+        if expected is not None:
+            query["status"] = expected
+        res = self.collection.update_one(query, {"$set": {"status": status, **fields}})
+        return res.modified_count == 1
+
+    def with_status(self, status: str, name: str | None = None) -> list[FormatVersion]:
+        """Every version in this status (e.g. the drafts waiting for review), by name then version."""
+        query: dict[str, Any] = {"status": status}
+        if name is not None:
+            query["name"] = name
+        return [
+            FormatVersion.from_doc(d) for d in self.collection.find(query).sort([("name", 1), ("version", 1)])
+        ]
 
     def deactivate(self, name: str) -> int:
         """Retire a format: every version becomes inactive (kept for history); returns how many changed.

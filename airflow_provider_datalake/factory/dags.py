@@ -79,9 +79,6 @@ def dag_for(
 ) -> Any:
     from airflow.sdk import DAG, Asset, AssetWatcher, get_current_context, task
 
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
-    from airflow_provider_datalake.hooks.swift import SwiftHook
-    from airflow_provider_datalake.processing import claim_objects, finish_objects, load_object
     from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
 
     fmt = desc.name
@@ -99,7 +96,9 @@ def dag_for(
         ],
     )
 
-    def catalog() -> CatalogHook:
+    def catalog() -> Any:
+        from airflow_provider_datalake.hooks.catalog import CatalogHook
+
         return CatalogHook(mongo_conn_id, database=database)
 
     with DAG(
@@ -116,6 +115,8 @@ def dag_for(
         @task(task_id="claim")
         def claim() -> list[str]:
             """Take the committed objects of this format for this run (atomic per object)."""
+            from airflow_provider_datalake.processing import claim_objects
+
             run_id = get_current_context()["run_id"]
             return claim_objects(fmt, run_id, catalog=catalog(), limit=claim_limit)
 
@@ -125,6 +126,9 @@ def dag_for(
 
             @task(task_id=f"load__{target.name}")
             def load(record_id: str, target_name: str = target.name) -> dict[str, Any]:
+                from airflow_provider_datalake.hooks.swift import SwiftHook
+                from airflow_provider_datalake.processing import load_object
+
                 run_id = get_current_context()["run_id"]
                 return load_object(
                     desc, record_id, target_name, run_id, catalog=catalog(), swift=SwiftHook(swift_conn_id)
@@ -135,6 +139,8 @@ def dag_for(
         @task(task_id="finish", trigger_rule="all_done")
         def finish(record_ids: list[str]) -> dict[str, str]:
             """processed, or failed when any target of the object failed in this run (the run then fails)."""
+            from airflow_provider_datalake.processing import finish_objects
+
             states = finish_objects(record_ids, get_current_context()["run_id"], catalog=catalog())
             failed = sorted(rid for rid, state in states.items() if state == "failed")
             if failed:
@@ -145,3 +151,104 @@ def dag_for(
         for mapped in loads:
             mapped >> done
     return dag
+
+
+UNKNOWN_FORMATS_DAG_ID = "datalake_unknown_formats"
+
+
+def unknown_formats_dag(
+    *,
+    dags_folder: str | os.PathLike[str] | None = None,
+    mongo_conn_id: str = "mongo_default",
+    swift_conn_id: str = "swift_default",
+    database: str | None = None,
+    schema: str | None = None,
+    stores: tuple[str, ...] | None = None,
+    poll_interval: float = 5.0,
+    limit: int = 20,
+    dag_id: str = UNKNOWN_FORMATS_DAG_ID,
+) -> Any:
+    """The DAG for committed objects no descriptor matched: infer a draft descriptor from each (see
+    `inference.drafts`); under an `auto` policy the draft is activated and, when ``dags_folder`` is given,
+    the factory's files are synced at once so the new format's DAG appears and takes the objects.
+
+    Event-driven like the format DAGs: an AssetWatcher runs `CommittedObjectsTrigger` for objects without
+    format that no run has claimed yet. ``stores``: the targets proposed (default: PostgreSQL, plus
+    InfluxDB when the connection `influxdb_default` exists, so an auto-activated format never names a
+    store this deployment lacks).
+    """
+    from airflow.sdk import DAG, Asset, AssetWatcher, get_current_context, task
+
+    from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
+
+    asset = Asset(
+        name=f"{dag_id}__raw",
+        uri=f"datalake://raw/_unformatted/{dag_id}",
+        group="datalake",
+        watchers=[
+            AssetWatcher(
+                name=f"{dag_id}__watch",
+                trigger=CommittedObjectsTrigger(
+                    format=None,
+                    mongo_conn_id=mongo_conn_id,
+                    database=database,
+                    poll_interval=poll_interval,
+                    query={"inference": {"$exists": False}},
+                ),
+            )
+        ],
+    )
+    folder = str(dags_folder) if dags_folder is not None else None
+
+    with DAG(
+        dag_id=dag_id,
+        schedule=[asset],
+        catchup=False,
+        max_active_runs=1,
+        tags=["datalake", "inference"],
+        doc_md=(
+            "# Formats nobody described\n\nCommitted raw objects that no descriptor matched: a draft "
+            "descriptor is inferred from the first bytes of each and stored in the catalog. Policy per "
+            "container or application: `review` (default; `datalake formats drafts|approve|reject`) or "
+            "`auto` (activated at once; its DAG processes the objects). Objects stay committed meanwhile."
+        ),
+        description="infer draft descriptors for raw objects of unknown formats",
+        default_args={"owner": "datalake", "retries": 0},
+    ) as dag:
+
+        @task(task_id="infer")
+        def infer() -> list[dict[str, Any]]:
+            from airflow_provider_datalake.factory.render import sync_dags_folder
+            from airflow_provider_datalake.hooks.catalog import CatalogHook
+            from airflow_provider_datalake.hooks.swift import SwiftHook
+            from airflow_provider_datalake.inference.drafts import infer_unformatted
+
+            run_id = get_current_context()["run_id"]
+            outcomes = infer_unformatted(
+                run_id,
+                catalog=CatalogHook(mongo_conn_id, database=database),
+                swift=SwiftHook(swift_conn_id),
+                stores=stores or _available_stores(),
+                schema=schema,
+                limit=limit,
+            )
+            if folder and any(o.action == "activated" for o in outcomes):
+                sync_dags_folder(folder, mongo_conn_id=mongo_conn_id, force=True)
+            failed = [o.record_id for o in outcomes if o.action == "failed"]
+            if failed:
+                raise RuntimeError(f"inference failed for {len(failed)} object(s): {', '.join(failed)}")
+            return [o.as_dict() for o in outcomes]
+
+        infer()
+    return dag
+
+
+def _available_stores() -> tuple[str, ...]:
+    """PostgreSQL always; InfluxDB only where its connection is configured."""
+    from airflow.sdk import BaseHook
+
+    try:
+        BaseHook.get_connection("influxdb_default")
+    except Exception:
+        return ("postgres",)
+    return ("postgres", "influxdb")

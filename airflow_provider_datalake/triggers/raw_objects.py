@@ -16,17 +16,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_provider_datalake.hooks.catalog import CatalogHook, Status
+if TYPE_CHECKING:  # pymongo and MongoHook only where the trigger runs, not in every DAG file's parse
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
 
 
-def committed_ids(catalog: CatalogHook, fmt: str, limit: int) -> list[str]:
-    """Ids of committed objects of this format, oldest first (blocking; call from a thread)."""
+def committed_ids(
+    catalog: CatalogHook, fmt: str | None, limit: int, query: dict[str, Any] | None = None
+) -> list[str]:
+    """Ids of committed objects of this format (None: no format yet), oldest first (blocking; call from a
+    thread); ``query`` narrows them (the unknown-formats DAG skips objects already being inferred)."""
+    from airflow_provider_datalake.hooks.catalog import Status
+
     cursor = (
-        catalog.raw_objects.find({"status": Status.COMMITTED.value, "format": fmt}, {"_id": 1})
+        catalog.raw_objects.find(
+            {"status": Status.COMMITTED.value, "format": fmt, **(query or {})}, {"_id": 1}
+        )
         .sort([("creation_date", 1), ("_id", 1)])
         .limit(limit)
     )
@@ -38,13 +46,14 @@ class CommittedObjectsTrigger(BaseEventTrigger):
 
     def __init__(
         self,
-        format: str,  # the catalog's own word
+        format: str | None,  # the catalog's own word; None: objects no descriptor matched
         mongo_conn_id: str = "mongo_default",
         database: str | None = None,
         poll_interval: float = 2.0,
         reannounce_after: float = 300.0,
         limit: int = 1000,
         once: bool = False,
+        query: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.format = format
@@ -54,6 +63,7 @@ class CommittedObjectsTrigger(BaseEventTrigger):
         self.reannounce_after = reannounce_after
         self.limit = limit
         self.once = once
+        self.query = query
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -66,17 +76,21 @@ class CommittedObjectsTrigger(BaseEventTrigger):
                 "reannounce_after": self.reannounce_after,
                 "limit": self.limit,
                 "once": self.once,
+                # Only when set: a triggerer still running the previous release inflates the others.
+                **({"query": self.query} if self.query else {}),
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         announced: dict[str, float] = {}
+        from airflow_provider_datalake.hooks.catalog import CatalogHook
+
         catalog: CatalogHook | None = None
         while True:
             try:
                 if catalog is None:
                     catalog = await asyncio.to_thread(CatalogHook, self.mongo_conn_id, self.database)
-                ids = await asyncio.to_thread(committed_ids, catalog, self.format, self.limit)
+                ids = await asyncio.to_thread(committed_ids, catalog, self.format, self.limit, self.query)
             except Exception as exc:  # a catalog outage must not kill the watcher: retry next poll
                 self.log.warning("catalog query for format %s failed: %s", self.format, exc)
                 await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,492 @@
+"""Formats nobody described, without human action: drafts in the catalog, a policy, additive versions.
+
+A committed raw object that no descriptor matched (``format`` null) is handled by `handle_object`, which the
+"unknown formats" DAG runs:
+
+1. claim it (a marker ``inference`` on the record, one guarded update: two runs never take one object);
+2. if an active descriptor's `match` rules now recognise it, give it that format and stop;
+3. infer a descriptor from the first bytes of the object (streamed from Swift, then the download stops);
+4. compare with the format of the same family (same name: files of one format differ by their numbering):
+   the object fits it -> it gets that format; it brings new fields -> a new version that only adds fields;
+   a field the known version cannot read -> a new version that goes to review whatever the policy;
+   no family -> a first draft;
+5. the policy of the object's application, else of its container (default ``review``) decides: ``review``
+   leaves the draft waiting (``datalake formats drafts / approve / reject``); ``auto`` activates it, and the
+   objects waiting for it get its format, so its DAG takes them.
+
+Nothing is lost meanwhile: the object stays committed in the raw zone, its record names the draft it
+waits for (``inference.state = waiting``), and approving the draft releases it.
+
+Inferred descriptors carry no `match` rule on purpose: every unformatted object of the family comes back
+here, which is what lets a later file with new columns produce a new version instead of losing them. Add a
+`match` rule (and push the descriptor) to take a format out of this loop and own it by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_datalake.descriptors.model import Descriptor, FieldSpec
+from airflow_provider_datalake.descriptors.store import ACTIVE, DRAFT, REJECTED, FormatStore
+from airflow_provider_datalake.inference.propose import DEFAULT_STORES, Inference, format_name, to_yaml
+from airflow_provider_datalake.inference.sniff import NotInferable, Sample, read_sample
+
+if TYPE_CHECKING:
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.hooks.swift import SwiftHook
+
+log = logging.getLogger(__name__)
+
+POLICIES = "format_policies"
+REVIEW, AUTO = "review", "auto"
+MODES = (REVIEW, AUTO)
+#: How long a claimed object may stay "inferring" before another run may take it (a crashed task).
+CLAIM_LEASE = dt.timedelta(minutes=15)
+ORIGIN = "inferred"
+#: The catalog filter of objects the unknown-formats DAG takes (the trigger uses it too).
+UNCLAIMED: dict[str, Any] = {"format": None, "inference": {"$exists": False}}
+
+
+def _now() -> dt.datetime:
+    now = dt.datetime.now(dt.UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+# ------------------------------------------------------------------------------------------------ policy
+
+
+class PolicyStore:
+    """``review`` or ``auto`` per container or per application (``format_policies`` collection)."""
+
+    def __init__(self, catalog: CatalogHook) -> None:
+        self.catalog = catalog
+
+    @property
+    def collection(self) -> Any:
+        return self.catalog.db[POLICIES]
+
+    def set(self, mode: str, *, container: str | None = None, application: str | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"policy must be one of {', '.join(MODES)}, got {mode!r}")
+        if (container is None) == (application is None):
+            raise ValueError("give a container or an application (one of them)")
+        scope, value = ("container", container) if container is not None else ("application", application)
+        self.collection.replace_one(
+            {"_id": f"{scope}:{value}"},
+            {"_id": f"{scope}:{value}", "scope": scope, "value": value, "mode": mode, "updated_at": _now()},
+            upsert=True,
+        )
+
+    def mode_for(self, *, container: str | None, application: str | None) -> str:
+        """The application's policy wins (it is the more specific: one producer), then the container's."""
+        ids = [f"application:{application}"] if application else []
+        ids += [f"container:{container}"] if container else []
+        found = {d["_id"]: d["mode"] for d in self.collection.find({"_id": {"$in": ids}})} if ids else {}
+        return next((found[i] for i in ids if i in found), REVIEW)
+
+    def list(self) -> list[dict[str, Any]]:
+        return [
+            {k: d.get(k) for k in ("scope", "value", "mode", "updated_at")}
+            for d in self.collection.find({}).sort([("_id", 1)])
+        ]
+
+
+# ------------------------------------------------------------------------------------------------ versions
+
+
+@dataclass
+class Evolution:
+    """How an object's inferred descriptor relates to its family's known version."""
+
+    kind: str  # same | additive | conflict
+    descriptor: Descriptor  # what the object needs: the known version, or a new one
+    added: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def _identity(spec: FieldSpec) -> tuple[str, tuple[str, ...]]:
+    """Two fields are the same when they read the same source the same way (MQTT topic parts share one)."""
+    return spec.source_key, tuple(repr(c) for c in spec.converters if c.kind == "split")
+
+
+def _bad_fields(descriptor: Descriptor, sample: Sample) -> dict[str, str]:
+    """Fields of ``descriptor`` that cannot read the sample (field -> first reason)."""
+    from airflow_provider_datalake.parsing import ParseError, parse
+
+    data = sample.data
+    lines = descriptor.parser.kind in ("csv", "jsonl") or getattr(descriptor.parser, "lines", False)
+    if not sample.complete and lines:
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        data = data[: cut + 1] if cut >= 0 else data
+    bad: dict[str, str] = {}
+    try:
+        for batch in parse(descriptor, [data]):
+            for row in batch.bad:
+                if row.field is not None:
+                    bad.setdefault(row.field, row.error)
+                elif sample.complete:
+                    bad.setdefault("(record)", row.error)
+    except (ParseError, ValueError) as exc:
+        bad["(file)"] = str(exc)
+    return bad
+
+
+def evolve(known: Descriptor, inferred: Descriptor, sample: Sample) -> Evolution:
+    """Can ``known`` take this object? Same (it reads the sample cleanly and no field is new), additive
+    (new fields only: appended to a copy of ``known``, columns are added), or conflict (a known field
+    cannot read the new values: the inferred type replaces it in the proposal, for a human to decide)."""
+    if known.parser.kind != inferred.parser.kind or _parser_differs(known, inferred):
+        return Evolution("conflict", inferred, conflicts=["(parser)"])
+    bad = _bad_fields(known, sample)
+    if "(file)" in bad or "(record)" in bad:
+        return Evolution("conflict", inferred, conflicts=sorted(bad))
+    known_ids = {_identity(f): f for f in known.fields}
+    taken = {f.name for f in known.fields}
+    added: list[FieldSpec] = []
+    for spec in inferred.fields:
+        if _identity(spec) in known_ids:
+            continue
+        name, n = spec.name, 1
+        while name in taken:
+            n += 1
+            name = f"{spec.name[:58]}_{n}"
+        taken.add(name)
+        added.append(spec.model_copy(update={"name": name}))
+    if not bad and not added:
+        return Evolution("same", known)
+    fields = list(known.fields)
+    if bad:  # retype the fields that fail, to the inferred reading: for review only
+        by_id = {_identity(f): f for f in inferred.fields}
+        fields = [
+            by_id.get(_identity(f), f).model_copy(update={"name": f.name}) if f.name in bad else f
+            for f in fields
+        ]
+    evidence = inferred.evidence
+    if evidence is not None:
+        notes = list(evidence.notes)
+        if added:
+            notes.append(f"adds {', '.join(f.name for f in added)} to version {known.version}")
+        if bad:
+            notes.append(
+                f"conflicts with version {known.version}: " + "; ".join(f"{k}: {v}" for k, v in bad.items())
+            )
+        evidence = evidence.model_copy(update={"notes": notes})
+    proposal = known.model_copy(update={"fields": fields + added, "evidence": evidence})
+    proposal = Descriptor.model_validate(proposal.model_dump(by_alias=True))
+    return Evolution("conflict" if bad else "additive", proposal, [f.name for f in added], sorted(bad))
+
+
+def _parser_differs(known: Descriptor, inferred: Descriptor) -> bool:
+    """Dialect changes (delimiter, decimal, preamble...) are not additive: they go to review."""
+    a = known.parser.model_dump(exclude={"encoding", "null_values"})
+    b = inferred.parser.model_dump(exclude={"encoding", "null_values"})
+    return a != b
+
+
+# ------------------------------------------------------------------------------------------------ drafts
+
+
+class Drafts:
+    """Draft descriptors over the catalog's versioned format store."""
+
+    def __init__(self, store: FormatStore) -> None:
+        self.store = store
+
+    @property
+    def catalog(self) -> CatalogHook:
+        return self.store.catalog
+
+    def family(self, name: str) -> list[dict[str, Any]]:
+        """Every stored version of a name, oldest first (raw documents: origin and reasons included)."""
+        return list(self.store.collection.find({"name": name}).sort("version", 1))
+
+    def push_draft(self, descriptor: Descriptor, *, reason: str, source: str | None = None) -> int:
+        return self.store.push(
+            descriptor,
+            source_text=to_yaml(descriptor),
+            author="datalake-inference",
+            status=DRAFT,
+            extra={"origin": ORIGIN, "review_reason": reason, "inferred_from": source},
+        )
+
+    def list(self, name: str | None = None) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"status": DRAFT, **({"name": name} if name else {})}
+        docs = self.store.collection.find(query).sort([("name", 1), ("version", 1)])
+        waiting: dict[tuple[str, int], int] = {}
+        for rec in self.catalog.raw_objects.find({"inference.state": "waiting"}, {"inference": 1}):
+            key = (rec["inference"].get("format"), rec["inference"].get("version"))
+            waiting[key] = waiting.get(key, 0) + 1
+        return [
+            {
+                "name": d["name"],
+                "version": d["version"],
+                "created_at": d.get("created_at"),
+                "reason": d.get("review_reason"),
+                "source": d.get("inferred_from"),
+                "waiting": waiting.get((d["name"], d["version"]), 0),
+            }
+            for d in docs
+        ]
+
+    def _draft_version(self, name: str, version: int | None) -> int:
+        drafts = [d["version"] for d in self.family(name) if d.get("status") == DRAFT]
+        if version is None:
+            if not drafts:
+                raise LookupError(f"no draft of {name!r}")
+            return max(drafts)
+        if version not in drafts:
+            raise LookupError(f"version {version} of {name!r} is not a draft")
+        return version
+
+    def approve(
+        self, name: str, version: int | None = None, *, by: str | None = None
+    ) -> tuple[int, list[str]]:
+        """Activate a draft (the latest by default) and release the objects waiting for it or for an older
+        draft of the name; returns (version, released object ids)."""
+        version = self._draft_version(name, version)
+        self.store.get(name, version)  # still valid under today's model, or DescriptorError
+        self.store.set_status(name, version, ACTIVE, expected=DRAFT, approved_by=by, approved_at=_now())
+        # Older drafts are folded into this one (each new draft only adds to the previous).
+        for doc in self.family(name):
+            if doc.get("status") == DRAFT and doc["version"] < version:
+                self.store.set_status(name, doc["version"], REJECTED, expected=DRAFT, superseded_by=version)
+        return version, release(self.catalog, name, version)
+
+    def reject(
+        self, name: str, version: int | None = None, *, by: str | None = None, reason: str = ""
+    ) -> int:
+        """The draft stays in the history as rejected; its waiting objects stay committed, unformatted and
+        marked ``rejected`` (not inferred again): a hand-written descriptor or `datalake formats infer`
+        can take over."""
+        version = self._draft_version(name, version)
+        self.store.set_status(
+            name, version, REJECTED, expected=DRAFT, rejected_by=by, rejected_at=_now(), reject_reason=reason
+        )
+        self.catalog.raw_objects.update_many(
+            {"inference.state": "waiting", "inference.format": name, "inference.version": version},
+            {"$set": {"inference.state": "rejected"}},
+        )
+        return version
+
+
+def release(catalog: CatalogHook, name: str, version: int) -> list[str]:
+    """Objects waiting for ``name`` at ``version`` or before get the format: its DAG takes them."""
+    ids = [
+        r["_id"]
+        for r in catalog.raw_objects.find(
+            {"status": "committed", "inference.state": "waiting", "inference.format": name}, {"inference": 1}
+        )
+        if int(r["inference"].get("version", 0)) <= version
+    ]
+    return [rid for rid in ids if _set_format(catalog, rid, name, version, expect_state="waiting")]
+
+
+def _set_format(catalog: CatalogHook, rid: str, name: str, version: int, *, expect_state: str) -> bool:
+    with catalog.record_lock(rid):
+        res = catalog.raw_objects.update_one(
+            {"_id": rid, "status": "committed", "format": None, "inference.state": expect_state},
+            {
+                "$set": {
+                    "format": name,
+                    "inference.state": "formatted",
+                    "inference.version": version,
+                    "inference.formatted_at": _now(),
+                    "last_modified": _now(),
+                }
+            },
+        )
+    return res.modified_count == 1
+
+
+# ------------------------------------------------------------------------------------------------ objects
+
+
+def claim_unformatted(catalog: CatalogHook, run_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Take committed objects without format for this run (one guarded update each)."""
+    now = _now()
+    stale = {"format": None, "inference.state": "inferring", "inference.until": {"$lt": now}}
+    claimed = []
+    for query in (UNCLAIMED, stale):
+        cursor = catalog.raw_objects.find({"status": "committed", **query}, {"_id": 1})
+        for doc in cursor.sort([("creation_date", 1), ("_id", 1)]).limit(limit):
+            with catalog.record_lock(doc["_id"]):
+                taken = catalog.raw_objects.find_one_and_update(
+                    {"_id": doc["_id"], "status": "committed", **query},
+                    {
+                        "$set": {
+                            "inference": {"state": "inferring", "run_id": run_id, "until": now + CLAIM_LEASE}
+                        }
+                    },
+                    return_document=True,
+                )
+            if taken is not None and taken.get("inference", {}).get("run_id") == run_id:
+                claimed.append(taken)
+            if len(claimed) >= limit:
+                return claimed
+    return claimed
+
+
+def _mark(catalog: CatalogHook, rid: str, run_id: str, **inference: Any) -> None:
+    with catalog.record_lock(rid):
+        catalog.raw_objects.update_one(
+            {"_id": rid, "inference.run_id": run_id},
+            {"$set": {"inference": {"run_id": run_id, "at": _now(), **inference}, "last_modified": _now()}},
+        )
+
+
+def _family_name(record: dict[str, Any], store: FormatStore) -> str:
+    """The format name for an object: from its file name, else its application or container. A name
+    already used by a hand-written descriptor gets '_inferred': inference never versions a human's format."""
+    base = format_name(
+        record.get("original_object_name"),
+        fallback=record.get("application") or record.get("swift_container") or "inferred",
+    )
+    name = base
+    for n in range(1, 100):
+        docs = list(store.collection.find({"name": name}, {"origin": 1}).limit(1))
+        if not docs or docs[0].get("origin") == ORIGIN:
+            return name
+        name = f"{base[:50]}_inferred" if n == 1 else f"{base[:50]}_inferred_{n}"
+    raise RuntimeError(f"no free format name for {base!r}")
+
+
+@dataclass
+class Outcome:
+    record_id: str
+    action: str  # matched | routed | draft | activated | review | unsupported | failed
+    format: str | None = None
+    version: int | None = None
+    detail: str = ""
+    released: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "", [])}
+
+
+def handle_object(
+    record: dict[str, Any],
+    run_id: str,
+    *,
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    stores: Sequence[str] = DEFAULT_STORES,
+    schema: str | None = None,
+    active: Iterable[Descriptor] | None = None,
+    max_bytes: int | None = None,
+) -> Outcome:
+    """One claimed unformatted object: match, route, or infer a draft (and activate it under `auto`)."""
+    from airflow_provider_datalake.descriptors.matching import match_format
+    from airflow_provider_datalake.inference import SAMPLE_BYTES, infer_sample
+
+    rid = record["_id"]
+    store = FormatStore(catalog)
+    drafts = Drafts(store)
+    descriptors = list(active) if active is not None else store.list_active()
+    matched = match_format(
+        descriptors,
+        container=record.get("swift_container", ""),
+        content_type=record.get("content_type") or "",
+        filename=record.get("original_object_name"),
+        application=record.get("application"),
+    )
+    if matched is not None:
+        version = next((d.version for d in descriptors if d.name == matched), 0)
+        _mark(catalog, rid, run_id, state="waiting", format=matched, version=version)
+        _set_format(catalog, rid, matched, version, expect_state="waiting")
+        return Outcome(rid, "matched", matched, version)
+    try:
+        chunks = swift.iter_object(record["swift_container"], record["swift_object_id"])
+        sample = read_sample(chunks, max_bytes or SAMPLE_BYTES)
+        name = _family_name(record, store)
+        inference: Inference = infer_sample(
+            sample, name=name, source=record.get("original_object_name") or rid, stores=stores
+        )
+    except NotInferable as exc:
+        _mark(catalog, rid, run_id, state="unsupported", reason=str(exc))
+        return Outcome(rid, "unsupported", detail=str(exc))
+    proposal = inference.descriptor
+    if schema:
+        proposal = _in_schema(proposal, schema)
+    mode = PolicyStore(catalog).mode_for(
+        container=record.get("swift_container"), application=record.get("application")
+    )
+    family = drafts.family(name)
+    known_doc = next((d for d in reversed(family) if d.get("status") == ACTIVE), None)
+    draft_doc = next((d for d in reversed(family) if d.get("status") == DRAFT), None)
+    reference = (
+        draft_doc
+        if draft_doc is not None and (known_doc is None or draft_doc["version"] > known_doc["version"])
+        else known_doc
+    )
+    if reference is not None:
+        known = store.get(name, reference["version"])
+        assert known is not None
+        evolution = evolve(known, proposal, sample)
+        if evolution.kind == "same" and reference is known_doc:
+            _mark(catalog, rid, run_id, state="waiting", format=name, version=known.version)
+            _set_format(catalog, rid, name, known.version, expect_state="waiting")
+            return Outcome(rid, "routed", name, known.version)
+        if evolution.kind == "same":  # fits the pending draft: wait with it
+            _mark(catalog, rid, run_id, state="waiting", format=name, version=known.version)
+            return Outcome(rid, "review", name, known.version, "waits for the pending draft")
+        reason = (
+            f"adds {', '.join(evolution.added)}"
+            if evolution.kind == "additive"
+            else f"conflict: {', '.join(evolution.conflicts)}"
+        )
+        proposal, conflict = evolution.descriptor, evolution.kind == "conflict"
+    else:
+        reason, conflict = "new format", False
+    version = drafts.push_draft(proposal, reason=reason, source=record.get("original_object_name") or rid)
+    _mark(catalog, rid, run_id, state="waiting", format=name, version=version)
+    if mode == AUTO and not conflict:
+        version, released = drafts.approve(name, version, by="policy:auto")
+        return Outcome(rid, "activated", name, version, reason, released)
+    why = "conflicting types go to review" if conflict else "policy review"
+    return Outcome(rid, "review", name, version, f"{reason} ({why})")
+
+
+def _in_schema(descriptor: Descriptor, schema: str) -> Descriptor:
+    targets = [
+        t.model_copy(update={"schema_": schema}) if t.store == "postgres" else t for t in descriptor.targets
+    ]
+    return Descriptor.model_validate(
+        descriptor.model_copy(update={"targets": targets}).model_dump(by_alias=True)
+    )
+
+
+def infer_unformatted(
+    run_id: str,
+    *,
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    stores: Sequence[str] = DEFAULT_STORES,
+    schema: str | None = None,
+    limit: int = 20,
+) -> list[Outcome]:
+    """What the unknown-formats DAG's task does: claim, then handle each object (one failure is that
+    object's: it is marked failed with the reason and stays committed)."""
+    outcomes = []
+    store = FormatStore(catalog)
+    for record in claim_unformatted(catalog, run_id, limit=limit):
+        try:
+            outcomes.append(
+                handle_object(
+                    record,
+                    run_id,
+                    catalog=catalog,
+                    swift=swift,
+                    stores=stores,
+                    schema=schema,
+                    active=store.list_active(),
+                )
+            )
+        except Exception as exc:
+            log.exception("inference of object %s failed", record["_id"])
+            _mark(catalog, record["_id"], run_id, state="failed", reason=f"{type(exc).__name__}: {exc}")
+            outcomes.append(Outcome(record["_id"], "failed", detail=f"{type(exc).__name__}: {exc}"))
+    return outcomes

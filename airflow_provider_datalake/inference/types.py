@@ -1,0 +1,437 @@
+"""Per field: the type (int, float, bool, timestamp, date, string, json) and the converters it needs.
+
+Candidates are proposed from the values' shapes (cheap regular expressions), then *verified* by running the
+project's own field plan (`parsing.fields.FieldPlan`) over every distinct sampled value: a candidate is kept
+only if the real parser reads all of them. So a wrong guess costs a less precise type (at worst `string`),
+never a quarantined row of the sample. The shapes decide what the verification cannot: whether '1,234' is
+a thousand or one point two.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_datalake.descriptors.model import FieldSpec, FieldType
+from airflow_provider_datalake.parsing.coerce import FALSE_WORDS, TRUE_WORDS
+from airflow_provider_datalake.parsing.fields import FieldPlan
+
+# ------------------------------------------------------------------------------------------- numbers
+
+#: Number spellings: (decimal, thousands). "en" 4,090.8 · "fr" 4 090,8 · "de" 4.090,8.
+LOCALES: dict[str, tuple[str, str | None]] = {
+    "plain": (".", None),
+    "en": (".", ","),
+    "comma": (",", None),
+    "fr": (",", " "),
+    "de": (",", "."),
+}
+ALL_LOCALES = frozenset(LOCALES)
+_INT = re.compile(r"[+-]?\d+")
+_CODE = re.compile(r"0\d+|\d{19,}")
+_DOT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?\d+[eE][+-]?\d+")
+_COMMA = re.compile(r"[+-]?(?:\d+,\d+|,\d+)")
+_EN = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_FR = re.compile(r"[+-]?\d{1,3}(?:[ \xa0\u202f]\d{3})+(?:,\d+)?")
+_DE = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+_PERCENT = re.compile(r"(.*?)\s*%")
+_SUFFIX = re.compile(r"(.*?)\s*([kKmMbBgGtT])")
+_CURRENCY = re.compile(r"([$€£¥])\s*(.+)|(.+?)\s*([$€£¥])")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_STAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+)
+#: A cheap "this is a date or a time" (header detection only: typing checks with strptime).
+_DATEISH = re.compile(
+    r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?.*)?"
+    r"|(?:[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}).*"
+)
+_TIME_NAME = re.compile(r"(?:^|_)(?:time|timestamp|ts|epoch|datetime|date)(?:$|_)|time$|_at$|stamp", re.I)
+_ID_NAME = re.compile(r"(?:^|_)id(?:$|_)|^id|id$", re.I)
+
+
+def number_locales(text: str) -> frozenset[str] | None:
+    """The locales under which ``text`` is a number (None: not a number in any of them)."""
+    t = text.strip()
+    if _INT.fullmatch(t):
+        return ALL_LOCALES
+    if _DOT.fullmatch(t):
+        return frozenset({"plain", "en", "de"}) if _DE.fullmatch(t) else frozenset({"plain", "en"})
+    if _COMMA.fullmatch(t):
+        both = _EN.fullmatch(t) is not None
+        return frozenset({"comma", "fr", "de", "en"} if both else {"comma", "fr", "de"})
+    if _EN.fullmatch(t):
+        return frozenset({"en"})
+    if _FR.fullmatch(t):
+        return frozenset({"fr"})
+    if _DE.fullmatch(t):
+        return frozenset({"de"})
+    return None
+
+
+def column_locales(values: Iterable[str]) -> frozenset[str] | None:
+    """Locales that read every value as a number; None if some value is no number at all."""
+    common = ALL_LOCALES
+    seen = False
+    for value in values:
+        found = number_locales(value)
+        if found is None:
+            return None
+        common &= found
+        seen = True
+    return common if seen else None
+
+
+def choose_locale(columns: Sequence[frozenset[str]], prefer_comma: bool) -> str:
+    """The file's number spelling: the locale that reads most numeric columns (ties: the simplest, and
+    comma decimals first when the delimiter is ';', as French and German spreadsheets write)."""
+    order = ["comma", "plain", "fr", "en", "de"] if prefer_comma else ["plain", "comma", "en", "fr", "de"]
+    return max(order, key=lambda loc: (sum(loc in c for c in columns), -order.index(loc)))
+
+
+def _is_integral(text: str, locale: str) -> bool:
+    decimal, _ = LOCALES[locale]
+    return decimal not in text.strip() and "e" not in text.lower()
+
+
+# ------------------------------------------------------------------------------------------- dates
+
+#: strptime formats tried (English month names, as the C locale reads them); day-first before month-first.
+DATE_FORMATS: tuple[str, ...] = (
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d %Y",
+    "%d-%b-%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+    "%b %d, %Y %H:%M:%S",
+    "%b %d, %Y %I:%M %p",
+    "%d %b %Y %H:%M:%S",
+    "%a, %d %b %Y %H:%M:%S %z",
+    "%a, %d %b %Y %H:%M:%S %Z",
+    "%d/%b/%Y:%H:%M:%S %z",
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%d %H:%M:%S %Z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y%m%dT%H%M%S",
+    "%Y%m%dT%H%M%SZ",
+)
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%z", "%Z", "%p", "%f")
+_DAY_MONTH = {"%d/%m/%Y": "%m/%d/%Y", "%d/%m/%y": "%m/%d/%y", "%d/%m/%Y %H:%M": "%m/%d/%Y %H:%M"}
+_DAY_MONTH["%d/%m/%Y %H:%M:%S"] = "%m/%d/%Y %H:%M:%S"
+
+
+def _strptime_all(values: Sequence[str], fmt: str) -> bool:
+    try:
+        for value in values:
+            datetime.strptime(value.strip(), fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def date_formats(values: Sequence[str]) -> list[str]:
+    """The formats reading every value; a first pass on 20 values keeps the full check to survivors."""
+    if not values or not any(c.isdigit() for c in values[0]):
+        return []
+    head = values[:20]
+    found = [f for f in DATE_FORMATS if _strptime_all(head, f)]
+    return [f for f in found if _strptime_all(values, f)]
+
+
+# ------------------------------------------------------------------------------------------- guesses
+
+
+@dataclass
+class FieldGuess:
+    """What the sample says about one source field (``values`` are its distinct non-null raw values)."""
+
+    source: str
+    type: FieldType = FieldType.STRING
+    converters: list[dict[str, Any]] = field(default_factory=list)
+    detected: str = "text"
+    confidence: float = 0.0
+    count: int = 0  # non-null values
+    nulls: int = 0
+    distinct: int = 0
+    examples: list[str] = field(default_factory=list)
+    numeric_locale: frozenset[str] | None = None
+
+    @property
+    def unique(self) -> bool:
+        return self.count > 1 and self.distinct == self.count and self.nulls == 0
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in (FieldType.INT, FieldType.FLOAT)
+
+
+def _example(value: Any) -> str:
+    from airflow_provider_datalake.parsing.coerce import to_str
+
+    try:
+        text = to_str(value)
+    except ValueError:
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _support(n: int) -> float:
+    """How much n agreeing values say: 1 value 0.5, 9 values 0.9, 99 values 0.99."""
+    return n / (n + 1) if n else 0.0
+
+
+def _verify(
+    values: Sequence[Any],
+    kind: FieldType,
+    converters: list[dict[str, Any]],
+    decimal: str,
+    thousands: str | None,
+) -> bool:
+    """Does the project's parser read every value with this type and these converters?"""
+    spec = FieldSpec.model_validate({"name": "f", "type": kind.value, "converters": converters})
+    plan = FieldPlan(spec, decimal, thousands)
+    try:
+        for value in values:
+            plan.convert(value, {}, {})
+    except Exception:
+        return False
+    return True
+
+
+def looks_typed(text: str) -> bool:
+    """A number, a date/time or a boolean word (used to tell a header row from data)."""
+    t = text.strip()
+    if not t:
+        return False
+    if number_locales(t) is not None or _DATE.match(t) or t.lower() in ("true", "false"):
+        return True
+    p = _PERCENT.fullmatch(t)
+    return bool(p and number_locales(p.group(1)) is not None) or bool(_DATEISH.fullmatch(t))
+
+
+class Context:
+    """File-level facts a field's typing depends on: the parser's number spelling (CSV only)."""
+
+    def __init__(self, locale: str = "plain", csv: bool = False) -> None:
+        self.locale = locale
+        self.csv = csv
+
+    @property
+    def decimal(self) -> str:
+        return LOCALES[self.locale][0] if self.csv else "."
+
+    @property
+    def thousands(self) -> str | None:
+        return LOCALES[self.locale][1] if self.csv else None
+
+
+def _locale_converter(locale: str) -> dict[str, Any]:
+    decimal, thousands = LOCALES[locale]
+    params: dict[str, Any] = {"decimal": decimal}
+    if thousands is not None:
+        params["thousands"] = thousands
+    return {"kind": "locale_number", **params}
+
+
+def _pick(locales: frozenset[str], ctx: Context) -> str:
+    order = [ctx.locale, "plain", "comma", "en", "fr", "de"]
+    return next(loc for loc in order if loc in locales)
+
+
+def _number_candidates(texts: list[str], ctx: Context) -> list[tuple[FieldType, list[dict[str, Any]], str]]:
+    locales = column_locales(texts)
+    if not locales:
+        return []
+    if any(_CODE.fullmatch(t.strip()) for t in texts):
+        return []  # '01234', a 20-digit id: codes, whose digits matter more than their value
+    loc = _pick(locales, ctx)
+    converters = [] if (ctx.csv and loc == ctx.locale) or (not ctx.csv and loc == "plain") else None
+    if converters is None:
+        converters = [_locale_converter(loc)]
+    note = "number" if not converters else f"locale number ({LOCALES[loc][0]!r} decimal)"
+    if LOCALES[loc][1] and any(LOCALES[loc][1] in t or "\xa0" in t or "\u202f" in t for t in texts):
+        note += f", {LOCALES[loc][1]!r} thousands"
+    out = []
+    if all(_is_integral(t, loc) for t in texts):
+        out.append((FieldType.INT, converters, note))
+    out.append((FieldType.FLOAT, converters, note))
+    return out
+
+
+def _decimal_of(numbers: list[str], ctx: Context) -> str | None:
+    locales = column_locales(numbers)
+    if not locales:
+        return None
+    return LOCALES[_pick(locales, ctx)][0]
+
+
+def _text_candidates(
+    texts: list[str], name: str, ctx: Context
+) -> list[tuple[FieldType, list[dict[str, Any]], str]]:
+    """Typed readings of text values, most specific first."""
+    out: list[tuple[FieldType, list[dict[str, Any]], str]] = []
+    lowered = {t.strip().lower() for t in texts}
+    if lowered <= (TRUE_WORDS | FALSE_WORDS) and not lowered <= {"0", "1"}:
+        out.append((FieldType.BOOL, [], "boolean words"))
+    numbers = _number_candidates(texts, ctx)
+    if numbers and _TIME_NAME.search(name) and _epoch(texts):
+        out.append((FieldType.TIMESTAMP, [], "epoch time"))
+    out += numbers
+    if numbers:
+        return out
+    # Percentages and suffixed numbers: at least one value carries the sign, every value is a number.
+    percents = [_PERCENT.fullmatch(t.strip()) for t in texts]
+    if any(m for m in percents) and (
+        dec := _decimal_of([m.group(1) if m else t for m, t in zip(percents, texts, strict=True)], ctx)
+    ):
+        out.append((FieldType.FLOAT, [{"kind": "percent", "decimal": dec}], f"percentage ({dec!r} decimal)"))
+    suffixed = [_SUFFIX.fullmatch(t.strip()) for t in texts]
+    if any(m for m in suffixed) and (
+        dec := _decimal_of([m.group(1) if m else t for m, t in zip(suffixed, texts, strict=True)], ctx)
+    ):
+        out.append(
+            (
+                FieldType.FLOAT,
+                [{"kind": "suffix_number", "decimal": dec}],
+                f"K/M/B suffixes ({dec!r} decimal)",
+            )
+        )
+    money = [_CURRENCY.fullmatch(t.strip()) for t in texts]
+    symbols = {m.group(1) or m.group(4) for m in money if m}
+    if all(money) and len(symbols) == 1:
+        (symbol,) = symbols
+        amounts = [(m.group(2) or m.group(3)).strip() for m in money if m]
+        locales = column_locales(amounts)
+        if locales:
+            loc = _pick(locales, ctx)
+            converters = [{"kind": "replace", "old": symbol, "new": ""}, _locale_converter(loc)]
+            out.append((FieldType.FLOAT, converters, f"amounts in {symbol}"))
+    stripped = [t.strip() for t in texts]
+    if all(_DATE.fullmatch(t) for t in stripped):
+        out.append((FieldType.DATE, [], "ISO 8601 date"))
+    elif all(_STAMP.fullmatch(t) for t in stripped):
+        zoned = any(t.endswith("Z") or re.search(r"[+-]\d{2}:?\d{2}$", t) for t in stripped)
+        out.append((FieldType.TIMESTAMP, [], "ISO 8601 timestamp" + (" with zone" if zoned else " (UTC)")))
+    else:
+        formats = date_formats(stripped)
+        for fmt in formats:
+            kind = FieldType.TIMESTAMP if any(d in fmt for d in _TIME_DIRECTIVES) else FieldType.DATE
+            note = f"{'timestamp' if kind is FieldType.TIMESTAMP else 'date'} like {fmt!r}"
+            if fmt in _DAY_MONTH and _DAY_MONTH[fmt] in formats:
+                note += " (day/month order ambiguous in the sample: day first assumed)"
+            out.append((kind, [{"kind": "timestamp_format", "format": fmt}], note))
+    if all(t.strip()[:1] in "{[" for t in texts):
+        out.append((FieldType.JSON, [], "JSON text"))
+    return out
+
+
+def _epoch(texts: list[str]) -> bool:
+    try:
+        numbers = [float(t) for t in texts]
+    except ValueError:
+        return False
+    return all(9.46e8 <= abs(n) <= 4.2e9 for n in numbers) or all(
+        9.46e11 <= abs(n) <= 4.2e12 for n in numbers
+    )
+
+
+def _native_candidates(values: list[Any], name: str) -> list[tuple[FieldType, list[dict[str, Any]], str]]:
+    """JSON values that are not all text: their JSON types decide."""
+    kinds = {type(v) for v in values}
+    if kinds <= {bool}:
+        return [(FieldType.BOOL, [], "JSON booleans")]
+    if kinds <= {int}:
+        numbers = [str(v) for v in values]
+        if _TIME_NAME.search(name) and _epoch(numbers):
+            return [(FieldType.TIMESTAMP, [], "epoch time"), (FieldType.INT, [], "JSON integers")]
+        return [(FieldType.INT, [], "JSON integers")]
+    if kinds <= {int, float}:
+        return [(FieldType.FLOAT, [], "JSON numbers")]
+    if kinds & {dict, list}:
+        return [(FieldType.JSON, [], "JSON arrays/objects")]
+    if kinds <= {int, float, str}:  # "35" beside 35: the text must read as a number too
+        texts = [str(v) for v in values]
+        return [c for c in _number_candidates(texts, Context()) if c[0] is FieldType.FLOAT]
+    return []
+
+
+def infer_field(
+    source: str, raw: Sequence[Any], ctx: Context, nulls: frozenset[str] = frozenset()
+) -> FieldGuess:
+    """Type one field from its sampled raw values (None, missing or a null marker: null)."""
+    present = [v for v in raw if v is not None and not (isinstance(v, str) and v in nulls)]
+    guess = FieldGuess(source, count=len(present), nulls=len(raw) - len(present))
+    distinct: dict[Any, None] = {}
+    for v in present:
+        key = (type(v), v) if not isinstance(v, dict | list) else (type(v), repr(v))
+        distinct.setdefault(key, v)  # type: ignore[arg-type]
+    values = list(distinct.values())
+    guess.distinct = len(values)
+    guess.examples = [_example(v) for v in values[:3]]
+    if not values:
+        guess.detected = "always null in the sample"
+        return guess
+    if all(isinstance(v, str) for v in values):
+        candidates = _text_candidates(values, source, ctx)
+        if not ctx.csv:
+            candidates = [c for c in candidates if c[0] is not FieldType.JSON]
+    else:
+        candidates = _native_candidates(values, source)
+    for kind, converters, note in candidates:
+        if _verify(values, kind, converters, ctx.decimal, ctx.thousands):
+            guess.type, guess.converters, guess.detected = kind, converters, note
+            guess.confidence = round(_support(guess.count) * (0.6 if "ambiguous" in note else 1.0), 3)
+            return guess
+    guess.type = FieldType.JSON if any(isinstance(v, dict | list) for v in values) else FieldType.STRING
+    guess.detected = "text" if guess.type is FieldType.STRING else "mixed JSON values"
+    # A column that is nearly all numbers or dates is text here, with less certainty.
+    typed = sum(1 for v in values if isinstance(v, str) and looks_typed(v)) if len(values) <= 500 else 0
+    share = typed / len(values)
+    guess.confidence = round(_support(guess.count) * (1 - share if share > 0.5 else 1.0), 3)
+    return guess
+
+
+def file_locale(table_columns: dict[str, list[Any]], nulls: frozenset[str], prefer_comma: bool) -> str:
+    """The CSV parser's decimal/thousands: the spelling most numeric columns share."""
+    sets: list[frozenset[str]] = []
+    for raw in table_columns.values():
+        texts = [v for v in raw if isinstance(v, str) and v not in nulls]
+        found = column_locales(dict.fromkeys(texts)) if texts else None
+        if found and found != ALL_LOCALES:
+            sets.append(found)
+    return choose_locale(sets, prefer_comma) if sets else ("comma" if prefer_comma else "plain")
+
+
+def distinct_counts(values: Iterable[Any]) -> Counter[Any]:
+    return Counter(repr(v) if isinstance(v, dict | list) else v for v in values)
+
+
+def looks_like_id(name: str) -> bool:
+    return bool(_ID_NAME.search(name))
+
+
+def looks_like_time(name: str) -> bool:
+    return bool(_TIME_NAME.search(name))

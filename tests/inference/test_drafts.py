@@ -1,0 +1,193 @@
+"""Drafts, policy and versions that only add fields: pure comparisons, then the catalog on the stack."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_datalake import insert_datalake
+from airflow_provider_datalake.descriptors.model import Descriptor
+from airflow_provider_datalake.descriptors.store import FormatStore
+from airflow_provider_datalake.hooks.catalog import CatalogHook
+from airflow_provider_datalake.hooks.swift import SwiftHook
+from airflow_provider_datalake.inference import infer_sample
+from airflow_provider_datalake.inference.drafts import (
+    AUTO,
+    Drafts,
+    PolicyStore,
+    claim_unformatted,
+    evolve,
+    infer_unformatted,
+)
+from airflow_provider_datalake.inference.sniff import Sample
+
+V1 = b"time,room,temp\n2020-01-01T00:00:00Z,a,1.5\n2020-01-01T01:00:00Z,b,2.5\n"
+V2 = b"time,room,temp,humidity\n2020-01-02T00:00:00Z,a,1.5,40\n2020-01-02T01:00:00Z,b,2.5,41\n"
+CONFLICT = b"time,room,temp\n2020-01-03T00:00:00Z,a,warm\n2020-01-03T01:00:00Z,b,cold\n"
+
+
+def _desc(data: bytes) -> Descriptor:
+    return infer_sample(Sample(data, True), name="rooms", stores=["postgres"]).descriptor
+
+
+def test_same_additive_conflict() -> None:
+    known = _desc(V1)
+    assert evolve(known, _desc(V1), Sample(V1, True)).kind == "same"
+    more = evolve(known, _desc(V2), Sample(V2, True))
+    assert more.kind == "additive" and more.added == ["humidity"]
+    assert [f.name for f in more.descriptor.fields] == ["time", "room", "temp", "humidity"]
+    assert more.descriptor.fields[:3] == known.fields  # never dropped, never retyped
+    clash = evolve(known, _desc(CONFLICT), Sample(CONFLICT, True))
+    assert clash.kind == "conflict" and clash.conflicts == ["temp"]
+    assert clash.descriptor.field("temp").type.value == "string"  # the proposal, for review
+    fewer = b"time,temp\n2020-01-04T00:00:00Z,3.5\n"  # a column missing: stays, as nulls
+    assert evolve(known, _desc(fewer), Sample(fewer, True)).kind == "same"
+    other = b"time;room;temp\n2020-01-01T00:00:00Z;a;1,5\n"
+    assert evolve(known, _desc(other), Sample(other, True)).kind == "conflict"  # another dialect
+
+
+# ---------------------------------------------------------------------------------------- on the stack
+
+
+def _insert(lake: dict, path: Path, **kw) -> dict:
+    return insert_datalake(
+        path,
+        container=lake["container"],
+        swift_conn_id=lake["swift_conn_id"],
+        mongo_conn_id=lake["mongo_conn_id"],
+        **kw,
+    )
+
+
+def _run(lake: dict) -> list[dict]:
+    catalog = CatalogHook(lake["mongo_conn_id"])
+    outcomes = infer_unformatted(
+        f"run_{uuid.uuid4().hex[:6]}",
+        catalog=catalog,
+        swift=SwiftHook(lake["swift_conn_id"]),
+        stores=["postgres"],
+    )
+    return [o.as_dict() for o in outcomes]
+
+
+@pytest.mark.stack
+def test_policy_precedence(lake: dict) -> None:
+    policies = PolicyStore(CatalogHook(lake["mongo_conn_id"]))
+    assert policies.mode_for(container="c", application="a") == "review"
+    policies.set(AUTO, container="c")
+    assert policies.mode_for(container="c", application="a") == "auto"
+    policies.set("review", application="a")
+    assert policies.mode_for(container="c", application="a") == "review"  # the application wins
+    assert policies.mode_for(container="c", application=None) == "auto"
+    with pytest.raises(ValueError, match="one of them"):
+        policies.set(AUTO, container="c", application="a")
+    with pytest.raises(ValueError, match="review, auto"):
+        policies.set("yes", container="c")
+
+
+@pytest.mark.stack
+def test_review_then_additive_version_then_approve_releases_everything(lake: dict, tmp_path: Path) -> None:
+    catalog = CatalogHook(lake["mongo_conn_id"])
+    first = tmp_path / "rooms_0001.csv"
+    first.write_bytes(V1)
+    rec1 = _insert(lake, first)
+    assert rec1["format"] is None
+    (out,) = _run(lake)
+    assert out["action"] == "review" and out["format"] == "rooms" and out["version"] == 1
+    assert catalog.get(rec1["_id"])["status"] == "committed"  # nothing lost, nothing processed
+    assert catalog.get(rec1["_id"])["inference"]["state"] == "waiting"
+    assert _run(lake) == []  # claimed once: a second run has nothing to do
+
+    second = tmp_path / "rooms_0002.csv"
+    second.write_bytes(V2)
+    rec2 = _insert(lake, second)
+    (out,) = _run(lake)
+    assert out["action"] == "review" and out["version"] == 2 and "adds humidity" in out["detail"]
+
+    drafts = Drafts(FormatStore(catalog))
+    listed = drafts.list()
+    assert [(d["name"], d["version"], d["waiting"]) for d in listed] == [("rooms", 1, 1), ("rooms", 2, 1)]
+    version, released = drafts.approve("rooms")
+    assert version == 2 and sorted(released) == sorted([rec1["_id"], rec2["_id"]])
+    assert {catalog.get(r)["format"] for r in released} == {"rooms"}
+    store = FormatStore(catalog)
+    assert [v.status for v in store.history("rooms")] == ["rejected", "active"]  # v1 folded into v2
+    assert [f.name for f in store.get("rooms").fields] == ["time", "room", "temp", "humidity"]
+
+    # A later file of the known shape goes straight to the format; a conflicting one waits for review.
+    third = tmp_path / "rooms_0003.csv"
+    third.write_bytes(V1.replace(b"2020-01-01", b"2020-02-01"))
+    rec3 = _insert(lake, third)
+    fourth = tmp_path / "rooms_0004.csv"
+    fourth.write_bytes(CONFLICT)
+    rec4 = _insert(lake, fourth)
+    PolicyStore(catalog).set(AUTO, container=lake["container"])
+    outs = {o["record_id"]: o for o in _run(lake)}
+    assert outs[rec3["_id"]]["action"] == "routed" and catalog.get(rec3["_id"])["format"] == "rooms"
+    assert outs[rec4["_id"]]["action"] == "review" and "conflict" in outs[rec4["_id"]]["detail"]
+    assert catalog.get(rec4["_id"])["format"] is None
+    assert drafts.reject("rooms") == 3
+    assert catalog.get(rec4["_id"])["inference"]["state"] == "rejected"
+    assert store.get("rooms").version == 2
+
+
+@pytest.mark.stack
+def test_auto_activates_and_binaries_are_left_alone(lake: dict, tmp_path: Path) -> None:
+    catalog = CatalogHook(lake["mongo_conn_id"])
+    PolicyStore(catalog).set(AUTO, application="weather-bot")
+    path = tmp_path / "weather.csv"
+    path.write_bytes(V1)
+    rec = _insert(lake, path, application="weather-bot")
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    img = _insert(lake, image)
+    outs = {o["record_id"]: o for o in _run(lake)}
+    assert outs[rec["_id"]]["action"] == "activated" and outs[rec["_id"]]["released"] == [rec["_id"]]
+    assert catalog.get(rec["_id"])["format"] == "weather"
+    assert FormatStore(catalog).get("weather") is not None
+    assert outs[img["_id"]]["action"] == "unsupported"
+    assert catalog.get(img["_id"])["inference"]["state"] == "unsupported"
+    assert claim_unformatted(catalog, "again") == []
+
+
+@pytest.mark.stack
+def test_objects_matching_a_descriptor_are_not_touched(lake: dict, tmp_path: Path) -> None:
+    catalog = CatalogHook(lake["mongo_conn_id"])
+    known = _desc(V1).model_copy(update={"name": "known_rooms"})
+    known = Descriptor.model_validate(
+        {**known.model_dump(by_alias=True), "match": {"filenames": ["known_*.csv"]}}
+    )
+    FormatStore(catalog).push(known)
+    path = tmp_path / "known_0001.csv"
+    path.write_bytes(V1)
+    rec = _insert(lake, path)
+    assert rec["format"] == "known_rooms"  # matched at insert
+    assert _run(lake) == []
+    assert "inference" not in catalog.get(rec["_id"])
+    # A human format's name is never versioned by inference.
+    other = tmp_path / "known_rooms.txt"  # same name, but not matched by the glob
+    other.write_bytes(V2)
+    _insert(lake, other)
+    (out,) = _run(lake)
+    assert out["format"] == "known_rooms_inferred"
+    assert [v.version for v in FormatStore(catalog).history("known_rooms")] == [1]
+
+
+def test_the_unknown_formats_dag_and_its_file(tmp_path: Path) -> None:
+    from airflow_provider_datalake.factory import install_dags_folder
+    from airflow_provider_datalake.factory.dags import unknown_formats_dag
+    from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
+
+    dag = unknown_formats_dag(stores=("postgres",))
+    assert dag.dag_id == "datalake_unknown_formats" and dag.task_ids == ["infer"]
+    (asset,) = dag.timetable.asset_condition.objects
+    (watcher,) = asset.watchers
+    path, kwargs = watcher.trigger.serialize()
+    assert kwargs["format"] is None and kwargs["query"] == {"inference": {"$exists": False}}
+    assert CommittedObjectsTrigger(**kwargs).serialize() == (path, kwargs)
+    install_dags_folder(tmp_path)
+    text = (tmp_path / "datalake_unknown_formats.py").read_text()
+    assert "unknown_formats_dag" in text and "dag" in text
+    compile(text, "datalake_unknown_formats.py", "exec")
