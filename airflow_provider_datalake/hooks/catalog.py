@@ -237,8 +237,9 @@ class CatalogHook(MongoHook):
 
         Same outcome as a guarded ``transition``, but a ``replace_one`` of the document the caller already
         holds. On FerretDB the filter is ``_id`` alone: its guarded updates are a read then a write, not
-        atomic (FerretDB#3040), so a state guard there would only cost a filter, and inside the caller's
-        own lease no other writer may touch the record anyway. On MongoDB the state guard is kept (it is
+        atomic (FerretDB#3040), so a state guard there would only cost a filter (its SQLite backend scans
+        the collection for any filter but ``_id``), and inside the caller's own lease no other writer may
+        touch the record anyway. On MongoDB the state guard is kept (it is
         atomic there and costs nothing). None when the record was no longer in ``expected``.
         """
         new = {**record, "last_modified": utcnow()}

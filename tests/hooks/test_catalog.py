@@ -1,4 +1,4 @@
-"""CatalogHook against the stack's real FerretDB (MongoDB wire protocol over PostgreSQL).
+"""CatalogHook against the stack's real FerretDB (MongoDB wire protocol, SQLite backend).
 
 Every test works in its own database, named by the ``schema`` of a per-test connection ``mongo_test``, and
 drops it afterwards. Records are written straight into the collection when a test needs one in a given
