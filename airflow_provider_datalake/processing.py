@@ -38,7 +38,7 @@ LOADERS: dict[str, str] = {
 ONLY_TARGETS = "reprocess_targets"
 
 
-class QuarantineExceeded(RuntimeError):
+class QuarantineExceeded(ValueError):
     """Too many bad rows: the load is rolled back (the quarantine object still tells which and why)."""
 
 
@@ -191,8 +191,6 @@ def load_object(
     batch_size: int = 10_000,
 ) -> dict[str, Any]:
     """Load one claimed object into one target; record the outcome (success or failure) in the catalog."""
-    from airflow_provider_datalake.parsing import parse
-
     target = next((t for t in descriptor.targets if t.name == target_name), None)
     if target is None:
         raise ValueError(f"format {descriptor.name} has no target {target_name}")
@@ -202,8 +200,36 @@ def load_object(
     if rec.get(ONLY_TARGETS) and target_name not in rec[ONLY_TARGETS]:
         # `reprocess --target`: another target is being re-run; this store already holds the object.
         return {"target": target_name, "store": target.store, "run_id": run_id, "skipped": True}
+    outcome, _ = load_into_target(
+        descriptor, target, rec, run_id, catalog=catalog, swift=swift, batch_size=batch_size
+    )
+    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in outcome.items()}
+
+
+def load_into_target(
+    descriptor: Descriptor,
+    target: Any,
+    rec: dict[str, Any],
+    run_id: str,
+    *,
+    catalog: CatalogHook | None,
+    swift: SwiftHook,
+    batches: Iterable[Any] | None = None,
+    batch_size: int = 10_000,
+) -> tuple[dict[str, Any], Any]:
+    """Load one raw object into one target: bad rows (the parser's and those the store refuses) go to a
+    quarantine object in Swift with their reasons, and the outcome is appended to the record's
+    ``successful_operations`` / ``failed_operations`` (unless ``catalog`` is None). The record's status is
+    left alone: claiming and finishing belong to the run that owns the object.
+
+    ``batches`` replaces reading and parsing the object (a caller that parsed it itself).
+    Returns ``(outcome, LoadResult)``; on failure the outcome is recorded and the error raised.
+    """
+    from airflow_provider_datalake.parsing import parse
+
+    record_id = rec["_id"]
     outcome: dict[str, Any] = {
-        "target": target_name,
+        "target": target.name,
         "store": target.store,
         "run_id": run_id,
         "format": descriptor.name,
@@ -214,22 +240,25 @@ def load_object(
     try:
         loader = make_loader(target, descriptor.fields)
         loader.ensure_table()
-        chunks = swift.iter_object(rec["swift_container"], rec["swift_object_id"])
-        batches = tap(parse(descriptor, chunks, batch_size=batch_size))
+        if batches is None:
+            chunks = swift.iter_object(rec["swift_container"], rec["swift_object_id"])
+            batches = parse(descriptor, chunks, batch_size=batch_size)
         if getattr(loader, "rejects_rows", False):  # the loader quarantines rows its store refuses
-            result = loader.load(record_id, batches, reject=tap.reject)
+            result = loader.load(record_id, tap(batches), reject=tap.reject)
         else:
-            result = loader.load(record_id, batches)
+            result = loader.load(record_id, tap(batches))
         outcome.update(rows_loaded=result.rows_written, rows_in=tap.good + tap.bad)
     except Exception as exc:
         outcome.update(error=f"{type(exc).__name__}: {exc}", rows_in=tap.good + tap.bad)
         _finish_outcome(outcome, tap, descriptor, record_id, swift)
-        catalog.add_outcome(record_id, outcome, ok=False)
+        if catalog is not None:
+            catalog.add_outcome(record_id, outcome, ok=False)
         raise
     _finish_outcome(outcome, tap, descriptor, record_id, swift)
-    # Under the record lock: the targets load in parallel, and FerretDB's updates are read-modify-write.
-    catalog.add_outcome(record_id, outcome, ok=True, store=target.store)
-    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in outcome.items()}
+    if catalog is not None:
+        # Under the record lock: the targets load in parallel, and FerretDB's updates are read-modify-write.
+        catalog.add_outcome(record_id, outcome, ok=True, store=target.store)
+    return outcome, result
 
 
 def _finish_outcome(

@@ -116,7 +116,7 @@ def _field_value(kind: FieldType) -> Callable[[Any], str]:
 class InfluxLoader:
     """Writes parsed batches of raw objects as points of one InfluxDB target."""
 
-    rejects_rows = True  # processing.load_object hands us its quarantine
+    rejects_rows = True  # processing.load_into_target hands us its quarantine
 
     def __init__(self, hook: InfluxDBHook, target: InfluxTarget, fields: Sequence[FieldSpec]) -> None:
         self.names = check_fields(fields, "influxdb")

@@ -60,7 +60,7 @@ def make_loader(target: MongoTarget, fields: list[FieldSpec]) -> MongoLoader:
 class MongoLoader:
     """Loads parsed batches of raw objects into one collection of the gold database."""
 
-    rejects_rows = True  # processing.load_object hands us its quarantine
+    rejects_rows = True  # processing.load_into_target hands us its quarantine
 
     def __init__(self, hook: MongoHook, target: MongoTarget, fields: Sequence[FieldSpec]) -> None:
         self.names = check_fields(fields, "mongodb")

@@ -76,7 +76,7 @@ class _Node:
 class Neo4jLoader:
     """Merges parsed batches of raw objects into one property graph."""
 
-    rejects_rows = True  # processing.load_object hands us its quarantine
+    rejects_rows = True  # processing.load_into_target hands us its quarantine
 
     def __init__(self, hook: Neo4jHook, target: Neo4jTarget, fields: Sequence[FieldSpec]) -> None:
         self.names = check_fields(fields, "neo4j")

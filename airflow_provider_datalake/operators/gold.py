@@ -1,16 +1,16 @@
-"""The shared body of the InfluxDB, MongoDB and Neo4j gold operators: pick the target, build its loader
-(``gold.<store>.make_loader``, on the official hook), ensure its schema, load one raw object's batches.
+"""The shared body of the gold operators (PostgreSQL, InfluxDB, MongoDB, Neo4j), for users who compose their
+own DAGs: pick the descriptor's target, then load one raw object into it through the same path as the
+generated format DAGs (``processing.load_into_target``): bad rows are quarantined in Swift with their
+reasons and the outcome is appended to the record's ``successful_operations`` / ``failed_operations``.
 
-The generated format DAGs do not use these (they call ``processing.load_object``, which also claims the
-object, quarantines bad rows in Swift and records the outcome in the catalog); they are for users who
-compose their own DAGs.
+Unlike the format DAG, the operator does not claim the object or move its status: that belongs to the run
+that owns the object (a format DAG, or the user's own sensor/claim steps).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from importlib import import_module
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -25,8 +25,10 @@ class GoldOperatorBase(BaseOperator):
     :param target: the target's name (e.g. ``mongodb_<collection>``)
     :param raw_object_id: the raw object's catalog id (templated); what is loaded carries it as lineage
     :param batches_callable: returns the object's parsed batches; by default the object is read from the lake
-        (catalog record -> Swift stream -> ``parsing.parse``)
-    :return: the ``LoadResult`` as a dict (rows_written, rows_in, mode, table, rows_rejected)
+        (catalog record -> Swift stream -> ``parsing.parse``). Either way bad rows go to the quarantine, and
+        the outcome is recorded when the object is in the catalog.
+    :return: the ``LoadResult`` as a dict (rows_written, rows_in, mode, table, ...) plus
+        ``rows_quarantined`` and ``quarantine`` (the Swift object holding the bad rows, or None)
     """
 
     store: ClassVar[str]
@@ -52,13 +54,15 @@ class GoldOperatorBase(BaseOperator):
         self.batches_callable = batches_callable
         self.swift_conn_id = swift_conn_id
         self.mongo_conn_id = mongo_conn_id
-        self._parser_bad = 0
-        self._parser_rows = 0
+
+    def _names(self, target: Any) -> tuple[str, ...]:
+        """What a user may call the target by."""
+        return (target.name,)
 
     def _pick_target(self, name: str) -> Any:
         mine = [t for t in self.descriptor.targets if t.store == self.store]
         for target in mine:
-            if target.name == name:
+            if name in self._names(target):
                 return target
         known = ", ".join(t.name for t in mine) or "none"
         raise ValueError(
@@ -66,48 +70,41 @@ class GoldOperatorBase(BaseOperator):
         )
 
     def execute(self, context: Any) -> dict[str, Any]:
-        module = {"influxdb": "influxdb", "mongodb": "mongo", "neo4j": "neo4j"}[self.store]
-        loader = import_module(f"airflow_provider_datalake.gold.{module}").make_loader(
-            self.target, self.descriptor.fields
+        from airflow_provider_datalake.hooks.catalog import CatalogHook
+        from airflow_provider_datalake.hooks.swift import SwiftHook
+        from airflow_provider_datalake.processing import load_into_target
+
+        catalog: CatalogHook | None = CatalogHook(self.mongo_conn_id)
+        rec = catalog.get(self.raw_object_id)
+        if rec is None:
+            if self.batches_callable is None:  # checked before any schema is touched
+                raise ValueError(
+                    f"raw object {self.raw_object_id} is not in the catalog ({self.mongo_conn_id})"
+                )
+            self.log.warning("raw object %s is not in the catalog: no outcome recorded", self.raw_object_id)
+            rec, catalog = {"_id": self.raw_object_id}, None
+        run_id = (context or {}).get("run_id") or f"{self.task_id}__manual"
+        outcome, result = load_into_target(
+            self.descriptor,
+            self.target,
+            rec,
+            str(run_id),
+            catalog=catalog,
+            swift=SwiftHook(self.swift_conn_id),
+            batches=self.batches_callable() if self.batches_callable is not None else None,
         )
-        loader.ensure_table()
-        batches = self.batches_callable() if self.batches_callable is not None else self._lake_batches()
-        result = loader.load(self.raw_object_id, batches)
         self.log.info(
-            "raw object %s -> %s (%s): %d rows in, %d written, %d refused by the store",
+            "raw object %s -> %s (%s): %d rows in, %d written, %d quarantined%s",
             self.raw_object_id,
             result.table,
             result.mode,
-            result.rows_in,
+            outcome["rows_in"],
             result.rows_written,
-            result.rows_rejected,
+            outcome["rows_quarantined"],
+            f" ({outcome['quarantine']})" if outcome.get("quarantine") else "",
         )
-        bad = self._parser_bad + result.rows_rejected
-        total = self._parser_bad + result.rows_in
-        if total and bad / total > self.descriptor.quarantine.max_ratio:
-            raise ValueError(
-                f"raw object {self.raw_object_id}: {bad} of {total} rows are bad, over the descriptor's "
-                f"quarantine ratio {self.descriptor.quarantine.max_ratio:.1%} (run the format DAG to keep "
-                "them in the quarantine)"
-            )
-        return dataclasses.asdict(result)
-
-    def _lake_batches(self) -> Iterator[Any]:
-        """Stream the raw object from Swift and parse it; parser rejects only count against the ratio."""
-        from airflow_provider_datalake.hooks.catalog import CatalogHook
-        from airflow_provider_datalake.hooks.swift import SwiftHook
-        from airflow_provider_datalake.parsing import parse
-
-        record = CatalogHook(self.mongo_conn_id).get(self.raw_object_id)
-        if record is None:
-            raise ValueError(f"raw object {self.raw_object_id} is not in the catalog ({self.mongo_conn_id})")
-        chunks = SwiftHook(self.swift_conn_id).iter_object(
-            record["swift_container"], record["swift_object_id"]
-        )
-        for batch in parse(self.descriptor, chunks):
-            self._parser_bad += len(batch.bad)
-            yield batch
-        if self._parser_bad:
-            self.log.warning(
-                "raw object %s: %d rows rejected by the parser", self.raw_object_id, self._parser_bad
-            )
+        return {
+            **dataclasses.asdict(result),
+            "rows_quarantined": outcome["rows_quarantined"],
+            "quarantine": outcome.get("quarantine"),
+        }

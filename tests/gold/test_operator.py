@@ -12,6 +12,8 @@ import pytest
 
 from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.gold.postgres import GoldLoadError
+from airflow_provider_datalake.hooks.catalog import CatalogHook
+from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.operators.postgres import PostgresGoldOperator
 from tests.gold.conftest import CONN_ID, Pg, batches_of
 
@@ -63,6 +65,8 @@ def test_execute_loads_and_returns_an_xcom_able_result(pg: Pg) -> None:
         "rows_in": 3,
         "mode": "merge",
         "table": f"{pg.schema}.room_temperature",
+        "rows_quarantined": 0,
+        "quarantine": None,
     }
     assert pg.rows("room_temperature", [*COLUMNS, "_raw_object_id"], order=["_source_row"]) == [
         (*row, "obj-42") for row in ROWS
@@ -167,9 +171,20 @@ def test_without_batches_callable_the_object_is_read_from_the_lake(pg: Pg, lake:
             mongo_conn_id=lake["mongo_conn_id"],
         )
 
-    assert operator(0.1).execute(context={})["rows_written"] == 10
+    result = operator(0.1).execute(context={"run_id": "r1"})
+    assert (result["rows_written"], result["rows_quarantined"]) == (10, 1)
+    container, _, name = result["quarantine"].partition("/")
+    [bad] = [
+        json.loads(line)
+        for line in b"".join(SwiftHook(lake["swift_conn_id"]).iter_object(container, name)).splitlines()
+    ]
+    assert (bad["row_number"], bad["field"], bad["value"]) == (5, "value", "not-a-number")
+    after = CatalogHook(lake["mongo_conn_id"]).get(record["_id"])
+    assert after is not None and [o["rows_loaded"] for o in after["successful_operations"]] == [10]
     rows = pg.rows("room_temperature", ["room", "value", "_source_row"], order=["_source_row"])
     assert rows[3:5] == [("u4-3", 20.75, 4), ("u4-4", 21.0, 6)]  # row 5 was the bad one
     with pytest.raises(ValueError, match="1 of 11 rows are bad"):
         operator(0.05).execute(context={})  # over the ratio: the re-load rolls back, the first load stays
     assert pg.count("room_temperature") == 10
+    after = CatalogHook(lake["mongo_conn_id"]).get(record["_id"])
+    assert after is not None and "1 of 11 rows are bad" in after["failed_operations"][0]["error"]
