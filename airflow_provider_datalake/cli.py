@@ -368,13 +368,15 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
     table = _records_table(records, "the demo's raw objects")
     out.print(table)
     for rec in records:
-        for op in rec.get("successful_operations", [])[-1:]:
+        ok, bad = rec.get("successful_operations", []), rec.get("failed_operations", [])
+        last_run = max(ok + bad, key=lambda op: str(op.get("finished", "")), default={}).get("run_id")
+        for op in (o for o in ok if o.get("run_id") == last_run):  # every target of the object's last run
             out.print(
-                f"  {rec['format']}: {op['rows_loaded']} rows into {op['target']}, "
+                f"  {rec['format']}: {op['rows_loaded']} rows into {op['target']} ({op['store']}), "
                 f"{op['rows_quarantined']} quarantined"
             )
-        for op in rec.get("failed_operations", [])[-1:]:
-            out.print(f"  [red]{rec['format']}: {escape(str(op.get('error')))}[/red]")
+        for op in (o for o in bad if o.get("run_id") == last_run):
+            out.print(f"  [red]{rec['format']} -> {op['target']}: {escape(str(op.get('error')))}[/red]")
     _show_gold_tables(descriptors)
     _show_other_stores(descriptors)
     unfinished = [rid for rid in waiting if catalog.get(rid)["status"] not in ("processed",)]
