@@ -59,10 +59,10 @@ PORTS = {
 PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
 SWIFT_VENV = CACHE / f"swift-{SWIFT_VERSION}"
-# Keyed on our main.go and go.sum too: a change to either builds a new binary.
+# Keyed on our main.go, go.mod and go.sum too: a change to either builds a new binary.
 FERRETDB_SRC = REPO / "devstack" / "ferretdb"
 FERRETDB_KEY = hashlib.sha256(
-    b"".join((FERRETDB_SRC / name).read_bytes() for name in ("main.go", "go.sum"))
+    b"".join((FERRETDB_SRC / name).read_bytes() for name in ("main.go", "go.mod", "go.sum"))
 ).hexdigest()[:12]
 FERRETDB_BIN = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{FERRETDB_KEY}"
 INFLUXDB_BIN = CACHE / "bin" / f"influxd-{INFLUXDB_VERSION}"
