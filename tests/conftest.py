@@ -10,6 +10,8 @@ import json
 import os
 import shlex
 import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,42 @@ def mongo_conn() -> dict:
 @pytest.fixture(scope="session")
 def postgres_conn() -> dict:
     return require_port("PostgreSQL", "postgres_default")
+
+
+@pytest.fixture
+def lake(swift_conn: dict, mongo_conn: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    """Isolated raw zone for any test on the stack: connection ids `swift_test` / `mongo_test` (env), a fresh
+    container and catalog database, removed afterwards.
+
+    Small SLO sizes (1 MiB threshold and segments) make large-object paths cheap to exercise.
+    """
+    tag = uuid.uuid4().hex[:10]
+    database, container = f"test_{tag}", f"test-raw-{tag}"
+    swift = {
+        **swift_conn,
+        "extra": {**swift_conn.get("extra", {}), "slo_threshold_mb": 1, "segment_size_mb": 1},
+    }
+    mongo = {**mongo_conn, "schema": database, "extra": {**mongo_conn.get("extra", {})}}
+    monkeypatch.setenv("AIRFLOW_CONN_SWIFT_TEST", json.dumps(swift))
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_TEST", json.dumps(mongo))
+    env = {
+        "swift_conn_id": "swift_test",
+        "mongo_conn_id": "mongo_test",
+        "container": container,
+        "database": database,
+        "env": {**os.environ},
+    }
+    yield env
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
+
+    catalog = CatalogHook("mongo_test")
+    catalog.get_conn().drop_database(database)
+    swift_hook = SwiftHook("swift_test")
+    for name in (container, f"{container}_segments"):
+        try:
+            for obj in list(swift_hook.list_objects(name)):
+                swift_hook.delete_object(name, obj["name"], missing_ok=True)
+            swift_hook.get_conn().delete_container(name)
+        except SwiftNotFound:
+            pass

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from click.testing import CliRunner, Result
 from airflow_provider_datalake import __version__
 from airflow_provider_datalake.cli import cli
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
-from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
+from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.samples import write_mqtt_dump, write_sample_set
 
 pytestmark = pytest.mark.stack
@@ -56,27 +55,6 @@ RECORD_FIELDS = {
     "failed_operations",
     "processed_data_area_service",
 }
-
-
-@pytest.fixture
-def lake(swift_conn: dict, mongo_conn: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
-    """Connection ids `swift_test` / `mongo_test` on a fresh catalog database and Swift container."""
-    tag = uuid.uuid4().hex[:10]
-    database, container = f"test_cli_{tag}", f"test-cli-{tag}"
-    monkeypatch.setenv("AIRFLOW_CONN_SWIFT_TEST", json.dumps(swift_conn))
-    monkeypatch.setenv("AIRFLOW_CONN_MONGO_TEST", json.dumps({**mongo_conn, "schema": database}))
-    yield {"container": container, "database": database}
-    catalog = CatalogHook("mongo_test")
-    catalog.get_conn().drop_database(database)
-    catalog.close()
-    swift = SwiftHook("swift_test")
-    for name in (container, f"{container}_segments"):
-        try:
-            for obj in list(swift.list_objects(name)):
-                swift.delete_object(name, obj["name"], missing_ok=True)
-            swift.get_conn().delete_container(name)
-        except SwiftNotFound:
-            pass
 
 
 def datalake(*args: str, code: int = 0) -> Result:

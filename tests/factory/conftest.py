@@ -1,8 +1,4 @@
-"""The factory's end-to-end tests use the raw zone's isolated `lake` (own catalog database and container)."""
-
-from tests.ingest.conftest import lake
-
-__all__ = ["lake"]
+"""Helpers for the factory's end-to-end tests (they use the isolated `lake` of tests/conftest.py)."""
 
 
 def run_dag(dag, tmp_path):

@@ -25,9 +25,6 @@ from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
 from tests.conftest import REPO
 from tests.factory.conftest import run_dag
 from tests.gold.conftest import Graph, Influx
-from tests.ingest.conftest import lake
-
-__all__ = ["lake"]
 
 pytestmark = pytest.mark.stack
 

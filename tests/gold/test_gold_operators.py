@@ -27,9 +27,6 @@ from airflow_provider_datalake.operators.mongo import MongoGoldOperator
 from airflow_provider_datalake.operators.neo4j import Neo4jGoldOperator
 from airflow_provider_datalake.processing import QUARANTINE_CONTAINER
 from tests.gold.conftest import Graph, Influx
-from tests.ingest.conftest import lake
-
-__all__ = ["lake"]
 
 pytestmark = pytest.mark.stack
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -118,26 +116,6 @@ def test_raw_object_id_is_templated() -> None:
 
 
 # --------------------------------------------------------------------------- default source: the lake itself
-
-
-@pytest.fixture
-def lake(swift_conn: dict, mongo_conn: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """A fresh catalog database (connection ``mongo_goldtest``) and Swift container, removed afterwards."""
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
-    from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
-
-    tag = uuid.uuid4().hex[:10]
-    database, container = f"test_{tag}", f"test-gold-{tag}"
-    monkeypatch.setenv("AIRFLOW_CONN_MONGO_GOLDTEST", json.dumps({**mongo_conn, "schema": database}))
-    yield {"mongo_conn_id": "mongo_goldtest", "swift_conn_id": "swift_default", "container": container}
-    CatalogHook("mongo_goldtest").get_conn().drop_database(database)
-    swift = SwiftHook("swift_default")
-    try:
-        for obj in list(swift.list_objects(container)):
-            swift.delete_object(container, obj["name"], missing_ok=True)
-        swift.get_conn().delete_container(container)
-    except SwiftNotFound:
-        pass
 
 
 def _lake_descriptor(schema: str, max_ratio: float) -> dict[str, Any]:
