@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,27 @@ for path in paths:
 def _stack(*args: str) -> None:
     proc = subprocess.run([sys.executable, str(STACK_PY), *args], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@contextmanager
+def server_down(service: str, group: str, *, later: bool = False) -> Iterator[Callable[..., None]]:
+    """Stop ``service`` (at once, or on the first call of the yielded callback: pass it as ``progress`` to
+    stop it mid-upload); whatever happens, bring its stack ``group`` back up and give the lease time to end.
+    """
+    stopped = threading.Event()
+
+    def stop(*_: object) -> None:
+        if not stopped.is_set():
+            stopped.set()
+            _stack("down", service)
+
+    if not later:
+        stop()
+    try:
+        yield stop
+    finally:
+        _stack("up", group)
+    time.sleep(1.2)  # past the 1 s lease of these inserts: reconcile may settle them
 
 
 def _reconcile(lake: dict, **kw):
@@ -148,21 +171,16 @@ def test_random_kills_across_many_inserts(lake: dict, tmp_path: Path) -> None:
 
 
 def test_swift_stopped_gives_clear_error_and_leaves_nothing(lake: dict) -> None:
-    _stack("down", "swift-proxy")
-    try:
-        with pytest.raises(InsertError, match=r"(?i)swift"):
-            insert_datalake(
-                b"reading while swift is down",
-                format="x",
-                container=lake["container"],
-                swift_conn_id=lake["swift_conn_id"],
-                mongo_conn_id=lake["mongo_conn_id"],
-                lease=dt.timedelta(seconds=1),
-            )
-    finally:
-        _stack("up", "swift")
+    with server_down("swift-proxy", "swift"), pytest.raises(InsertError, match=r"(?i)swift"):
+        insert_datalake(
+            b"reading while swift is down",
+            format="x",
+            container=lake["container"],
+            swift_conn_id=lake["swift_conn_id"],
+            mongo_conn_id=lake["mongo_conn_id"],
+            lease=dt.timedelta(seconds=1),
+        )
     # Swift was down, so the rollback could only delete the record (the object never existed).
-    time.sleep(1.2)
     _reconcile(lake)
     assert all_records(lake) == []
     assert swift_names(lake) == set()
@@ -171,27 +189,16 @@ def test_swift_stopped_gives_clear_error_and_leaves_nothing(lake: dict) -> None:
 def test_swift_dies_mid_upload(lake: dict, tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     write_blob(path, 40 << 20, seed=12)
-    stopped = threading.Event()
-
-    def kill_swift_once(n: int) -> None:
-        if not stopped.is_set():
-            stopped.set()
-            _stack("down", "swift-proxy")
-
-    try:
-        with pytest.raises(InsertError):
-            insert_datalake(
-                path,
-                format="blob",
-                container=lake["container"],
-                swift_conn_id=lake["swift_conn_id"],
-                mongo_conn_id=lake["mongo_conn_id"],
-                lease=dt.timedelta(seconds=1),
-                progress=kill_swift_once,
-            )
-    finally:
-        _stack("up", "swift")
-    time.sleep(1.2)
+    with server_down("swift-proxy", "swift", later=True) as stop, pytest.raises(InsertError):
+        insert_datalake(
+            path,
+            format="blob",
+            container=lake["container"],
+            swift_conn_id=lake["swift_conn_id"],
+            mongo_conn_id=lake["mongo_conn_id"],
+            lease=dt.timedelta(seconds=1),
+            progress=stop,
+        )
     _reconcile(lake)
     assert all_records(lake) == []
     assert swift_names(lake) == set()
@@ -199,18 +206,17 @@ def test_swift_dies_mid_upload(lake: dict, tmp_path: Path) -> None:
 
 
 def test_catalog_stopped_before_insert(lake: dict) -> None:
-    _stack("down", "ferretdb")
-    try:
-        with pytest.raises(InsertError, match=r"catalog \(MongoDB\) unreachable, nothing was stored"):
-            insert_datalake(
-                b"no catalog",
-                format="x",
-                container=lake["container"],
-                swift_conn_id=lake["swift_conn_id"],
-                mongo_conn_id=lake["mongo_conn_id"],
-            )
-    finally:
-        _stack("up", "mongo")
+    with (
+        server_down("ferretdb", "mongo"),
+        pytest.raises(InsertError, match=r"catalog \(MongoDB\) unreachable, nothing was stored"),
+    ):
+        insert_datalake(
+            b"no catalog",
+            format="x",
+            container=lake["container"],
+            swift_conn_id=lake["swift_conn_id"],
+            mongo_conn_id=lake["mongo_conn_id"],
+        )
     assert swift_names(lake) == set()  # nothing reached Swift: the record comes first
 
 
@@ -218,27 +224,19 @@ def test_catalog_dies_between_upload_and_commit(lake: dict, tmp_path: Path) -> N
     """The object is stored and verified but the commit cannot land: reconcile rolls it forward."""
     path = tmp_path / "f.bin"
     write_blob(path, 3 << 20, seed=13)
-    stopped = threading.Event()
-
-    def stop_catalog(n: int) -> None:
-        if not stopped.is_set():
-            stopped.set()
-            _stack("down", "ferretdb")
-
-    try:
-        with pytest.raises(InsertError, match="`datalake reconcile` will commit it"):
-            insert_datalake(
-                path,
-                format="blob",
-                container=lake["container"],
-                swift_conn_id=lake["swift_conn_id"],
-                mongo_conn_id=lake["mongo_conn_id"],
-                lease=dt.timedelta(seconds=1),
-                progress=stop_catalog,
-            )
-    finally:
-        _stack("up", "mongo")
-    time.sleep(1.2)
+    with (
+        server_down("ferretdb", "mongo", later=True) as stop,
+        pytest.raises(InsertError, match="`datalake reconcile` will commit it"),
+    ):
+        insert_datalake(
+            path,
+            format="blob",
+            container=lake["container"],
+            swift_conn_id=lake["swift_conn_id"],
+            mongo_conn_id=lake["mongo_conn_id"],
+            lease=dt.timedelta(seconds=1),
+            progress=stop,
+        )
     report = _reconcile(lake)
     (rec,) = assert_consistent(lake)
     assert report.rolled_forward == [rec["_id"]]
