@@ -286,19 +286,32 @@ def release(catalog: CatalogHook, name: str, version: int) -> list[str]:
 
 
 def _set_format(catalog: CatalogHook, rid: str, name: str, version: int, *, expect_state: str) -> bool:
+    """Give a waiting object its format. Its dedupe key follows (``<format>:<sha256>``), so the same content
+    inserted later under that format is recognised; if that content is already stored under the format,
+    the object keeps its own key (it is processed all the same) and the duplicate is logged."""
+    from airflow_provider_datalake.hooks.catalog import dedupe_key, is_duplicate_key
+
+    guard = {"_id": rid, "status": "committed", "format": None, "inference.state": expect_state}
+    changes = {
+        "format": name,
+        "inference.state": "formatted",
+        "inference.version": version,
+        "inference.formatted_at": _now(),
+        "last_modified": _now(),
+    }
     with catalog.record_lock(rid):
-        res = catalog.raw_objects.update_one(
-            {"_id": rid, "status": "committed", "format": None, "inference.state": expect_state},
-            {
-                "$set": {
-                    "format": name,
-                    "inference.state": "formatted",
-                    "inference.version": version,
-                    "inference.formatted_at": _now(),
-                    "last_modified": _now(),
-                }
-            },
-        )
+        rec = catalog.raw_objects.find_one({"_id": rid}, {"dedupe": 1, "sha256": 1})
+        if rec is not None and rec.get("dedupe") and rec.get("sha256"):
+            try:
+                res = catalog.raw_objects.update_one(
+                    guard, {"$set": {**changes, "dedupe_key": dedupe_key(name, rec["sha256"])}}
+                )
+                return res.modified_count == 1
+            except Exception as exc:
+                if not is_duplicate_key(exc):
+                    raise
+                log.warning("object %s: the same content is already stored as format %s", rid, name)
+        res = catalog.raw_objects.update_one(guard, {"$set": changes})
     return res.modified_count == 1
 
 

@@ -153,6 +153,22 @@ def test_auto_activates_and_binaries_are_left_alone(lake: dict, tmp_path: Path) 
 
 
 @pytest.mark.stack
+def test_a_formatted_object_dedupes_later_copies_under_its_format(lake: dict, tmp_path: Path) -> None:
+    catalog = CatalogHook(lake["mongo_conn_id"])
+    PolicyStore(catalog).set(AUTO, container=lake["container"])
+    path = tmp_path / "rooms_0001.csv"
+    path.write_bytes(V1)
+    first = _insert(lake, path)
+    assert first["dedupe_key"].startswith("-:")  # no format yet
+    (out,) = _run(lake)
+    assert out["action"] == "activated"
+    formatted = catalog.get(first["_id"])
+    assert formatted["format"] == "rooms" and formatted["dedupe_key"] == f"rooms:{first['sha256']}"
+    again = _insert(lake, path, format="rooms")  # the same bytes, now named: no second copy
+    assert again["_id"] == first["_id"]
+
+
+@pytest.mark.stack
 def test_objects_matching_a_descriptor_are_not_touched(lake: dict, tmp_path: Path) -> None:
     catalog = CatalogHook(lake["mongo_conn_id"])
     known = _desc(V1).model_copy(update={"name": "known_rooms"})
