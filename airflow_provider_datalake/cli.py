@@ -10,6 +10,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +174,8 @@ def insert(
         dedupe=not no_dedupe,
     )
     if as_json:
-        for rec in done:
-            out.print_json(json.dumps(rec, default=_json_default))
+        for rec in done:  # one line each, as promised (not through rich: it would wrap them)
+            click.echo(json.dumps(rec, default=_json_default))
     else:
         if done:
             out.print(_records_table(done, f"{len(done)} inserted"))
@@ -223,6 +224,73 @@ def objects_show(ctx: click.Context, record_id: str) -> None:
     out.print_json(json.dumps(rec, default=_json_default))
 
 
+@objects.command("quarantine")
+@click.argument("record_id")
+@click.option("--target", help="Only this target's bad rows.  [default: every target]")
+@click.option("--limit", default=50, show_default=True, help="Rows shown per target (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="The rows as JSON lines, as stored.")
+@click.pass_context
+def objects_quarantine(
+    ctx: click.Context, record_id: str, target: str | None, limit: int, as_json: bool
+) -> None:
+    """Show the bad rows of a raw object's latest load per target, with their reasons (read from Swift)."""
+    swift, catalog = _hooks(ctx)
+    rec = catalog.get(record_id)
+    if rec is None:
+        console.print(f"[red]no raw object {escape(record_id)}[/red]")
+        sys.exit(1)
+    latest: dict[str, dict[str, Any]] = {}  # target -> its last outcome, success or failure
+    for op in [*rec.get("successful_operations", []), *rec.get("failed_operations", [])]:
+        name = op.get("target")
+        wanted = name and (target is None or name == target)
+        if wanted and str(op.get("finished", "")) >= str(latest.get(name, {}).get("finished", "")):
+            latest[name] = op
+    if target is not None and target not in latest:
+        console.print(f"[red]raw object {escape(record_id)} has no outcome for target {escape(target)}[/red]")
+        sys.exit(1)
+    for name, op in sorted(latest.items()):
+        link = op.get("quarantine")
+        if not as_json:
+            out.print(
+                f"[bold]{escape(name)}[/bold]: {op.get('rows_quarantined', 0)} row(s) quarantined"
+                + (f" in {escape(link)}" if link else ""),
+                soft_wrap=True,
+            )
+        if not link:
+            continue
+        container, _, obj = link.partition("/")
+        shown = 0
+        for line in _lines(swift.iter_object(container, obj)):
+            if limit and shown >= limit:
+                if not as_json:
+                    out.print(f"  ... more in {escape(link)} (--limit 0 shows all)")
+                break
+            shown += 1
+            if as_json:
+                click.echo(line)
+                continue
+            bad = json.loads(line)
+            field = f" {bad['field']}" if bad.get("field") else ""
+            out.print(
+                f"  row {bad.get('row_number')}{escape(field)}: {escape(str(bad.get('error')))} "
+                f"(value {escape(repr(bad.get('value')))})",
+                soft_wrap=True,
+            )
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Text lines of a streamed object (memory bounded by the longest line)."""
+    rest = b""
+    for chunk in chunks:
+        rest += chunk
+        *lines, rest = rest.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line.decode()
+    if rest.strip():
+        yield rest.decode()
+
+
 @cli.command("reconcile")
 @click.option("--dry-run", is_flag=True, help="Say what would be done, change nothing.")
 @click.option("--remove-orphans", is_flag=True, help="Delete Swift objects that no record names.")
@@ -232,10 +300,18 @@ def objects_show(ctx: click.Context, record_id: str) -> None:
     multiple=True,
     help="Only check this container; repeatable.  [default: datalake-raw and every one the catalog names]",
 )
+@click.option(
+    "--show", default=20, show_default=True, help="Orphan names listed (the count is always given)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def reconcile_cmd(
-    ctx: click.Context, dry_run: bool, remove_orphans: bool, containers: tuple[str, ...], as_json: bool
+    ctx: click.Context,
+    dry_run: bool,
+    remove_orphans: bool,
+    containers: tuple[str, ...],
+    show: int,
+    as_json: bool,
 ) -> None:
     """Settle what crashed inserts left (expired pending records) and report orphan objects."""
     from airflow_provider_datalake.ingest import reconcile
@@ -254,8 +330,13 @@ def reconcile_cmd(
         verb = "would roll" if dry_run else "rolled"
         out.print(f"{verb} forward: {len(report.rolled_forward)}  {verb} back: {len(report.rolled_back)}")
         out.print(f"orphan objects: {len(report.orphans)}  removed: {len(report.orphans_removed)}")
-        for container, name in report.orphans:
+        for container, name in report.orphans[:show]:
             out.print(f"  orphan {escape(f'{container}/{name}')}", soft_wrap=True)
+        if len(report.orphans) > show:
+            out.print(
+                f"  ... and {len(report.orphans) - show} more (--show N, or --json for all; "
+                "--container C checks one container)"
+            )
         for rid in report.missing_objects:
             out.print(f"  [red]record {rid} is committed but its object is missing from Swift[/red]")
     if report.missing_objects:

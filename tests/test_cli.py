@@ -309,6 +309,44 @@ def test_objects_show_unknown_id_exits_1(lake: dict) -> None:
 # -- reconcile -------------------------------------------------------------------------------------------
 
 
+def test_objects_quarantine_shows_each_target_s_latest_bad_rows(lake: dict, samples: list[Path]) -> None:
+    from airflow_provider_datalake.processing import QUARANTINE_CONTAINER
+
+    rec = json_lines(datalake("insert", str(samples[0]), "--container", lake["container"], "--json").stdout)[
+        0
+    ]
+    swift, catalog = SwiftHook("swift_test"), CatalogHook("mongo_test")
+    name = f"cli-test/{rec['_id']}/postgres_t.jsonl"
+    bad = [
+        {"row_number": n, "field": "value", "value": f"x{n}", "error": "expected float", "record": f"a;x{n}"}
+        for n in (3, 7, 9)
+    ]
+    swift.ensure_container(QUARANTINE_CONTAINER)
+    swift.put_object(QUARANTINE_CONTAINER, name, "".join(json.dumps(b) + "\n" for b in bad).encode())
+    try:
+        old = {"target": "postgres_t", "finished": "2026-01-01T00:00:00", "rows_quarantined": 9}
+        catalog.add_outcome(rec["_id"], {**old, "quarantine": "gone/old.jsonl"}, ok=False)
+        link = f"{QUARANTINE_CONTAINER}/{name}"
+        new = {"target": "postgres_t", "finished": "2026-01-02T00:00:00", "rows_quarantined": 3}
+        catalog.add_outcome(rec["_id"], {**new, "quarantine": link}, ok=True)
+        catalog.add_outcome(rec["_id"], {"target": "influxdb_t", "rows_quarantined": 0}, ok=True)
+
+        text = datalake("objects", "quarantine", rec["_id"], "--limit", "2").stdout
+        assert "postgres_t: 3 row(s) quarantined" in text and link in text  # the latest outcome only
+        assert "row 3 value: expected float (value 'x3')" in text and "row 7 value" in text
+        assert "row 9" not in text and "--limit 0 shows all" in text
+        assert "influxdb_t: 0 row(s) quarantined" in text
+
+        rows = json_lines(
+            datalake("objects", "quarantine", rec["_id"], "--target", "postgres_t", "--json").stdout
+        )
+        assert rows == bad
+        datalake("objects", "quarantine", rec["_id"], "--target", "nope", code=1)
+        datalake("objects", "quarantine", "no-such-id", code=1)
+    finally:
+        swift.delete_object(QUARANTINE_CONTAINER, name, missing_ok=True)
+
+
 def test_reconcile_on_a_clean_lake_has_nothing_to_do(lake: dict, samples: list[Path]) -> None:
     datalake("insert", *map(str, samples[:2]), "--container", lake["container"])
     before = catalog_records()
@@ -377,6 +415,10 @@ def test_reconcile_reports_orphans_and_removes_them_only_when_asked(lake: dict) 
     text = datalake("reconcile", "--container", lake["container"]).stdout
     assert "orphan objects: 1  removed: 0" in text and f"orphan {orphan}" in text
     assert swift.object_exists(lake["container"], "orphan/one")
+    swift.put_object(lake["container"], "orphan/two", b"nor me")
+    text = datalake("reconcile", "--container", lake["container"], "--show", "1").stdout
+    assert "orphan objects: 2" in text and text.count("  orphan ") == 1 and "... and 1 more" in text
+    swift.delete_object(lake["container"], "orphan/two")
 
     dry = json.loads(
         datalake(
