@@ -73,6 +73,21 @@ def failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+#: Data formats the platform's table lacks (Python's mimetypes knows neither on most systems).
+_EXTRA_TYPES = {
+    ".jsonl": "application/x-ndjson",
+    ".ndjson": "application/x-ndjson",
+    ".parquet": "application/vnd.apache.parquet",
+}
+
+
+def _guess_type(name: str) -> tuple[str | None, str | None]:
+    suffix = Path(name).suffix.lower()
+    if suffix in _EXTRA_TYPES:
+        return _EXTRA_TYPES[suffix], None
+    return mimetypes.guess_type(name)
+
+
 @dataclass
 class _Prepared:
     """The source, opened for streaming, and what is known about it before upload."""
@@ -114,13 +129,13 @@ def _prepare(
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
         name = original_name or path.name
-        guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        guessed = content_type or _guess_type(name)[0] or "application/octet-stream"
         return _Prepared(fh, st.st_size, sha, name, guessed, fh.close)
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         if not data:
             raise EmptySourceError("empty bytes (nothing to store)")
-        guessed = content_type or (original_name and mimetypes.guess_type(original_name)[0])
+        guessed = content_type or (original_name and _guess_type(original_name)[0])
         return _Prepared(
             data,
             len(data),
@@ -133,7 +148,7 @@ def _prepare(
         name = original_name or (
             Path(str(source.name)).name if isinstance(getattr(source, "name", None), str) else None
         )
-        guessed = content_type or (name and mimetypes.guess_type(name)[0]) or "application/octet-stream"
+        guessed = content_type or (name and _guess_type(name)[0]) or "application/octet-stream"
         return _Prepared(source, None, None, name, guessed, lambda: None)
     raise TypeError(f"insert_datalake() takes a path, bytes or a binary stream, not {type(source).__name__}")
 

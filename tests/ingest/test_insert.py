@@ -52,6 +52,22 @@ def _read_back(lake: dict, rec: dict) -> bytes:
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("readings.jsonl", "application/x-ndjson"),
+        ("readings.NDJSON", "application/x-ndjson"),
+        ("export.csv", "text/csv"),
+        ("dump.json", "application/json"),
+        ("blob.unknownext", "application/octet-stream"),
+    ],
+)
+def test_content_type_is_guessed_from_the_name(lake: dict, tmp_path: Path, name: str, expected: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b'{"a": 1}\n')
+    assert _insert(lake, path)["content_type"] == expected
+
+
 def test_small_file_round_trip_and_record_fields(lake: dict, tmp_path: Path) -> None:
     path = tmp_path / "u4_dump.json"
     write_mqtt_dump(path, 50, seed=1)
