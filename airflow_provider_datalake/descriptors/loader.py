@@ -22,11 +22,17 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from airflow_provider_datalake.descriptors.model import IDENTIFIER, Descriptor, FieldSpec, Target
+from airflow_provider_datalake.descriptors.model import (
+    CONSISTENCY_ERROR,
+    IDENTIFIER,
+    TYPE_ALIASES,
+    Descriptor,
+    FieldType,
+)
 
 __all__ = [
     "MAX_DESCRIPTOR_BYTES",
@@ -51,6 +57,7 @@ _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 _YAML_SUFFIXES = (".yaml", ".yml")
 _MERGE_KEY = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_TYPE_NAMES = {t.value for t in FieldType}
 # How a discriminated union is named in messages, by the field that holds it.
 _UNION_NOUNS = {"parser": "parser kind", "converters": "converter", "targets": "target store"}
 
@@ -212,8 +219,9 @@ def _duplicate_keys(root: Node, source: str) -> list[Problem]:
     return sorted(problems, key=lambda p: p.line or 0)
 
 
-def _compose(text: str, source: str) -> tuple[Any, MappingNode]:
-    """Parse one YAML document into (plain data, node tree); the document must be a non-empty mapping."""
+def _compose(text: str, source: str) -> tuple[Any, MappingNode, list[Problem]]:
+    """Parse one YAML document into (plain data, node tree, duplicate keys); the document must be a
+    non-empty mapping. Duplicate keys are returned, not raised, so they are reported with the rest."""
     loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -224,14 +232,13 @@ def _compose(text: str, source: str) -> tuple[Any, MappingNode]:
             raise DescriptorError(
                 [Problem(source, _line(node), "", f"a descriptor must be a YAML mapping, not {kind}")]
             )
-        if duplicates := _duplicate_keys(node, source):
-            raise DescriptorError(duplicates)
+        duplicates = _duplicate_keys(node, source)
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, source) from None
     finally:
         loader.dispose()
-    return data, node
+    return data, node, duplicates
 
 
 # ------------------------------------------------------------------------------ pydantic loc -> YAML line
@@ -366,7 +373,9 @@ def _tags(model: Any) -> list[str]:
     return [t for t in (_tag_of(m) for m in _union_members(model)) if t is not None]
 
 
-def _message(err: ErrorDetails, where: _Where, loc: tuple[Any, ...]) -> tuple[str, tuple[Any, ...], int]:
+def _message(
+    err: ErrorDetails, where: _Where, loc: tuple[Any, ...], root: MappingNode
+) -> tuple[str, tuple[Any, ...], int]:
     """A reader-friendly message, and possibly a refined path/line (e.g. onto the `kind:` key)."""
     kind, msg, ctx = err["type"], err["msg"], err.get("ctx") or {}
     path, line = where.path, where.line
@@ -390,6 +399,12 @@ def _message(err: ErrorDetails, where: _Where, loc: tuple[Any, ...]) -> tuple[st
             return f"missing `{disc}` (one of: {', '.join(tags)})", path, line
         tag = ctx.get("tag")
         return f"unknown {noun} {tag!r}{_suggest(tag, tags)}; expected one of: {', '.join(tags)}", path, line
+    if kind == CONSISTENCY_ERROR:  # the model's cross-field checks
+        msg = str(ctx.get("message", msg))
+        first = ctx.get("first_loc")
+        if isinstance(first, tuple):
+            msg += f" (first at line {_locate(root, first).line})"
+        return msg, path, line
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     elif msg.startswith("Assertion failed, "):
@@ -401,67 +416,22 @@ def _message(err: ErrorDetails, where: _Where, loc: tuple[Any, ...]) -> tuple[st
     value = err.get("input")
     if kind in ("enum", "literal_error") and isinstance(value, str):
         expected = [s.strip("'") for s in str(ctx.get("expected", "")).replace(" or ", ", ").split(", ")]
-        return f"{msg}, got {value!r}{_suggest(value, expected)}", path, line
+        alias = TYPE_ALIASES.get(value.strip().lower()) if set(expected) == _TYPE_NAMES else None
+        hint = f" (did you mean {alias.value!r}?)" if alias else _suggest(value, expected)
+        return f"{msg}, got {value!r}{hint}", path, line
     if kind != "value_error" and (value is None or isinstance(value, str | int | float | bool)):
         msg += f", got {_show(value)}"
     return msg, path, line
 
 
-def _consistency_problems(data: dict[str, Any], root: MappingNode, source: str) -> list[Problem]:
-    """The model's cross-field check fails at loc (); point at each offending item instead."""
-    problems: list[Problem] = []
-
-    def add(loc: tuple[Any, ...], message: str) -> None:
-        where = _locate(root, loc)
-        problems.append(Problem(source, where.line, _format_path(where.path), message))
-
-    fields = data.get("fields") or []
-    first_line: dict[str, int] = {}
-    names: list[str] = []
-    for index, raw in enumerate(fields):
-        name = FieldSpec.model_validate(raw).name
-        names.append(name)
-        if name in first_line:
-            add(
-                ("fields", index, "name"),
-                f"field name {name!r} is repeated (first at line {first_line[name]})",
-            )
-        else:
-            first_line[name] = _locate(root, ("fields", index, "name")).line
-    adapter: TypeAdapter[Any] = TypeAdapter(Target)
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(data.get("targets") or []):
-        target = adapter.validate_python(raw)
-        tag = _tag_of(type(target))
-        for ref_path, key in target.field_refs():
-            if key not in names:
-                add(
-                    ("targets", index, tag, *ref_path),
-                    f"{key!r} is not a field of this descriptor{_suggest(key, names)}",
-                )
-        if target.name in seen:
-            add(("targets", index), f"loads the same {target.name} as targets[{seen[target.name]}]")
-        else:
-            seen[target.name] = index
-    return problems
-
-
 def _validation_problems(
-    exc: ValidationError, data: dict[str, Any], root: MappingNode, source: str
+    exc: ValidationError | None, root: MappingNode, source: str, duplicates: Sequence[Problem] = ()
 ) -> list[Problem]:
-    problems: list[Problem] = []
-    for err in exc.errors(include_url=False):
+    problems: list[Problem] = list(duplicates)
+    for err in exc.errors(include_url=False) if exc is not None else []:
         loc = tuple(err["loc"])
-        if not loc and err["type"] == "value_error":
-            try:
-                precise = _consistency_problems(data, root, source)
-            except (ValidationError, TypeError, AttributeError):
-                precise = []
-            if precise:
-                problems += precise
-                continue
         where = _locate(root, loc)
-        message, path, line = _message(err, where, loc)
+        message, path, line = _message(err, where, loc, root)
         problems.append(Problem(source, line, _format_path(path), message))
     unique = list(dict.fromkeys(problems))
     unique.sort(key=lambda p: p.line or 0)
@@ -493,12 +463,17 @@ def parse_descriptor(text: str, *, source_name: str = "<string>") -> Descriptor:
 
 
 def _parse(text: str, source: str) -> Descriptor:
-    data, root = _compose(text, source)
+    data, root, duplicates = _compose(text, source)
     try:
-        return Descriptor.model_validate(data)
+        desc = Descriptor.model_validate(data)
     except ValidationError as exc:
-        name = data.get("name") if isinstance(data.get("name"), str) else None
-        raise DescriptorError(_validation_problems(exc, data, root, source), name=name) from None
+        problems = _validation_problems(exc, root, source, duplicates)
+    else:
+        if not duplicates:
+            return desc
+        problems = _validation_problems(None, root, source, duplicates)
+    name = data.get("name") if isinstance(data.get("name"), str) else None
+    raise DescriptorError(problems, name=name) from None
 
 
 def plain_data(text: str) -> dict[str, Any] | None:
@@ -508,7 +483,9 @@ def plain_data(text: str) -> dict[str, Any] | None:
     needs PyYAML's (slow, pure-Python) constructor only to locate errors.
     """
     try:
-        data, _ = _compose(_check_size(text, "<cache>"), "<cache>")
+        data, _, duplicates = _compose(_check_size(text, "<cache>"), "<cache>")
+        if duplicates:
+            return None
         return data if json.loads(json.dumps(data, allow_nan=False)) == data else None
     except (DescriptorError, TypeError, ValueError):
         return None

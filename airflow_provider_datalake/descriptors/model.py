@@ -8,11 +8,28 @@ the drivers still quote them (psycopg `sql.Identifier`, parameterised Cypher).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+if TYPE_CHECKING:
+    from jinja2 import Environment, nodes
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]{0,62}$"
 _IDENT_RE = re.compile(IDENTIFIER)
@@ -40,6 +57,26 @@ class FieldType(StrEnum):
     TIMESTAMP = "timestamp"
     DATE = "date"
     JSON = "json"
+
+
+#: Type names people write from other systems -> the descriptor type they mean (for "did you mean").
+TYPE_ALIASES: dict[str, FieldType] = {
+    **dict.fromkeys(("datetime", "time", "ts", "timestamptz", "instant"), FieldType.TIMESTAMP),
+    **dict.fromkeys(("integer", "long", "bigint", "int64", "smallint"), FieldType.INT),
+    **dict.fromkeys(("double", "number", "decimal", "numeric", "real", "float64"), FieldType.FLOAT),
+    **dict.fromkeys(("str", "text", "varchar", "char"), FieldType.STRING),
+    **dict.fromkeys(("boolean",), FieldType.BOOL),
+    **dict.fromkeys(("object", "dict", "array", "list", "map", "jsonb"), FieldType.JSON),
+}
+
+_TYPE_NAMES = frozenset(t.value for t in FieldType)
+
+#: Field names every gold loader refuses: the lineage columns/properties it adds to each row.
+LINEAGE_NAMES = ("_raw_object_id", "_source_row", "_loaded_at")
+#: Keys the InfluxDB loader refuses as tags or field keys (its lineage fields, and `time`).
+INFLUX_RESERVED_KEYS = ("raw_object_id", "source_row", "time")
+#: pydantic error type of the cross-field checks; ctx `message`, and `first_loc` for a repeated name.
+CONSISTENCY_ERROR = "descriptor_consistency"
 
 
 def _check_separators(decimal: str | None, thousands: str | None) -> str | None:
@@ -213,11 +250,13 @@ class JsonParser(Strict):
     kind: Literal["json"] = "json"
     encoding: str = "utf-8"
     records_path: str | None = None
+    null_values: list[str] = Field(default_factory=list, description="string values read as null ('n/a')")
 
 
 class JsonLinesParser(Strict):
     kind: Literal["jsonl"] = "jsonl"
     encoding: str = "utf-8"
+    null_values: list[str] = Field(default_factory=list, description="string values read as null ('n/a')")
 
 
 class MqttParser(Strict):
@@ -261,14 +300,13 @@ class FieldSpec(Strict):
     @classmethod
     def _expression_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            from jinja2 import TemplateSyntaxError
-            from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-            try:
-                # Parse only: compiling would fold constants, and `9 ** 99999999` would hang validation.
-                ImmutableSandboxedEnvironment().parse("{{ (" + value + ") }}")
-            except TemplateSyntaxError as exc:
-                raise ValueError(f"invalid Jinja2 expression: {exc.message}") from exc
+            bare = value.strip()
+            if bare.startswith("{{") and bare.endswith("}}"):
+                # The parser's error for this ("expected token ':', got '}'") helps nobody.
+                raise ValueError(f"write the bare expression, without {{{{ }}}}: {bare[2:-2].strip()!r}")
+            problem = _sandbox_problem(value, expression=True)
+            if problem:
+                raise ValueError(problem)
         return value
 
     @property
@@ -336,15 +374,83 @@ _TEMPLATE_MARK = re.compile(r"{[{%#]")
 
 def _template_fields(value: str) -> list[str]:
     """Check a sandboxed Jinja2 template's syntax; return the names it reads (fields of the row)."""
+    return list(_template_names(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _template_names(value: str) -> tuple[str, ...]:
+    # Cached: validation, field_refs() and every DAG parse ask again for the same few templates.
     from jinja2 import TemplateSyntaxError, meta
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     try:
-        # Parse only (never compile here): see FieldSpec._expression_compiles.
-        ast = ImmutableSandboxedEnvironment().parse(value)
+        # Parse only (never compile here): see _checking_sandbox. The name finder checks filters: an
+        # unknown one raises TemplateAssertionError, a TemplateSyntaxError.
+        return tuple(sorted(meta.find_undeclared_variables(_checking_sandbox().parse(value))))
     except TemplateSyntaxError as exc:
         raise ValueError(f"invalid Jinja2 template: {exc.message}") from exc
-    return sorted(meta.find_undeclared_variables(ast))
+
+
+@functools.cache
+def _checking_sandbox() -> Environment:
+    """The parser's tightened sandbox (same filters and tests), without the optimizer: compiling then
+    folds no constant, so `'x' | center(10 ** 9)` cannot hang or bloat validation."""
+    from airflow_provider_datalake.parsing.expressions import _Sandbox
+
+    return _Sandbox(optimized=False)
+
+
+_SPECIAL_NAME = re.compile(r"__\w*__")
+
+
+def _special_names(ast: nodes.Node) -> list[str]:
+    """`x.__class__`, `x['__class__']`, `x | attr('__class__')`: refused by the sandbox on any value.
+
+    Only dunders: `row._id` is legitimate (a dict row falls back to its `_id` key)."""
+    from jinja2 import nodes
+
+    found: list[str] = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            name: Any = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+            name = node.args[0].value if isinstance(node.args[0], nodes.Const) else None
+        else:
+            continue
+        if isinstance(name, str) and _SPECIAL_NAME.fullmatch(name) and name not in found:
+            found.append(name)
+    return sorted(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sandbox_problem(source: str, *, expression: bool) -> str | None:
+    """Why the parser's sandbox would refuse this expression (or template) as soon as it is used: a syntax
+    error, an unknown filter or test, a special attribute. None when it compiles."""
+    from jinja2 import TemplateSyntaxError
+
+    env = _checking_sandbox()
+    what = "expression" if expression else "template"
+    try:
+        if expression:
+            env.compile_expression(source)
+            ast = env.parse("{{ (" + source + ") }}")
+        else:
+            ast = env.parse(source)
+            env.from_string(ast)
+    except TemplateSyntaxError as exc:  # TemplateAssertionError too: "No filter named 'lowr'."
+        return f"invalid Jinja2 {what}: {exc.message}"
+    special = _special_names(ast)
+    if special:
+        return f"invalid Jinja2 {what}: the sandbox refuses special attributes ({', '.join(special)})"
+    return None
+
+
+def _check_template(value: str) -> None:
+    _template_fields(value)
+    problem = _sandbox_problem(value, expression=False)
+    if problem:
+        raise ValueError(problem)
 
 
 def is_template(value: str) -> bool:
@@ -372,10 +478,27 @@ class InfluxField(Strict):
     @classmethod
     def _key_template(cls, value: str | None) -> str | None:
         if value is not None:
-            _template_fields(value)
-            if not is_template(value) and value.startswith("_"):
-                raise ValueError("field keys starting with _ are reserved for lineage (_raw_object_id...)")
+            _check_template(value)
+            _check_influx_key(value, "field key")
         return value
+
+    @model_validator(mode="after")
+    def _default_key(self) -> InfluxField:
+        if self.key is None:  # the key is the field's name
+            _check_influx_key(self.field, f"field {self.field!r} has no `key`, so its key")
+        return self
+
+
+def _check_influx_key(key: str, what: str) -> None:
+    """The InfluxDB loader refuses these keys (whatever the row), so say it now."""
+    if is_template(key):
+        return
+    if key.startswith("_"):
+        raise ValueError(f"{what} {key!r}: keys starting with _ are reserved for lineage and InfluxDB itself")
+    if key in INFLUX_RESERVED_KEYS:
+        raise ValueError(
+            f"{what} {key!r}: {', '.join(INFLUX_RESERVED_KEYS)} are reserved keys (lineage fields, time)"
+        )
 
 
 def _or_name_items(schema: dict[str, Any]) -> None:
@@ -426,7 +549,7 @@ class InfluxTarget(Strict):
     @field_validator("measurement")
     @classmethod
     def _measurement(cls, value: str) -> str:
-        _template_fields(value)
+        _check_template(value)
         if not is_template(value) and not is_identifier(value):
             raise ValueError(
                 f"measurement {value!r} is not a safe identifier (lower-case letters, digits and _), "
@@ -440,15 +563,24 @@ class InfluxTarget(Strict):
         repeated = sorted({k for k in value if value.count(k) > 1})
         if repeated:
             raise ValueError(f"tags must be unique; repeated: {', '.join(repeated)}")
+        reserved = [t for t in value if t in INFLUX_RESERVED_KEYS]
+        if reserved:
+            raise ValueError(
+                f"tags {', '.join(reserved)}: {', '.join(INFLUX_RESERVED_KEYS)} are reserved keys "
+                "(lineage fields, time)"
+            )
         return value
 
-    @model_validator(mode="after")
-    def _disjoint(self) -> InfluxTarget:
-        keys = [f.key or f.field for f in self.fields if f.key is None or not is_template(f.key)]
-        clash = sorted(set(self.tags) & set(keys))
+    @field_validator("fields")
+    @classmethod
+    def _disjoint(cls, value: list[InfluxField], info: ValidationInfo) -> list[InfluxField]:
+        # A field validator, not a model one: it runs even when another key of the target is wrong.
+        tags = info.data.get("tags") or []
+        keys = [f.key or f.field for f in value if f.key is None or not is_template(f.key)]
+        clash = sorted(set(tags) & set(keys))
         if clash:
             raise ValueError(f"{', '.join(clash)} cannot be both a tag and a field key")
-        return self
+        return value
 
     @property
     def name(self) -> str:
@@ -503,14 +635,19 @@ class MongoTarget(Strict):
             raise ValueError("mode merge needs `keys` (the fields that identify a document)")
         return value
 
+    @field_validator("indexes")
+    @classmethod
+    def _index_names_unique(cls, value: list[MongoIndex]) -> list[MongoIndex]:
+        names = [i.index_name for i in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"index names must be unique; repeated: {', '.join(repeated)}")
+        return value
+
     @model_validator(mode="after")
     def _merge_needs_keys(self) -> MongoTarget:
         if self.mode == "merge" and not self.keys:
             raise ValueError("mode merge needs `keys` (the fields that identify a document)")
-        names = [i.index_name for i in self.indexes]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"index names must be unique; repeated: {', '.join(repeated)}")
         return self
 
     @property
@@ -531,13 +668,15 @@ class GraphNode(Strict):
     keys: list[Identifier] = Field(min_length=1, description="fields identifying the node (its MERGE key)")
     properties: list[Identifier] = Field(default_factory=list, description="other fields set on the node")
 
-    @model_validator(mode="after")
-    def _distinct(self) -> GraphNode:
-        names = [*self.keys, *self.properties]
+    @field_validator("properties")
+    @classmethod
+    def _distinct(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # A field validator, not a model one: it runs even when the label is wrong.
+        names = [*info.data.get("keys", []), *value]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"node {self.label}: {', '.join(repeated)} listed twice (keys and properties)")
-        return self
+            raise ValueError(f"{', '.join(repeated)} listed twice (keys and properties)")
+        return value
 
 
 class GraphRelationship(Strict):
@@ -657,23 +796,154 @@ class Descriptor(Strict):
     quarantine: Quarantine = Field(default_factory=Quarantine)
     evidence: Evidence | None = Field(None, description="set by inference: how the descriptor was guessed")
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Descriptor:
-        names = [f.name for f in self.fields]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"field names must be unique; repeated: {', '.join(dupes)}")
-        for target in self.targets:
-            unknown = [k for _, k in target.field_refs() if k not in names]
-            if unknown:
-                raise ValueError(f"target {target.name}: {unknown} are not fields of this descriptor")
-        target_names = [t.name for t in self.targets]
-        if len(set(target_names)) != len(target_names):
-            raise ValueError("two targets load the same table/measurement/collection")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _consistent(cls, data: Any, handler: ModelWrapValidatorHandler[Descriptor]) -> Descriptor:
+        """Cross-field checks, located on the offending item, and run even when other keys are invalid
+        (on the parts that are valid): one run reports every mistake, not one stage of them."""
+        try:
+            desc = handler(data)
+        except ValidationError as exc:
+            extra = _consistency_errors(*_valid_parts(data))
+            if not extra:
+                raise
+            errors: list[Any] = exc.errors()
+            raise ValidationError.from_exception_data(cls.__name__, [*errors, *extra]) from None
+        fields = [f.name for f in desc.fields]
+        types = {f.name: f.type for f in desc.fields}
+        extra = _consistency_errors(fields, types, [(i, t, frozenset()) for i, t in enumerate(desc.targets)])
+        if extra:
+            raise ValidationError.from_exception_data(cls.__name__, extra)
+        return desc
 
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
+
+
+#: (index in `targets`, the validated target, its invalid keys: left out, or a placeholder if required)
+_Part = tuple[int, Any, frozenset[str]]
+
+
+@functools.cache
+def _target_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(Target)
+
+
+def _valid_parts(data: Any) -> tuple[list[str | None], dict[str, FieldType], list[_Part]]:
+    """What the cross-field checks can still use in an invalid descriptor: every field's name and type as
+    written, and each target that validates (else the same without its invalid keys)."""
+    if not isinstance(data, dict):
+        return [], {}, []
+    names: list[str | None] = []
+    types: dict[str, FieldType] = {}
+    raw_fields = data.get("fields")
+    for raw in raw_fields if isinstance(raw_fields, list) else []:
+        name = raw.get("name") if isinstance(raw, dict) else raw  # `- room`: meant as `- name: room`
+        names.append(name if isinstance(name, str) else None)
+        kind = raw.get("type", FieldType.STRING) if isinstance(raw, dict) else None
+        if isinstance(name, str) and isinstance(kind, str) and kind in _TYPE_NAMES:
+            types.setdefault(name, FieldType(kind))
+    parts: list[_Part] = []
+    raw_targets = data.get("targets")
+    for index, raw in enumerate(raw_targets if isinstance(raw_targets, list) else []):
+        try:
+            parts.append((index, _target_adapter().validate_python(raw), frozenset()))
+            continue
+        except ValidationError as exc:
+            bad = frozenset(e["loc"][1] for e in exc.errors() if len(e["loc"]) > 1)
+        store = raw.get("store") if isinstance(raw, dict) else None
+        model = _TARGET_MODELS.get(store) if isinstance(store, str) else None
+        if model is None or not bad:
+            continue
+        rest = {k: v for k, v in raw.items() if k not in bad}
+        for name, field in model.model_fields.items():  # `table: Bad-Name`: the other keys still count
+            if (field.alias or name) in bad and field.is_required() and field.annotation is str:
+                rest[field.alias or name] = "placeholder"
+        # Still invalid when a required list is (`fields`, `nodes`): nothing to check in this target.
+        with contextlib.suppress(ValidationError):
+            parts.append((index, _target_adapter().validate_python(rest), bad))
+    return names, types, parts
+
+
+def _consistency_errors(
+    names: Sequence[str | None], types: dict[str, FieldType], targets: Sequence[_Part]
+) -> list[InitErrorDetails]:
+    """Field names unique and not reserved; targets read existing fields of fitting types; no two targets
+    load the same table."""
+    errors: list[InitErrorDetails] = []
+
+    def error(loc: tuple[Any, ...], value: Any, message: str, **ctx: Any) -> None:
+        error_type = PydanticCustomError(CONSISTENCY_ERROR, "{message}", {"message": message, **ctx})
+        errors.append({"type": error_type, "loc": loc, "input": value})
+
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name is None:
+            continue
+        if name in first:
+            at = ("fields", first[name], "name")
+            error(("fields", index, "name"), name, f"field name {name!r} is repeated", first_loc=at)
+        else:
+            first[name] = index
+        if name in LINEAGE_NAMES:
+            error(
+                ("fields", index, "name"),
+                name,
+                f"field name {name!r} is reserved: every gold store adds {', '.join(LINEAGE_NAMES)} itself",
+            )
+    # A field whose name cannot be read might be the one a target means: then say nothing of references.
+    known = [n for n in names if n is not None] if names and None not in names else None
+    loaded: dict[str, int] = {}
+    for index, target, bad in targets:
+        tag = target.store
+        if known is not None:
+            for ref_path, key in target.field_refs():
+                if key not in known and ref_path[0] not in bad:
+                    hint = _did_you_mean(key, known)
+                    error(
+                        ("targets", index, tag, *ref_path),
+                        key,
+                        f"{key!r} is not a field of this descriptor{hint}",
+                    )
+        if isinstance(target, InfluxTarget):
+            time_type = types.get(target.time) if "time" not in bad else None
+            if time_type is not None and time_type not in (FieldType.TIMESTAMP, FieldType.INT):
+                error(
+                    ("targets", index, tag, "time"),
+                    target.time,
+                    f"time field {target.time!r} is a {time_type.value}: it must be a timestamp (or an "
+                    "int, already an epoch in the target's precision)",
+                )
+            for j, name in enumerate(target.tags):
+                if types.get(name) is FieldType.JSON:
+                    error(
+                        ("targets", index, tag, "tags", j),
+                        name,
+                        f"tag {name!r} is a json field; tags hold scalars",
+                    )
+        if bad:  # its name may come from a default or placeholder that replaced an invalid key
+            continue
+        if target.name in loaded:
+            error(
+                ("targets", index),
+                target.name,
+                f"loads the same {target.name} as targets[{loaded[target.name]}]",
+            )
+        else:
+            loaded[target.name] = index
+    return errors
+
+
+_TARGET_MODELS: dict[Any, type[BaseModel]] = {
+    m.model_fields["store"].default: m for m in (PostgresTarget, InfluxTarget, MongoTarget, Neo4jTarget)
+}
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def is_identifier(value: str) -> bool:

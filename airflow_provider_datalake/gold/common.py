@@ -84,7 +84,7 @@ def _sandbox() -> Any:
     a null value renders as nothing (not 'None'), so an absent unit gives an empty, refused, key."""
     from airflow_provider_datalake.parsing.expressions import _Sandbox
 
-    return _Sandbox(finalize=lambda value: "" if value is None else value)
+    return _Sandbox(optimized=False, finalize=lambda value: "" if value is None else value)  # see expressions
 
 
 class RowTemplate:

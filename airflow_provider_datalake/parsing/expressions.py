@@ -37,7 +37,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-_SANDBOX = _Sandbox()
+# Not optimized: Jinja's optimizer folds constants at compile time, outside the checks above (a
+# `'x' | center(300000000)` took 3 s and 1.2 GB just to compile).
+_SANDBOX = _Sandbox(optimized=False)
 
 
 def compile_expression(source: str) -> Expression:

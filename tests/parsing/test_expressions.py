@@ -11,7 +11,10 @@ from tests.parsing.helpers import descriptor, run
 
 
 def expr(source: str, type_: str = "string", **extra: object) -> FieldSpec:
-    return FieldSpec.model_validate({"name": "f", "type": type_, "expression": source, **extra})
+    """A field with this expression, past the descriptor's static checks (which refuse `__class__` and the
+    like before any row): here the run-time sandbox itself is under test."""
+    spec = FieldSpec.model_validate({"name": "f", "type": type_, **extra})
+    return spec.model_copy(update={"expression": source})
 
 
 def test_expressions_see_the_raw_row_the_fields_so_far_and_the_value() -> None:
