@@ -106,6 +106,7 @@ class Evolution:
     descriptor: Descriptor  # what the object needs: the known version, or a new one
     added: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)  # null markers added to the parser
 
 
 def _identity(spec: FieldSpec) -> tuple[str, tuple[str, ...]]:
@@ -135,15 +136,44 @@ def _bad_fields(descriptor: Descriptor, sample: Sample) -> dict[str, str]:
     return bad
 
 
+def _with_markers(known: Descriptor, inferred: Descriptor) -> tuple[Descriptor, list[str]]:
+    """``known`` also reading the null markers ('n/a') inference found in the new sample, and those."""
+    have = getattr(known.parser, "null_values", None)
+    new = [m for m in getattr(inferred.parser, "null_values", []) if have is not None and m not in have]
+    if not new:
+        return known, []
+    parser = known.parser.model_copy(update={"null_values": [*have, *new]})
+    return known.model_copy(update={"parser": parser}), new
+
+
+def _outliers_only(bad: dict[str, str], known: Descriptor, inferred: Descriptor, sample: Sample) -> set[str]:
+    """Known fields whose unreadable values inference itself took for outliers (same reading, and the
+    inferred descriptor leaves bad rows in that field too): quarantined rows, as in the first file."""
+    by_id = {_identity(f): f for f in inferred.fields}
+    alike = {
+        name: other.name
+        for name in bad
+        if (other := by_id.get(_identity(known.field(name)))) is not None
+        and (other.type, other.converters) == (known.field(name).type, known.field(name).converters)
+    }
+    if not alike:
+        return set()
+    also_bad = _bad_fields(inferred, sample)
+    return {name for name, other in alike.items() if other in also_bad}
+
+
 def evolve(known: Descriptor, inferred: Descriptor, sample: Sample) -> Evolution:
-    """Can ``known`` take this object? Same (it reads the sample cleanly and no field is new), additive
-    (new fields only: appended to a copy of ``known``, columns are added), or conflict (a known field
-    cannot read the new values: the inferred type replaces it in the proposal, for a human to decide)."""
+    """Can ``known`` take this object? Same (it reads the sample, but for outliers inference tolerates, and
+    no field is new), additive (new fields or null markers: added to a copy of ``known``), or conflict (a
+    known field cannot read the new values: the inferred type replaces it in the proposal, for a human)."""
     if known.parser.kind != inferred.parser.kind or _parser_differs(known, inferred):
         return Evolution("conflict", inferred, conflicts=["(parser)"])
+    known, markers = _with_markers(known, inferred)
     bad = _bad_fields(known, sample)
     if "(file)" in bad or "(record)" in bad:
         return Evolution("conflict", inferred, conflicts=sorted(bad))
+    for name in _outliers_only(bad, known, inferred, sample) if bad else ():
+        del bad[name]
     known_ids = {_identity(f): f for f in known.fields}
     taken = {f.name for f in known.fields}
     added: list[FieldSpec] = []
@@ -156,7 +186,7 @@ def evolve(known: Descriptor, inferred: Descriptor, sample: Sample) -> Evolution
             name = f"{spec.name[:58]}_{n}"
         taken.add(name)
         added.append(spec.model_copy(update={"name": name}))
-    if not bad and not added:
+    if not bad and not added and not markers:
         return Evolution("same", known)
     fields = list(known.fields)
     if bad:  # retype the fields that fail, to the inferred reading: for review only
@@ -170,6 +200,8 @@ def evolve(known: Descriptor, inferred: Descriptor, sample: Sample) -> Evolution
         notes = list(evidence.notes)
         if added:
             notes.append(f"adds {', '.join(f.name for f in added)} to version {known.version}")
+        if markers:
+            notes.append(f"adds null markers {', '.join(map(repr, markers))} to version {known.version}")
         if bad:
             notes.append(
                 f"conflicts with version {known.version}: " + "; ".join(f"{k}: {v}" for k, v in bad.items())
@@ -177,7 +209,8 @@ def evolve(known: Descriptor, inferred: Descriptor, sample: Sample) -> Evolution
         evidence = evidence.model_copy(update={"notes": notes})
     proposal = known.model_copy(update={"fields": fields + added, "evidence": evidence})
     proposal = Descriptor.model_validate(proposal.model_dump(by_alias=True))
-    return Evolution("conflict" if bad else "additive", proposal, [f.name for f in added], sorted(bad))
+    kind = "conflict" if bad else "additive"
+    return Evolution(kind, proposal, [f.name for f in added], sorted(bad), markers)
 
 
 def _parser_differs(known: Descriptor, inferred: Descriptor) -> bool:
@@ -446,8 +479,9 @@ def handle_object(
         if evolution.kind == "same":  # fits the pending draft: wait with it
             _mark(catalog, rid, run_id, state="waiting", format=name, version=known.version)
             return Outcome(rid, "review", name, known.version, "waits for the pending draft")
+        additions = [*evolution.added, *(f"null marker {m!r}" for m in evolution.markers)]
         reason = (
-            f"adds {', '.join(evolution.added)}"
+            f"adds {', '.join(additions)}"
             if evolution.kind == "additive"
             else f"conflict: {', '.join(evolution.conflicts)}"
         )

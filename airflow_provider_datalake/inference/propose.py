@@ -26,6 +26,7 @@ from airflow_provider_datalake.descriptors.model import (
 )
 from airflow_provider_datalake.inference.sniff import Encoding, Sample, Table
 from airflow_provider_datalake.inference.types import (
+    FILE_SHARE,
     Context,
     FieldGuess,
     file_locale,
@@ -57,6 +58,11 @@ def safe_identifier(text: str, prefix: str = "f") -> str:
     return text
 
 
+#: Numbering at the end of a file name: numbers set off by a separator ('_0001', '-12', '.2', '_2024-03'),
+#: or a copy number ' (3)'. Digits glued to a word ('report2024', 'd248b5d5') are part of the name.
+_NUMBERING = re.compile(r"(?:[_\-. ]+\d+|\s*\(\d+\))+$")
+
+
 def format_name(filename: str | None, fallback: str = "inferred") -> str:
     """A format name from a file name: 'lab_export_fr_0001.csv' -> 'lab_export_fr' (numbering and dates
     at the end are what differs between files of one format)."""
@@ -64,7 +70,9 @@ def format_name(filename: str | None, fallback: str = "inferred") -> str:
         return safe_identifier(fallback)
     stem = re.split(r"[\\/]", filename)[-1]
     stem = re.sub(r"(\.(csv|tsv|txt|json|jsonl|ndjson|gz|dat))+$", "", stem, flags=re.I)
-    stem = re.sub(r"(?:[_\-. ]*\d+)+$", "", stem)
+    if re.fullmatch(r"[\d_\-. ()]*", stem):  # nothing but numbering ('2021.csv')
+        stem = ""
+    stem = _NUMBERING.sub("", stem)
     return safe_identifier(stem or fallback, prefix="fmt")
 
 
@@ -138,16 +146,20 @@ def _get(record: dict[str, Any], source: str) -> Any:
     return node
 
 
-def _guesses(table: Table) -> tuple[list[tuple[str, str, FieldGuess, list[dict[str, Any]]]], Context]:
-    """(field name, source, guess, extra converters) per field, and the number context used."""
+Typed = tuple[str, str, FieldGuess, list[dict[str, Any]]]
+
+
+def _guesses(table: Table) -> tuple[list[Typed], Context, list[str]]:
+    """(field name, source, guess, extra converters) per field, the number context used, and the null
+    markers the fields found (the parser's, for the whole file)."""
     columns, records = _flatten(table) if table.shape != "csv" else (table.columns, table.records)
     raw = {c: [_get(r, c) if table.shape != "csv" else r.get(c) for r in records] for c in columns}
     if table.shape == "csv":
         prefer_comma = table.parser.get("delimiter") in (";", "\t")
         ctx = Context(file_locale(raw, table.nulls, prefer_comma), csv=True)
     else:
-        ctx = Context()
-    fields: list[tuple[str, str, FieldGuess, list[dict[str, Any]]]] = []
+        ctx = Context(markers=table.shape != "neocampus_mqtt")  # the MQTT parser has no null markers
+    fields: list[Typed] = []
     if table.shape == "neocampus_mqtt" and table.topic_parts:
         parts = (
             MQTT_TOPIC_PARTS
@@ -156,7 +168,7 @@ def _guesses(table: Table) -> tuple[list[tuple[str, str, FieldGuess, list[dict[s
         )
         for index, part in enumerate(parts):
             values = [str(r["topic"]).split("/")[index] for r in records]
-            guess = infer_field("topic", values, Context())
+            guess = infer_field("topic", values, Context(markers=False), share=0)
             guess.type, guess.converters, guess.detected = FieldType.STRING, [], f"part {index} of the topic"
             fields.append((part, "topic", guess, [{"kind": "split", "sep": "/", "index": index}]))
     for column in columns:
@@ -164,7 +176,25 @@ def _guesses(table: Table) -> tuple[list[tuple[str, str, FieldGuess, list[dict[s
         if not column and not guess.count:
             continue  # the empty column a trailing delimiter makes
         fields.append((safe_identifier(column, "col" if column.isdigit() else "f"), column, guess, []))
-    return fields, ctx
+    # Outliers cost quarantined rows: over the file they stay within FILE_SHARE of the sampled records,
+    # else the fields with the most go back to a type that reads every value.
+    budget = int(FILE_SHARE * len(records))
+    while len(rows := frozenset().union(*(g.outlier_rows for _, _, g, _ in fields))) > budget and rows:
+        index = max(range(len(fields)), key=lambda i: fields[i][2].outliers)
+        name, column, _, extra = fields[index]
+        fields[index] = (name, column, infer_field(column, raw[column], ctx, table.nulls, share=0), extra)
+    # Null markers are the parser's, so text fields holding one read it as null too: count them so.
+    markers = list(dict.fromkeys(m for _, _, g, _ in fields for m in g.markers))
+    if markers:
+        nulls = table.nulls | frozenset(markers)
+        for index, (name, column, guess, extra) in enumerate(fields):
+            if (
+                guess.type in (FieldType.STRING, FieldType.JSON)
+                and not extra
+                and any(v in nulls for v in raw[column] if isinstance(v, str))
+            ):
+                fields[index] = (name, column, infer_field(column, raw[column], ctx, nulls, share=0), extra)
+    return fields, ctx, markers
 
 
 # ---------------------------------------------------------------------------------------------- targets
@@ -210,7 +240,7 @@ def _targets(
     name: str, named: list[tuple[str, FieldGuess]], time_field: str | None, rows: int, stores: Sequence[str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     targets: list[dict[str, Any]] = [{"store": "postgres", "table": name, "mode": "replace_object"}]
-    notes = []
+    notes: list[str] = []
     if "influxdb" not in stores:
         return targets, notes
     tags = _tags(named, rows)
@@ -252,7 +282,7 @@ def propose(
 ) -> Inference:
     """The descriptor for these sniffed records (validated by the model, so always loadable)."""
     name = safe_identifier(name, prefix="fmt")
-    typed, ctx = _guesses(table)
+    typed, ctx, markers = _guesses(table)
     names = _unique_names(field_name for field_name, *_ in typed)
     guesses = {n: g for n, (_, _, g, _) in zip(names, typed, strict=True)}
     named = list(guesses.items())
@@ -274,13 +304,27 @@ def propose(
         parser["decimal"], thousands = ctx.decimal, ctx.thousands
         if thousands is not None:
             parser["thousands"] = thousands
+    notes: list[str] = []
+    if markers:
+        base = CsvParser(kind="csv").null_values if parser["kind"] == "csv" else []
+        parser["null_values"] = [*base, *(m for m in markers if m not in base)]
+        notes.append(
+            f"null markers {', '.join(map(repr, markers))} added to the parser: read as null in every field"
+        )
+    outliers = frozenset().union(*(g.outlier_rows for g in guesses.values()))
+    if outliers:
+        notes.append(
+            f"{len(outliers)} of {len(table.records)} sampled records hold a value their field's type cannot "
+            f"read ({', '.join(n for n, g in named if g.outliers)}): the load quarantines such rows, with "
+            "the reason"
+        )
+    targets, target_notes = _targets(name, named, time_field, len(table.records), stores)
     rows = [
         tuple(
             _row_value(table, r, guesses[n], extra) for n, (_, _, _, extra) in zip(names, typed, strict=True)
         )
         for r in table.records
     ]
-    targets, notes = _targets(name, named, time_field, len(table.records), stores)
     evidence = {
         "source": source,
         "inferred_at": (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat(),
@@ -302,7 +346,7 @@ def propose(
             }
             for n, g in named
         },
-        "notes": [*table.notes, *notes],
+        "notes": [*table.notes, *notes, *target_notes],
     }
     what = f"{table.shape}, {len(table.records)} records sampled"
     data = {
@@ -347,10 +391,8 @@ def to_yaml(descriptor: Descriptor, header: str | None = None) -> str:
     if match:
         data["match"] = match
     parser = descriptor.parser.model_dump(mode="json", by_alias=True)
-    if (
-        isinstance(descriptor.parser, CsvParser)
-        and parser["null_values"] == CsvParser(kind="csv").null_values
-    ):
+    nulls = type(descriptor.parser).model_fields.get("null_values")
+    if nulls is not None and parser["null_values"] == nulls.get_default(call_default_factory=True):
         del parser["null_values"]
     data["parser"] = {k: v for k, v in parser.items() if v is not None}
     fields = []

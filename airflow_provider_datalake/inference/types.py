@@ -1,22 +1,31 @@
 """Per field: the type (int, float, bool, timestamp, date, string, json) and the converters it needs.
 
 Candidates are proposed from the values' shapes (cheap regular expressions), then *verified* by running the
-project's own field plan (`parsing.fields.FieldPlan`) over every distinct sampled value: a candidate is kept
-only if the real parser reads all of them. So a wrong guess costs a less precise type (at worst `string`),
-never a quarantined row of the sample. The shapes decide what the verification cannot: whether '1,234' is
-a thousand or one point two.
+project's own field plan (`parsing.fields.FieldPlan`) over every distinct sampled value. The shapes decide
+what the verification cannot: whether '1,234' is a thousand or one point two.
+
+Real files are messy, so a column is not text because of one stray value. In this order:
+
+1. a type the parser reads for every value wins (a clean sample loads with zero quarantined rows);
+2. else, common null tokens ('n/a', 'NaN', '#N/A'...) in a column otherwise typed are nulls: the field is
+   typed and the tokens become parser null markers (`markers`), so they load as NULL;
+3. else, a type that all but a few values read wins, those few being *outliers*: rows the load quarantines
+   with their reason (the product's contract). Few means at most `OUTLIER_SHARE` of the column's non-null
+   values (a quarter of the default `quarantine.max_ratio`: below 40 values, none), so a load of a file like
+   the sample stays far from the ratio that fails it (`propose` also caps the whole file at `FILE_SHARE`).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_datalake.descriptors.model import FieldSpec, FieldType
+from airflow_provider_datalake.descriptors.model import FieldSpec, FieldType, Quarantine
 from airflow_provider_datalake.parsing.coerce import FALSE_WORDS, TRUE_WORDS
 from airflow_provider_datalake.parsing.fields import FieldPlan
 
@@ -49,6 +58,10 @@ _STAMP = re.compile(
 _DATEISH = re.compile(
     r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?.*)?"
     r"|(?:[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}).*"
+)
+#: Other date and time spellings `date_formats` reads (RFC 2822, Apache logs, compact ISO), for outliers.
+_DATELIKE = re.compile(
+    r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} .+|\d{1,2}/[A-Z][a-z]{2}/\d{4}:.+|\d{8}T\d{6}Z?"
 )
 _TIME_NAME = re.compile(r"(?:^|_)(?:time|timestamp|ts|epoch|datetime|date)(?:$|_)|time$|_at$|stamp", re.I)
 _ID_NAME = re.compile(r"(?:^|_)id(?:$|_)|^id|id$", re.I)
@@ -163,6 +176,18 @@ def date_formats(values: Sequence[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------------------- guesses
 
+#: Strings exports write for "no value": in a column otherwise typed they are nulls (parser null markers).
+NULL_TOKENS = frozenset({"", "NA", "N/A", "n/a", "null", "NULL", "None", "-", "nan", "NaN", "#N/A", "—"})
+_MAX_RATIO = Quarantine().max_ratio  # bad rows / rows above which a load fails (0.1 by default)
+#: Outliers one column may have, as a share of its non-null sampled values (floor: below 40 values, none).
+OUTLIER_SHARE = _MAX_RATIO / 4
+#: Sampled records with an outlier in some field: half the quarantine ratio, half left for the unsampled rest.
+FILE_SHARE = _MAX_RATIO / 2
+_TYPED = frozenset({FieldType.INT, FieldType.FLOAT, FieldType.BOOL, FieldType.DATE, FieldType.TIMESTAMP})
+_NO_ZONE = "no zone in the values: UTC assumed"
+
+Candidate = tuple[FieldType, list[dict[str, Any]], str]
+
 
 @dataclass
 class FieldGuess:
@@ -178,6 +203,9 @@ class FieldGuess:
     distinct: int = 0
     examples: list[str] = field(default_factory=list)
     numeric_locale: frozenset[str] | None = None
+    markers: dict[str, int] = field(default_factory=dict)  # null tokens read as null (rows each)
+    outlier_rows: frozenset[int] = frozenset()  # indices of the sampled values the type cannot read
+    outlier_examples: list[str] = field(default_factory=list)
 
     @property
     def unique(self) -> bool:
@@ -186,6 +214,10 @@ class FieldGuess:
     @property
     def numeric(self) -> bool:
         return self.type in (FieldType.INT, FieldType.FLOAT)
+
+    @property
+    def outliers(self) -> int:
+        return len(self.outlier_rows)
 
 
 def _example(value: Any) -> str:
@@ -203,22 +235,25 @@ def _support(n: int) -> float:
     return n / (n + 1) if n else 0.0
 
 
-def _verify(
-    values: Sequence[Any],
-    kind: FieldType,
-    converters: list[dict[str, Any]],
-    decimal: str,
-    thousands: str | None,
-) -> bool:
-    """Does the project's parser read every value with this type and these converters?"""
+def _unreadable(
+    values: Sequence[Any], weights: Sequence[int], candidate: Candidate, ctx: Context, allowed: int
+) -> list[Any] | None:
+    """The values the project's parser refuses with this type and converters; None as soon as they hold
+    more than ``allowed`` rows (``weights``: rows per value)."""
+    kind, converters, _ = candidate
     spec = FieldSpec.model_validate({"name": "f", "type": kind.value, "converters": converters})
-    plan = FieldPlan(spec, decimal, thousands)
-    try:
-        for value in values:
+    plan = FieldPlan(spec, ctx.decimal, ctx.thousands)
+    bad: list[Any] = []
+    rows = 0
+    for value, weight in zip(values, weights, strict=True):
+        try:
             plan.convert(value, {}, {})
-    except Exception:
-        return False
-    return True
+        except Exception:
+            rows += weight
+            if rows > allowed:
+                return None
+            bad.append(value)
+    return bad
 
 
 def looks_typed(text: str) -> bool:
@@ -233,11 +268,13 @@ def looks_typed(text: str) -> bool:
 
 
 class Context:
-    """File-level facts a field's typing depends on: the parser's number spelling (CSV only)."""
+    """File-level facts a field's typing depends on: the parser's number spelling (CSV only), and whether
+    the parser can declare null markers (not the MQTT one)."""
 
-    def __init__(self, locale: str = "plain", csv: bool = False) -> None:
+    def __init__(self, locale: str = "plain", csv: bool = False, markers: bool = True) -> None:
         self.locale = locale
         self.csv = csv
+        self.markers = markers
 
     @property
     def decimal(self) -> str:
@@ -261,7 +298,7 @@ def _pick(locales: frozenset[str], ctx: Context) -> str:
     return next(loc for loc in order if loc in locales)
 
 
-def _number_candidates(texts: list[str], ctx: Context) -> list[tuple[FieldType, list[dict[str, Any]], str]]:
+def _number_candidates(texts: list[str], ctx: Context) -> list[Candidate]:
     locales = column_locales(texts)
     if not locales:
         return []
@@ -288,11 +325,9 @@ def _decimal_of(numbers: list[str], ctx: Context) -> str | None:
     return LOCALES[_pick(locales, ctx)][0]
 
 
-def _text_candidates(
-    texts: list[str], name: str, ctx: Context
-) -> list[tuple[FieldType, list[dict[str, Any]], str]]:
+def _text_candidates(texts: list[str], name: str, ctx: Context) -> list[Candidate]:
     """Typed readings of text values, most specific first."""
-    out: list[tuple[FieldType, list[dict[str, Any]], str]] = []
+    out: list[Candidate] = []
     lowered = {t.strip().lower() for t in texts}
     if lowered <= (TRUE_WORDS | FALSE_WORDS) and not lowered <= {"0", "1"}:
         out.append((FieldType.BOOL, [], "boolean words"))
@@ -333,8 +368,10 @@ def _text_candidates(
     if all(_DATE.fullmatch(t) for t in stripped):
         out.append((FieldType.DATE, [], "ISO 8601 date"))
     elif all(_STAMP.fullmatch(t) for t in stripped):
-        zoned = any(t.endswith("Z") or re.search(r"[+-]\d{2}:?\d{2}$", t) for t in stripped)
-        out.append((FieldType.TIMESTAMP, [], "ISO 8601 timestamp" + (" with zone" if zoned else " (UTC)")))
+        zoned = sum(1 for t in stripped if t.endswith("Z") or re.search(r"[+-]\d{2}:?\d{2}$", t))
+        zone = " with zone" if zoned == len(stripped) else f"; {'some' if zoned else _NO_ZONE}"
+        zone += " without zone: UTC assumed for those" if 0 < zoned < len(stripped) else ""
+        out.append((FieldType.TIMESTAMP, [], "ISO 8601 timestamp" + zone))
     else:
         formats = date_formats(stripped)
         for fmt in formats:
@@ -342,6 +379,8 @@ def _text_candidates(
             note = f"{'timestamp' if kind is FieldType.TIMESTAMP else 'date'} like {fmt!r}"
             if fmt in _DAY_MONTH and _DAY_MONTH[fmt] in formats:
                 note += " (day/month order ambiguous in the sample: day first assumed)"
+            if kind is FieldType.TIMESTAMP and "%z" not in fmt and "%Z" not in fmt:
+                note += f"; {_NO_ZONE} (the converter's `timezone` sets another)"
             out.append((kind, [{"kind": "timestamp_format", "format": fmt}], note))
     if all(t.strip()[:1] in "{[" for t in texts):
         out.append((FieldType.JSON, [], "JSON text"))
@@ -358,7 +397,7 @@ def _epoch(texts: list[str]) -> bool:
     )
 
 
-def _native_candidates(values: list[Any], name: str) -> list[tuple[FieldType, list[dict[str, Any]], str]]:
+def _native_candidates(values: list[Any], name: str) -> list[Candidate]:
     """JSON values that are not all text: their JSON types decide."""
     kinds = {type(v) for v in values}
     if kinds <= {bool}:
@@ -378,48 +417,171 @@ def _native_candidates(values: list[Any], name: str) -> list[tuple[FieldType, li
     return []
 
 
+def _candidates(values: list[Any], name: str, ctx: Context) -> list[Candidate]:
+    if all(isinstance(v, str) for v in values):
+        found = _text_candidates(values, name, ctx)
+        return found if ctx.csv else [c for c in found if c[0] is not FieldType.JSON]
+    return _native_candidates(values, name)
+
+
+def _number_inside(text: str) -> bool:
+    """'12,5', '2.19%', '14.13K', '$7.00': a number, maybe with a sign around it."""
+    t = text.strip()
+    if number_locales(t) is not None:
+        return True
+    inner = _PERCENT.fullmatch(t) or _SUFFIX.fullmatch(t)
+    if inner is not None:
+        return number_locales(inner.group(1)) is not None
+    money = _CURRENCY.fullmatch(t)
+    return money is not None and number_locales((money.group(2) or money.group(3)).strip()) is not None
+
+
+def _is_number(text: str) -> bool:
+    return number_locales(text) is not None
+
+
+def _boolish(value: Any) -> bool:
+    return isinstance(value, bool) or (
+        isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS
+    )
+
+
+def _numberish(value: Any) -> bool:
+    if isinstance(value, str):
+        return _number_inside(value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _dateish(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    t = value.strip()
+    return any(p.fullmatch(t) for p in (_DATE, _STAMP, _DATEISH, _DATELIKE))
+
+
+def _pool(values: list[Any], weights: list[int], kind_of: Callable[[Any], bool], allowed: int) -> list[Any]:
+    """The values of one kind, if the others hold at most ``allowed`` rows (else none: stops early)."""
+    pool, left_out = [], 0
+    for value, weight in zip(values, weights, strict=True):
+        if kind_of(value):
+            pool.append(value)
+            continue
+        left_out += weight
+        if left_out > allowed:
+            return []
+    return pool
+
+
+def _choose(
+    values: list[Any], weights: list[int], name: str, ctx: Context, allowed: int
+) -> tuple[Candidate, list[Any]] | None:
+    """The first candidate the parser reads for all values but at most ``allowed`` rows, and the values it
+    cannot read. With outliers allowed, candidates come from the values of one kind (booleans, numbers or
+    dates) that leave out at most ``allowed`` rows, and only a typed reading may win."""
+    pools = (
+        [values]
+        if not allowed
+        else [p for k in (_boolish, _numberish, _dateish) if (p := _pool(values, weights, k, allowed))]
+    )
+    for pool in pools:
+        for candidate in _candidates(pool, name, ctx):
+            if allowed and candidate[0] not in _TYPED:
+                continue
+            bad = _unreadable(values, weights, candidate, ctx, allowed)
+            if bad is not None:
+                return candidate, bad
+    return None
+
+
+def _key(value: Any) -> tuple[type, Any]:
+    return (type(value), repr(value) if isinstance(value, dict | list) else value)
+
+
 def infer_field(
-    source: str, raw: Sequence[Any], ctx: Context, nulls: frozenset[str] = frozenset()
+    source: str,
+    raw: Sequence[Any],
+    ctx: Context,
+    nulls: frozenset[str] = frozenset(),
+    share: float = OUTLIER_SHARE,
 ) -> FieldGuess:
-    """Type one field from its sampled raw values (None, missing or a null marker: null)."""
+    """Type one field from its sampled raw values (None, missing or a null marker: null), tolerating
+    outliers up to ``share`` of the non-null values (0: every value must be read)."""
     present = [v for v in raw if v is not None and not (isinstance(v, str) and v in nulls)]
     guess = FieldGuess(source, count=len(present), nulls=len(raw) - len(present))
-    distinct: dict[Any, None] = {}
+    counts: Counter[tuple[type, Any]] = Counter()
+    distinct: dict[tuple[type, Any], Any] = {}
     for v in present:
-        key = (type(v), v) if not isinstance(v, dict | list) else (type(v), repr(v))
-        distinct.setdefault(key, v)  # type: ignore[arg-type]
+        key = _key(v)
+        counts[key] += 1
+        distinct.setdefault(key, v)
     values = list(distinct.values())
+    weights = [counts[k] for k in distinct]
     guess.distinct = len(values)
     guess.examples = [_example(v) for v in values[:3]]
     if not values:
         guess.detected = "always null in the sample"
         return guess
-    if all(isinstance(v, str) for v in values):
-        candidates = _text_candidates(values, source, ctx)
-        if not ctx.csv:
-            candidates = [c for c in candidates if c[0] is not FieldType.JSON]
-    else:
-        candidates = _native_candidates(values, source)
-    for kind, converters, note in candidates:
-        if _verify(values, kind, converters, ctx.decimal, ctx.thousands):
-            guess.type, guess.converters, guess.detected = kind, converters, note
-            guess.confidence = round(_support(guess.count) * (0.6 if "ambiguous" in note else 1.0), 3)
-            return guess
+    typed, markers = values, {}
+    found = _choose(values, weights, source, ctx, 0)
+    tokens = [isinstance(v, str) and v in NULL_TOKENS for v in values] if ctx.markers else []
+    if found is None and any(tokens) and not all(tokens):
+        rest = [v for v, t in zip(values, tokens, strict=True) if not t]
+        rest_weights = [w for w, t in zip(weights, tokens, strict=True) if not t]
+        found = _choose(rest, rest_weights, source, ctx, 0)
+        if found is None and share:
+            found = _choose(rest, rest_weights, source, ctx, int(share * sum(rest_weights)))
+        if found is not None and found[0][0] in _TYPED:  # tokens are nulls only beside typed values
+            typed = rest
+            markers = {v: w for v, w, t in zip(values, weights, tokens, strict=True) if t}
+        else:
+            found = None
+    if found is None and share:
+        found = _choose(values, weights, source, ctx, int(share * len(present)))
+    if found is not None:
+        (kind, converters, note), bad = found
+        guess.type, guess.converters, guess.detected = kind, converters, note
+        _typed_evidence(guess, raw, typed, bad, markers)
+        return guess
     guess.type = FieldType.JSON if any(isinstance(v, dict | list) for v in values) else FieldType.STRING
     guess.detected = "text" if guess.type is FieldType.STRING else "mixed JSON values"
     # A column that is nearly all numbers or dates is text here, with less certainty.
-    typed = sum(1 for v in values if isinstance(v, str) and looks_typed(v)) if len(values) <= 500 else 0
-    share = typed / len(values)
-    guess.confidence = round(_support(guess.count) * (1 - share if share > 0.5 else 1.0), 3)
+    typed_share = sum(1 for v in values if isinstance(v, str) and looks_typed(v)) if len(values) <= 500 else 0
+    share_read = typed_share / len(values)
+    guess.confidence = round(_support(guess.count) * (1 - share_read if share_read > 0.5 else 1.0), 3)
     return guess
+
+
+def _typed_evidence(
+    guess: FieldGuess, raw: Sequence[Any], typed: list[Any], bad: list[Any], markers: dict[str, int]
+) -> None:
+    """Counts, examples, notes and confidence of a typed field: null tokens move to the nulls, outliers are
+    counted by row (what the load quarantines) and shown."""
+    if markers:
+        guess.markers = markers
+        guess.nulls += sum(markers.values())
+        guess.count -= sum(markers.values())
+        guess.distinct = len(typed)
+        guess.detected += f"; {', '.join(map(repr, markers))} read as null"
+    keys = {_key(v) for v in bad}
+    if bad:
+        guess.outlier_rows = frozenset(i for i, v in enumerate(raw) if v is not None and _key(v) in keys)
+        guess.outlier_examples = [_example(v) for v in bad[:3]]
+        guess.detected += (
+            f"; {guess.outliers} of {guess.count} values unreadable as {guess.type.value}, their rows "
+            f"quarantined at load (e.g. {', '.join(map(repr, guess.outlier_examples))})"
+        )
+    guess.examples = [_example(v) for v in itertools.islice((v for v in typed if _key(v) not in keys), 3)]
+    confidence = _support(guess.count) * (0.6 if "ambiguous" in guess.detected else 1.0)
+    guess.confidence = round(confidence * (1 - guess.outliers / guess.count), 3)
 
 
 def file_locale(table_columns: dict[str, list[Any]], nulls: frozenset[str], prefer_comma: bool) -> str:
     """The CSV parser's decimal/thousands: the spelling most numeric columns share."""
     sets: list[frozenset[str]] = []
     for raw in table_columns.values():
-        texts = [v for v in raw if isinstance(v, str) and v not in nulls]
-        found = column_locales(dict.fromkeys(texts)) if texts else None
+        texts = Counter(v for v in raw if isinstance(v, str) and v not in nulls and v not in NULL_TOKENS)
+        numbers = _pool(list(texts), list(texts.values()), _is_number, int(OUTLIER_SHARE * texts.total()))
+        found = column_locales(numbers) if numbers else None  # outliers do not silence a column
         if found and found != ALL_LOCALES:
             sets.append(found)
     return choose_locale(sets, prefer_comma) if sets else ("comma" if prefer_comma else "plain")

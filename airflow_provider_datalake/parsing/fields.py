@@ -32,8 +32,18 @@ MISSING: Any = _Missing()
 Lookup = Callable[[dict[str, Any]], Any]
 
 
-def json_lookup(source: str) -> Lookup:
-    """`a.b.c` walks nested objects (digits index lists); a key that itself contains dots wins if present."""
+def json_lookup(source: str, null_values: Iterable[str] = ()) -> Lookup:
+    """`a.b.c` walks nested objects (digits index lists); a key that itself contains dots wins if present.
+    A string among `null_values` ('n/a') reads as null, as the CSV parser's markers do."""
+    nulls = frozenset(null_values)
+    if nulls:
+        walk = json_lookup(source)
+
+        def lookup_nulls(record: dict[str, Any]) -> Any:
+            value = walk(record)
+            return None if isinstance(value, str) and value in nulls else value
+
+        return lookup_nulls
     parts = source.split(".")
     if len(parts) == 1:
 

@@ -29,7 +29,8 @@ def row_plan(descriptor: Descriptor) -> RowPlan:
         lookups = [csv_lookup(f.source_key, parser.null_values) for f in descriptor.fields]
     else:
         plans = [FieldPlan(f) for f in descriptor.fields]
-        lookups = [json_lookup(f.source_key) for f in descriptor.fields]
+        nulls = getattr(parser, "null_values", ())  # JSON and JSON lines; MQTT has none
+        lookups = [json_lookup(f.source_key, nulls) for f in descriptor.fields]
     return RowPlan(plans, lookups)
 
 

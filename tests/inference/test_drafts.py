@@ -48,6 +48,29 @@ def test_same_additive_conflict() -> None:
     assert evolve(known, _desc(other), Sample(other, True)).kind == "conflict"  # another dialect
 
 
+def _rooms(n: int, temps: dict[int, str] | None = None) -> bytes:
+    temps = temps or {}
+    body = "".join(
+        f"2020-01-01T{i // 60:02d}:{i % 60:02d}:00Z,{'ab'[i % 2]},{temps.get(i, f'{i}.5')}\n"
+        for i in range(n)
+    )
+    return ("time,room,temp\n" + body).encode()
+
+
+def test_outliers_fit_the_known_version_and_null_markers_are_added() -> None:
+    known = _desc(_rooms(200))
+    stray = _rooms(200, {7: "warm"})  # one outlier: the rows are quarantined, as in a first file
+    assert _desc(stray).field("temp").type.value == "float"
+    assert evolve(known, _desc(stray), Sample(stray, True)).kind == "same"
+    tokens = _rooms(200, {3: "n/a", 9: "n/a"})  # a new null marker: a version that reads it
+    more = evolve(known, _desc(tokens), Sample(tokens, True))
+    assert more.kind == "additive" and more.added == [] and more.markers == ["n/a"]
+    assert more.descriptor.parser.null_values[-1] == "n/a" and more.descriptor.fields == known.fields
+    assert evolve(more.descriptor, _desc(tokens), Sample(tokens, True)).kind == "same"
+    many = _rooms(200, {i: "warm" for i in range(0, 200, 2)})  # not outliers: a conflict, for review
+    assert evolve(known, _desc(many), Sample(many, True)).kind == "conflict"
+
+
 # ---------------------------------------------------------------------------------------- on the stack
 
 

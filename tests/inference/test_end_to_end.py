@@ -43,7 +43,7 @@ def test_a_never_seen_format_lands_in_postgres_with_auto(lake: dict, pg, tmp_pat
     import random
 
     conn, schema = pg
-    tag = uuid.uuid4().hex[:8] + "x"  # a name ending in digits would lose them (file numbering)
+    tag = uuid.uuid4().hex[:8] + "x"  # an all-digit tag after '_' would be taken for file numbering
     item = csv_fr_latin1(random.Random(7), 500)  # Latin-1, ';', '1 234,5', preamble, day-first dates
     path = tmp_path / f"meteo_{tag}_2020-02-01.csv"
     path.write_bytes(item.data)

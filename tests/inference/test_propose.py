@@ -33,10 +33,29 @@ def test_safe_identifier(text: str, expected: str) -> None:
     assert is_identifier(safe_identifier(text))
 
 
-def test_format_name_drops_the_numbering() -> None:
-    assert format_name("lab_export_fr_0001.csv") == "lab_export_fr"
-    assert format_name("mqtt_dump_2021-07-22.json") == "mqtt_dump"
-    assert format_name("2021.csv") == "inferred"  # nothing but numbering: the fallback
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("lab_export_fr_0001.csv", "lab_export_fr"),
+        ("chiller_log_0001.csv", "chiller_log"),
+        ("co2_stream_d248b5d5_0001.jsonl", "co2_stream_d248b5d5"),  # digits glued to a word stay
+        ("report2024.csv", "report2024"),
+        ("export_2024-03.csv", "export"),  # a date at the end differs between files of one format
+        ("mqtt_dump_2021-07-22.json", "mqtt_dump"),
+        ("data-12.csv", "data"),
+        ("data (3).csv", "data"),
+        ("data.2.csv", "data"),
+        ("sensor_v2_0007.tsv", "sensor_v2"),
+        ("2021.csv", "inferred"),  # nothing but numbering: the fallback
+        ("2021-03-16.csv", "inferred"),
+        ("dir/sub/Meteo Toulouse_01.csv", "meteo_toulouse"),
+    ],
+)
+def test_format_name_drops_the_numbering(filename: str, expected: str) -> None:
+    assert format_name(filename) == expected
+
+
+def test_format_name_fallback() -> None:
     assert format_name(None, fallback="mqtt-bridge") == "mqtt_bridge"
 
 

@@ -56,7 +56,8 @@ def kind(values, ctx=CSV_EN, name="x"):
         ([True, False], JSON, ("bool", [])),
         ([[1], {"a": 2}], JSON, ("json", [])),
         (["35", 36], JSON, ("float", [])),
-        (["", 36], JSON, ("string", [])),  # '' in a JSON number field: the parser would refuse it as a float
+        (["", 36], JSON, ("int", [])),  # '' beside numbers: a null marker (the parser is told so)
+        (["", "x", 36], JSON, ("string", [])),
     ],
 )
 def test_types(values, ctx, expected) -> None:
