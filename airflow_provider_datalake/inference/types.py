@@ -156,22 +156,28 @@ _DAY_MONTH = {"%d/%m/%Y": "%m/%d/%Y", "%d/%m/%y": "%m/%d/%y", "%d/%m/%Y %H:%M": 
 _DAY_MONTH["%d/%m/%Y %H:%M:%S"] = "%m/%d/%Y %H:%M:%S"
 
 
-def _strptime_all(values: Sequence[str], fmt: str) -> bool:
-    try:
-        for value in values:
+def _strptime_most(values: Sequence[str], fmt: str, limit: int) -> bool:
+    """Whether ``fmt`` reads all but at most ``limit`` of the values (stops at the first one too many)."""
+    failed = 0
+    for value in values:
+        try:
             datetime.strptime(value.strip(), fmt)
-    except ValueError:
-        return False
+        except ValueError:
+            failed += 1
+            if failed > limit:
+                return False
     return True
 
 
-def date_formats(values: Sequence[str]) -> list[str]:
-    """The formats reading every value; a first pass on 20 values keeps the full check to survivors."""
-    if not values or not any(c.isdigit() for c in values[0]):
+def date_formats(values: Sequence[str], share: float | None = None) -> list[str]:
+    """The formats reading every value but at most ``share`` of them (default: the outliers a column may
+    hold; the caller checks the exact rows); a first pass on 20 values keeps the full check to survivors."""
+    if not values or not any(any(c.isdigit() for c in v) for v in values[:3]):
         return []
+    limit = int(len(values) * (OUTLIER_SHARE if share is None else share))
     head = values[:20]
-    found = [f for f in DATE_FORMATS if _strptime_all(head, f)]
-    return [f for f in found if _strptime_all(values, f)]
+    found = [f for f in DATE_FORMATS if _strptime_most(head, f, min(limit, 1))]
+    return [f for f in found if _strptime_most(values, f, limit)]
 
 
 # ------------------------------------------------------------------------------------------- guesses

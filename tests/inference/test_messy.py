@@ -205,3 +205,15 @@ def test_naive_times_say_utc_is_assumed() -> None:
     zoned = infer_field("t", ["2019-03-16T14:05:00+01:00", "2019-03-16T15:05:00Z"], ctx)
     assert "UTC assumed" not in zoned.detected and "with zone" in zoned.detected
     assert "UTC assumed" not in infer_field("d", ["16/03/2019", "17/03/2019"], ctx).detected  # dates: no zone
+
+
+def test_an_impossible_date_shaped_like_the_others_is_an_outlier_too() -> None:
+    """'32/13/2019 25:61' looks like a date, so it sits among the candidates: one such value must not
+    stop the day-first format from being found (it did: every value had to read)."""
+    data = _messy_csv({169: ("horodatage", "32/13/2019 25:61")})
+    desc = _infer(data).descriptor
+    assert desc.field("horodatage").type is FieldType.TIMESTAMP
+    assert desc.field("horodatage").converters[0].format == "%d/%m/%Y %H:%M"
+    assert "'32/13/2019 25:61'" in desc.evidence.fields["horodatage"].detected
+    rows, bad = _load(desc, data)
+    assert [b.row_number for b in bad] == [170] and len(rows) == 199
