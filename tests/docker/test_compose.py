@@ -455,7 +455,7 @@ def test_connection_details(common_env: dict[str, str], env_example: dict[str, s
     swift = conn("swift_default")
     assert swift["login"] == "test:tester"
     assert swift["password"] == env_example["SWIFT_PASSWORD"]
-    assert swift["extra"] == {"auth_version": "1.0"}
+    assert "extra" not in swift  # TempAuth v1, the hook's default
     mongo = conn("mongo_default")
     assert mongo["schema"] == "datalake"
     assert mongo["login"] == env_example["MONGO_DATALAKE_USER"]
