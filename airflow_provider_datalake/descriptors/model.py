@@ -355,8 +355,13 @@ class PostgresTarget(Strict):
         return [(("keys", i), k) for i, k in enumerate(self.keys)]
 
 
+def _repeated(names: list[str]) -> list[str]:
+    """The names listed more than once, sorted (for one error naming them all)."""
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 def _unique_keys(value: list[str]) -> list[str]:
-    repeated = sorted({k for k in value if value.count(k) > 1})
+    repeated = _repeated(value)
     if repeated:
         raise ValueError(f"merge keys must be unique; repeated: {', '.join(repeated)}")
     return value
@@ -560,7 +565,7 @@ class InfluxTarget(Strict):
     @field_validator("tags")
     @classmethod
     def _tags_unique(cls, value: list[str]) -> list[str]:
-        repeated = sorted({k for k in value if value.count(k) > 1})
+        repeated = _repeated(value)
         if repeated:
             raise ValueError(f"tags must be unique; repeated: {', '.join(repeated)}")
         reserved = [t for t in value if t in INFLUX_RESERVED_KEYS]
@@ -638,8 +643,7 @@ class MongoTarget(Strict):
     @field_validator("indexes")
     @classmethod
     def _index_names_unique(cls, value: list[MongoIndex]) -> list[MongoIndex]:
-        names = [i.index_name for i in value]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = _repeated([i.index_name for i in value])
         if repeated:
             raise ValueError(f"index names must be unique; repeated: {', '.join(repeated)}")
         return value
@@ -672,8 +676,7 @@ class GraphNode(Strict):
     @classmethod
     def _distinct(cls, value: list[str], info: ValidationInfo) -> list[str]:
         # A field validator, not a model one: it runs even when the label is wrong.
-        names = [*info.data.get("keys", []), *value]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = _repeated([*info.data.get("keys", []), *value])
         if repeated:
             raise ValueError(f"{', '.join(repeated)} listed twice (keys and properties)")
         return value
@@ -704,8 +707,7 @@ class Neo4jTarget(Strict):
     @field_validator("nodes")
     @classmethod
     def _labels_unique(cls, value: list[GraphNode]) -> list[GraphNode]:
-        labels = [n.label for n in value]
-        repeated = sorted({n for n in labels if labels.count(n) > 1})
+        repeated = _repeated([n.label for n in value])
         if repeated:
             raise ValueError(f"node labels must be unique in a graph target; repeated: {', '.join(repeated)}")
         return value
