@@ -10,7 +10,6 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +233,8 @@ def objects_quarantine(
     ctx: click.Context, record_id: str, target: str | None, limit: int, as_json: bool
 ) -> None:
     """Show the bad rows of a raw object's latest load per target, with their reasons (read from Swift)."""
+    from airflow_provider_datalake.parsing.lines import LineSplitter
+
     swift, catalog = _hooks(ctx)
     rec = catalog.get(record_id)
     if rec is None:
@@ -260,7 +261,13 @@ def objects_quarantine(
             continue
         container, _, obj = link.partition("/")
         shown = 0
-        for line in _lines(swift.iter_object(container, obj)):
+        for raw in LineSplitter(swift.iter_object(container, obj)):
+            if not isinstance(raw, bytes):  # over the parser's line limit: not shown, never loaded whole
+                out.print(f"  (a line of {raw.size} bytes, left in {escape(link)})")
+                continue
+            line = raw.decode().strip()
+            if not line:
+                continue
             if limit and shown >= limit:
                 if not as_json:
                     out.print(f"  ... more in {escape(link)} (--limit 0 shows all)")
@@ -276,19 +283,6 @@ def objects_quarantine(
                 f"(value {escape(repr(bad.get('value')))})",
                 soft_wrap=True,
             )
-
-
-def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Text lines of a streamed object (memory bounded by the longest line)."""
-    rest = b""
-    for chunk in chunks:
-        rest += chunk
-        *lines, rest = rest.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield line.decode()
-    if rest.strip():
-        yield rest.decode()
 
 
 @cli.command("reconcile")
