@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,16 @@ def lake(swift_conn: dict, mongo_conn: dict, monkeypatch: pytest.MonkeyPatch) ->
             swift_hook.get_conn().delete_container(name)
         except SwiftNotFound:
             pass
+
+
+def insert_into(lake: dict, source: Any, **kw: Any) -> dict:
+    """``insert_datalake`` into the isolated ``lake`` (its container and connections); the record."""
+    from airflow_provider_datalake import insert_datalake
+
+    return insert_datalake(
+        source,
+        container=lake["container"],
+        swift_conn_id=lake["swift_conn_id"],
+        mongo_conn_id=lake["mongo_conn_id"],
+        **kw,
+    )

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from airflow.providers.mongo.hooks.mongo import MongoHook
 
-from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.operators.gold import GoldOperatorBase
@@ -26,6 +25,7 @@ from airflow_provider_datalake.operators.influxdb import InfluxGoldOperator
 from airflow_provider_datalake.operators.mongo import MongoGoldOperator
 from airflow_provider_datalake.operators.neo4j import Neo4jGoldOperator
 from airflow_provider_datalake.processing import QUARANTINE_CONTAINER
+from tests.conftest import insert_into
 from tests.gold.conftest import Graph, Influx
 
 pytestmark = pytest.mark.stack
@@ -148,14 +148,7 @@ def descriptor(store: Store, max_ratio: float = 0.1) -> dict[str, Any]:
 
 def commit(lake: dict, data: bytes) -> dict[str, Any]:
     """Insert ``data`` into the test's raw zone; the committed catalog record."""
-    return insert_datalake(
-        data,
-        format="room_temperature",
-        container=lake["container"],
-        content_type="text/csv",
-        swift_conn_id=lake["swift_conn_id"],
-        mongo_conn_id=lake["mongo_conn_id"],
-    )
+    return insert_into(lake, data, format="room_temperature", content_type="text/csv")
 
 
 def operator(store: Store, lake: dict, record: dict, max_ratio: float = 0.1) -> GoldOperatorBase:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.descriptors.store import FormatStore
 from airflow_provider_datalake.hooks.catalog import CatalogHook
@@ -22,6 +21,7 @@ from airflow_provider_datalake.inference.drafts import (
     infer_unformatted,
 )
 from airflow_provider_datalake.inference.sniff import Sample
+from tests.conftest import insert_into
 
 V1 = b"time,room,temp\n2020-01-01T00:00:00Z,a,1.5\n2020-01-01T01:00:00Z,b,2.5\n"
 V2 = b"time,room,temp,humidity\n2020-01-02T00:00:00Z,a,1.5,40\n2020-01-02T01:00:00Z,b,2.5,41\n"
@@ -74,16 +74,6 @@ def test_outliers_fit_the_known_version_and_null_markers_are_added() -> None:
 # ---------------------------------------------------------------------------------------- on the stack
 
 
-def _insert(lake: dict, path: Path, **kw) -> dict:
-    return insert_datalake(
-        path,
-        container=lake["container"],
-        swift_conn_id=lake["swift_conn_id"],
-        mongo_conn_id=lake["mongo_conn_id"],
-        **kw,
-    )
-
-
 def _run(lake: dict) -> list[dict]:
     catalog = CatalogHook(lake["mongo_conn_id"])
     outcomes = infer_unformatted(
@@ -115,7 +105,7 @@ def test_review_then_additive_version_then_approve_releases_everything(lake: dic
     catalog = CatalogHook(lake["mongo_conn_id"])
     first = tmp_path / "rooms_0001.csv"
     first.write_bytes(V1)
-    rec1 = _insert(lake, first)
+    rec1 = insert_into(lake, first)
     assert rec1["format"] is None
     (out,) = _run(lake)
     assert out["action"] == "review" and out["format"] == "rooms" and out["version"] == 1
@@ -125,7 +115,7 @@ def test_review_then_additive_version_then_approve_releases_everything(lake: dic
 
     second = tmp_path / "rooms_0002.csv"
     second.write_bytes(V2)
-    rec2 = _insert(lake, second)
+    rec2 = insert_into(lake, second)
     (out,) = _run(lake)
     assert out["action"] == "review" and out["version"] == 2 and "adds humidity" in out["detail"]
 
@@ -142,10 +132,10 @@ def test_review_then_additive_version_then_approve_releases_everything(lake: dic
     # A later file of the known shape goes straight to the format; a conflicting one waits for review.
     third = tmp_path / "rooms_0003.csv"
     third.write_bytes(V1.replace(b"2020-01-01", b"2020-02-01"))
-    rec3 = _insert(lake, third)
+    rec3 = insert_into(lake, third)
     fourth = tmp_path / "rooms_0004.csv"
     fourth.write_bytes(CONFLICT)
-    rec4 = _insert(lake, fourth)
+    rec4 = insert_into(lake, fourth)
     PolicyStore(catalog).set(AUTO, container=lake["container"])
     outs = {o["record_id"]: o for o in _run(lake)}
     assert outs[rec3["_id"]]["action"] == "routed" and catalog.get(rec3["_id"])["format"] == "rooms"
@@ -162,10 +152,10 @@ def test_auto_activates_and_binaries_are_left_alone(lake: dict, tmp_path: Path) 
     PolicyStore(catalog).set(AUTO, application="weather-bot")
     path = tmp_path / "weather.csv"
     path.write_bytes(V1)
-    rec = _insert(lake, path, application="weather-bot")
+    rec = insert_into(lake, path, application="weather-bot")
     image = tmp_path / "photo.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
-    img = _insert(lake, image)
+    img = insert_into(lake, image)
     outs = {o["record_id"]: o for o in _run(lake)}
     assert outs[rec["_id"]]["action"] == "activated" and outs[rec["_id"]]["released"] == [rec["_id"]]
     assert catalog.get(rec["_id"])["format"] == "weather"
@@ -181,13 +171,13 @@ def test_a_formatted_object_dedupes_later_copies_under_its_format(lake: dict, tm
     PolicyStore(catalog).set(AUTO, container=lake["container"])
     path = tmp_path / "rooms_0001.csv"
     path.write_bytes(V1)
-    first = _insert(lake, path)
+    first = insert_into(lake, path)
     assert first["dedupe_key"].startswith("-:")  # no format yet
     (out,) = _run(lake)
     assert out["action"] == "activated"
     formatted = catalog.get(first["_id"])
     assert formatted["format"] == "rooms" and formatted["dedupe_key"] == f"rooms:{first['sha256']}"
-    again = _insert(lake, path, format="rooms")  # the same bytes, now named: no second copy
+    again = insert_into(lake, path, format="rooms")  # the same bytes, now named: no second copy
     assert again["_id"] == first["_id"]
 
 
@@ -201,14 +191,14 @@ def test_objects_matching_a_descriptor_are_not_touched(lake: dict, tmp_path: Pat
     FormatStore(catalog).push(known)
     path = tmp_path / "known_0001.csv"
     path.write_bytes(V1)
-    rec = _insert(lake, path)
+    rec = insert_into(lake, path)
     assert rec["format"] == "known_rooms"  # matched at insert
     assert _run(lake) == []
     assert "inference" not in catalog.get(rec["_id"])
     # A human format's name is never versioned by inference.
     other = tmp_path / "known_rooms.txt"  # same name, but not matched by the glob
     other.write_bytes(V2)
-    _insert(lake, other)
+    insert_into(lake, other)
     (out,) = _run(lake)
     assert out["format"] == "known_rooms_inferred"
     assert [v.version for v in FormatStore(catalog).history("known_rooms")] == [1]

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_datalake import insert_datalake, reconcile
+from airflow_provider_datalake import reconcile
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.ingest import InsertError
 from airflow_provider_datalake.samples import write_blob
-from tests.conftest import REPO
+from tests.conftest import REPO, insert_into
 from tests.ingest.conftest import all_records, assert_consistent, segment_names, swift_names
 
 pytestmark = pytest.mark.stack
@@ -126,12 +126,10 @@ def test_sigkill_at_each_step_then_reconcile(lake: dict, tmp_path: Path, step: s
         assert len(report.rolled_back) == 1
         assert segment_names(lake) == set()
     # A retry of the same file after the crash gives one record, never two.
-    rec = insert_datalake(
+    rec = insert_into(
+        lake,
         path,
         format="blob",
-        container=lake["container"],
-        swift_conn_id=lake["swift_conn_id"],
-        mongo_conn_id=lake["mongo_conn_id"],
     )
     assert _read_sha(lake, rec) == _sha(path)
     assert len(assert_consistent(lake)) == 1
@@ -172,12 +170,10 @@ def test_random_kills_across_many_inserts(lake: dict, tmp_path: Path) -> None:
 
 def test_swift_stopped_gives_clear_error_and_leaves_nothing(lake: dict) -> None:
     with server_down("swift-proxy", "swift"), pytest.raises(InsertError, match=r"(?i)swift"):
-        insert_datalake(
+        insert_into(
+            lake,
             b"reading while swift is down",
             format="x",
-            container=lake["container"],
-            swift_conn_id=lake["swift_conn_id"],
-            mongo_conn_id=lake["mongo_conn_id"],
             lease=dt.timedelta(seconds=1),
         )
     # Swift was down, so the rollback could only delete the record (the object never existed).
@@ -190,12 +186,10 @@ def test_swift_dies_mid_upload(lake: dict, tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     write_blob(path, 40 << 20, seed=12)
     with server_down("swift-proxy", "swift", later=True) as stop, pytest.raises(InsertError):
-        insert_datalake(
+        insert_into(
+            lake,
             path,
             format="blob",
-            container=lake["container"],
-            swift_conn_id=lake["swift_conn_id"],
-            mongo_conn_id=lake["mongo_conn_id"],
             lease=dt.timedelta(seconds=1),
             progress=stop,
         )
@@ -210,12 +204,10 @@ def test_catalog_stopped_before_insert(lake: dict) -> None:
         server_down("ferretdb", "mongo"),
         pytest.raises(InsertError, match=r"catalog \(MongoDB\) unreachable, nothing was stored"),
     ):
-        insert_datalake(
+        insert_into(
+            lake,
             b"no catalog",
             format="x",
-            container=lake["container"],
-            swift_conn_id=lake["swift_conn_id"],
-            mongo_conn_id=lake["mongo_conn_id"],
         )
     assert swift_names(lake) == set()  # nothing reached Swift: the record comes first
 
@@ -228,12 +220,10 @@ def test_catalog_dies_between_upload_and_commit(lake: dict, tmp_path: Path) -> N
         server_down("ferretdb", "mongo", later=True) as stop,
         pytest.raises(InsertError, match="`datalake reconcile` will commit it"),
     ):
-        insert_datalake(
+        insert_into(
+            lake,
             path,
             format="blob",
-            container=lake["container"],
-            swift_conn_id=lake["swift_conn_id"],
-            mongo_conn_id=lake["mongo_conn_id"],
             lease=dt.timedelta(seconds=1),
             progress=stop,
         )
@@ -256,12 +246,10 @@ def test_orphan_objects_are_reported_then_removed_on_request(lake: dict) -> None
 
 
 def test_committed_record_without_object_is_reported(lake: dict) -> None:
-    rec = insert_datalake(
+    rec = insert_into(
+        lake,
         b"soon lost",
         format="x",
-        container=lake["container"],
-        swift_conn_id=lake["swift_conn_id"],
-        mongo_conn_id=lake["mongo_conn_id"],
     )
     SwiftHook(lake["swift_conn_id"]).delete_object(lake["container"], rec["swift_object_id"])
     report = _reconcile(lake)

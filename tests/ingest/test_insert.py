@@ -15,6 +15,7 @@ from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.ingest import EmptySourceError, InsertError, SourceError
 from airflow_provider_datalake.samples import write_blob, write_mqtt_dump
+from tests.conftest import insert_into
 from tests.ingest.conftest import all_records, assert_consistent, swift_names
 
 pytestmark = pytest.mark.stack
@@ -36,16 +37,6 @@ SEED_FIELDS = {
 }
 
 
-def _insert(lake: dict, source, **kw) -> dict:
-    return insert_datalake(
-        source,
-        container=lake["container"],
-        swift_conn_id=lake["swift_conn_id"],
-        mongo_conn_id=lake["mongo_conn_id"],
-        **kw,
-    )
-
-
 def _read_back(lake: dict, rec: dict) -> bytes:
     return b"".join(
         SwiftHook(lake["swift_conn_id"]).iter_object(rec["swift_container"], rec["swift_object_id"])
@@ -65,13 +56,13 @@ def _read_back(lake: dict, rec: dict) -> bytes:
 def test_content_type_is_guessed_from_the_name(lake: dict, tmp_path: Path, name: str, expected: str) -> None:
     path = tmp_path / name
     path.write_bytes(b'{"a": 1}\n')
-    assert _insert(lake, path)["content_type"] == expected
+    assert insert_into(lake, path)["content_type"] == expected
 
 
 def test_small_file_round_trip_and_record_fields(lake: dict, tmp_path: Path) -> None:
     path = tmp_path / "u4_dump.json"
     write_mqtt_dump(path, 50, seed=1)
-    rec = _insert(
+    rec = insert_into(
         lake,
         path,
         format="neocampus_mqtt",
@@ -97,7 +88,7 @@ def test_small_file_round_trip_and_record_fields(lake: dict, tmp_path: Path) -> 
 
 def test_bytes_and_non_seekable_stream(lake: dict) -> None:
     data = json.dumps({"idcapteur": 4, "value": 15}).encode()
-    rec_bytes = _insert(lake, data, format="sensor_readings", original_name="reading.json")
+    rec_bytes = insert_into(lake, data, format="sensor_readings", original_name="reading.json")
     assert rec_bytes["content_type"] == "application/json"
 
     class Pipe(io.RawIOBase):
@@ -115,7 +106,7 @@ def test_bytes_and_non_seekable_stream(lake: dict) -> None:
             return len(chunk)
 
     payload = b"x;y\n1,5;2\n" * 1000
-    rec_stream = _insert(lake, Pipe(payload), format="lab_csv_fr", dedupe=False)
+    rec_stream = insert_into(lake, Pipe(payload), format="lab_csv_fr", dedupe=False)
     assert rec_stream["size"] == len(payload)
     assert rec_stream["sha256"] == hashlib.sha256(payload).hexdigest()
     assert _read_back(lake, rec_stream) == payload
@@ -125,7 +116,7 @@ def test_bytes_and_non_seekable_stream(lake: dict) -> None:
 def test_large_file_200mb_streams_as_slo(lake: dict, tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     digest = write_blob(path, 200 * 1024 * 1024, seed=3)
-    rec = _insert(lake, path, format="blob")
+    rec = insert_into(lake, path, format="blob")
     assert rec["segments"] >= 2  # the test connection makes anything above 1 MiB a Static Large Object
     got = hashlib.sha256()
     for chunk in SwiftHook(lake["swift_conn_id"]).iter_object(lake["container"], rec["swift_object_id"]):
@@ -137,12 +128,12 @@ def test_large_file_200mb_streams_as_slo(lake: dict, tmp_path: Path) -> None:
 def test_dedupe_same_content_same_format(lake: dict, tmp_path: Path) -> None:
     path = tmp_path / "a.json"
     write_mqtt_dump(path, 10, seed=2)
-    first = _insert(lake, path, format="neocampus_mqtt")
-    again = _insert(lake, path.read_bytes(), format="neocampus_mqtt")
+    first = insert_into(lake, path, format="neocampus_mqtt")
+    again = insert_into(lake, path.read_bytes(), format="neocampus_mqtt")
     assert again["_id"] == first["_id"]
-    other_format = _insert(lake, path, format="neocampus_mqtt_copy")
+    other_format = insert_into(lake, path, format="neocampus_mqtt_copy")
     assert other_format["_id"] != first["_id"]
-    forced = _insert(lake, path, format="neocampus_mqtt", dedupe=False)
+    forced = insert_into(lake, path, format="neocampus_mqtt", dedupe=False)
     assert forced["_id"] != first["_id"]
     assert len(swift_names(lake)) == 3
     assert_consistent(lake)
@@ -150,8 +141,8 @@ def test_dedupe_same_content_same_format(lake: dict, tmp_path: Path) -> None:
 
 def test_dedupe_of_a_stream_keeps_one_copy(lake: dict, tmp_path: Path) -> None:
     payload = b'{"a": 1}\n' * 100
-    first = _insert(lake, payload, format="jsonl")
-    again = _insert(lake, io.BytesIO(payload), format="jsonl")
+    first = insert_into(lake, payload, format="jsonl")
+    again = insert_into(lake, io.BytesIO(payload), format="jsonl")
     assert again["_id"] == first["_id"]
     assert len(swift_names(lake)) == 1
     assert_consistent(lake)
@@ -171,7 +162,7 @@ def test_dedupe_of_a_stream_keeps_one_copy(lake: dict, tmp_path: Path) -> None:
 def test_bad_input_is_a_clear_error_and_leaves_nothing(lake, tmp_path, make_source, error, words) -> None:
     (tmp_path / "empty.json").write_bytes(b"")
     with pytest.raises(error, match=words):
-        _insert(lake, make_source(tmp_path), format="x")
+        insert_into(lake, make_source(tmp_path), format="x")
     assert all_records(lake) == []
     assert swift_names(lake) == set()
 
@@ -192,7 +183,7 @@ def test_unreadable_stream_rolls_back(lake: dict) -> None:
             return 1024
 
     with pytest.raises(InsertError, match="rolled back"):
-        _insert(lake, Broken(), format="x")
+        insert_into(lake, Broken(), format="x")
     assert all_records(lake) == []
     assert swift_names(lake) == set()
 
@@ -201,11 +192,11 @@ def test_unreadable_path_is_a_clear_error(lake: dict, tmp_path: Path) -> None:
     path = tmp_path / "secret.csv"
     path.write_text("a;b\n")
     with pytest.raises(SourceError, match="cannot read"):
-        _insert(lake, path / "child", format="x")  # a path through a file: stat fails with ENOTDIR
+        insert_into(lake, path / "child", format="x")  # a path through a file: stat fails with ENOTDIR
     if os.geteuid() != 0:  # root reads any file whatever its mode
         path.chmod(0)
         with pytest.raises(SourceError, match="cannot read"):
-            _insert(lake, path, format="x")
+            insert_into(lake, path, format="x")
     assert all_records(lake) == []
 
 
@@ -227,7 +218,7 @@ def test_wrong_swift_credentials(lake: dict, monkeypatch: pytest.MonkeyPatch, tm
 
 def test_bad_format_or_container_names_are_refused(lake: dict) -> None:
     with pytest.raises(ValueError, match="format"):
-        _insert(lake, b"x", format="../etc")
+        insert_into(lake, b"x", format="../etc")
     with pytest.raises(ValueError, match="container"):
         insert_datalake(b"x", container="a/b", swift_conn_id=lake["swift_conn_id"])
 
@@ -248,7 +239,7 @@ def test_without_a_format_the_descriptors_match_rules_choose_it(lake: dict, tmp_
     FormatStore(CatalogHook(lake["mongo_conn_id"])).push(desc)
     path = tmp_path / "mqtt_dump_0042.json"
     write_mqtt_dump(path, 5, seed=4)
-    assert _insert(lake, path)["format"] == "campus_dump"
+    assert insert_into(lake, path)["format"] == "campus_dump"
     other = tmp_path / "notes.json"
     other.write_text('{"a": 1}')
-    assert _insert(lake, other)["format"] is None
+    assert insert_into(lake, other)["format"] is None
