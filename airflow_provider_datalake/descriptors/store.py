@@ -17,7 +17,6 @@ This module imports neither Airflow nor pymongo at import time: DAG files import
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,6 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +39,7 @@ from airflow_provider_datalake.descriptors.loader import (
     validate_data,
 )
 from airflow_provider_datalake.descriptors.model import Descriptor, is_identifier
+from airflow_provider_datalake.factory.spec import CacheError, DagSpec, cache_entries, text_sha256
 
 if TYPE_CHECKING:
     from pymongo.collection import Collection
@@ -174,7 +173,7 @@ class FormatStore:
             parsed = parse_descriptor(source_text, source_name=f"{descriptor.name} (source_text)")
             if parsed.model_copy(update={"version": descriptor.version}) != descriptor:
                 raise ValueError(f"source_text does not describe the descriptor {descriptor.name!r} pushed")
-        sha256 = _sha256(source_text)
+        sha256 = text_sha256(source_text)
         coll = self.collection
         for attempt in range(self.max_attempts):
             last = coll.find_one({"name": descriptor.name}, {"version": 1}, sort=[("version", -1)])
@@ -294,10 +293,6 @@ class FormatStore:
 # ------------------------------------------------------------------------------------------------- cache
 
 
-class CacheError(ValueError):
-    """The cache file exists but is not one we wrote (corrupt or foreign): say so rather than guess."""
-
-
 @dataclass(frozen=True, slots=True)
 class CacheState:
     """What ``sync_cache`` did. ``status``: ``synced`` (file rewritten), ``fresh`` (younger than ttl, left
@@ -349,18 +344,19 @@ def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _cache_record(found: FormatVersion) -> dict[str, Any]:
     """``version`` and ``yaml`` (the truth), plus ``data``: the YAML pre-parsed, when JSON holds it exactly,
-    tied to the text by ``sha256``, so that reading 1,000 descriptors needs no YAML parsing."""
+    tied to the text by ``sha256``, so that reading 1,000 descriptors needs no YAML parsing; and, for a
+    valid descriptor, ``dag``: what its DAG file needs at parse time (`factory.spec`), so that parsing
+    needs no validation either."""
     record: dict[str, Any] = {"version": found.version, "yaml": found.yaml}
     data = plain_data(found.yaml)
     if data is not None:
-        record["sha256"] = _sha256(found.yaml)
+        record["sha256"] = text_sha256(found.yaml)
         record["data"] = data
+    desc, error = _cache_entry(found.name, record)
+    if desc is not None and error is None:
+        record["dag"] = DagSpec.from_descriptor(desc).to_cache(found.yaml)
     return record
 
 
@@ -414,7 +410,7 @@ def _cache_entry(name: str, entry: Any) -> tuple[Descriptor | None, DescriptorEr
         return None, DescriptorError([problem], name=name)
     source = _source_name(name, entry["version"])
     try:
-        if "data" in entry and entry.get("sha256") == _sha256(entry["yaml"]):
+        if "data" in entry and entry.get("sha256") == text_sha256(entry["yaml"]):
             desc = validate_data(entry["data"], entry["yaml"], source_name=source)
         else:  # no pre-parsed copy (or one that does not belong to this text): the YAML decides
             desc = parse_descriptor(entry["yaml"], source_name=source)
@@ -459,15 +455,6 @@ def read_cache(path: str | os.PathLike[str]) -> dict[str, tuple[Descriptor | Non
     return dict(result)
 
 
-@lru_cache(maxsize=8)
-def _raw_entries(path: str, stamp: tuple[int, int, int]) -> dict[str, Any]:
-    payload = json.loads(Path(path).read_bytes())
-    entries = payload.get("descriptors") if isinstance(payload, dict) else None
-    if not isinstance(entries, dict):
-        raise CacheError(f"{path} is not a format cache (no `descriptors` mapping)")
-    return entries
-
-
 def read_cache_entry(
     path: str | os.PathLike[str], name: str
 ) -> tuple[Descriptor | None, DescriptorError | None]:
@@ -477,9 +464,7 @@ def read_cache_entry(
     of N files would cost N^2; this costs one JSON read (memoised per file version) and one validation.
     Raises KeyError when the format is not in the cache, FileNotFoundError when there is no cache.
     """
-    st = os.stat(path)
-    entries = _raw_entries(os.path.abspath(path), (st.st_mtime_ns, st.st_size, st.st_ino))
-    return _cache_entry(name, entries[name])
+    return _cache_entry(name, cache_entries(path)[name])
 
 
 def cache_errors(

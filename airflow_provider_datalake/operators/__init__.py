@@ -1,1 +1,2 @@
-"""Operators for users composing their own DAGs; the generated format DAGs call the loaders directly."""
+"""Operators: the format run's steps (`formats`: claim, load, finish), which the generated DAGs are built
+from, and one gold operator per store for users composing their own DAGs."""

@@ -1,0 +1,158 @@
+"""The three steps of a format's run as operators: claim -> load (one per target, mapped) -> finish.
+
+The generated DAGs are built from these, and users composing their own DAGs may use them too. Plain
+operator classes, not ``@task`` functions: building a TaskFlow task inspects its function's signature each
+time, which made up half of the factory's DAG build time (measured: 1,000 DAGs built in 2.3 s with
+``@task``, 1.0 s with these). This module imports only the Task SDK at parse time; the catalog, Swift and
+the descriptor model are imported when a task runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_datalake.descriptors.model import Descriptor
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+
+def _catalog(mongo_conn_id: str, database: str | None) -> CatalogHook:
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    return CatalogHook(mongo_conn_id, database=database)
+
+
+class ClaimRawObjectsOperator(BaseOperator):
+    """Take up to ``limit`` committed objects of ``format`` for this run (atomic per object: two runs never
+    take the same one). Returns their ids, for the load tasks to map over."""
+
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        format: str,
+        mongo_conn_id: str = "mongo_default",
+        database: str | None = None,
+        limit: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.format = format
+        self.mongo_conn_id = mongo_conn_id
+        self.database = database
+        self.limit = limit
+
+    def execute(self, context: Context) -> list[str]:
+        from airflow_provider_datalake.processing import claim_objects
+
+        return claim_objects(
+            self.format,
+            context["run_id"],
+            catalog=_catalog(self.mongo_conn_id, self.database),
+            limit=self.limit,
+        )
+
+
+class LoadRawObjectOperator(BaseOperator):
+    """Load one claimed object into one target of its format and record the outcome in the catalog.
+
+    The descriptor is the one given (an object, or its JSON data: what a mapped task's arguments can
+    hold), else the format's entry in the descriptor cache at ``cache_path``, read when the task runs
+    (what generated DAGs do: their files never load the descriptor model).
+    """
+
+    template_fields: Sequence[str] = ("record_id",)
+    ui_color = "#e8fdf0"
+
+    def __init__(
+        self,
+        *,
+        format: str,
+        target: str,
+        record_id: str,
+        descriptor: Descriptor | dict[str, Any] | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
+        mongo_conn_id: str = "mongo_default",
+        swift_conn_id: str = "swift_default",
+        database: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if descriptor is None and cache_path is None:
+            raise ValueError("LoadRawObjectOperator needs a descriptor or the cache_path to read it from")
+        self.format = format
+        self.target = target
+        self.record_id = record_id
+        self.descriptor = descriptor
+        self.cache_path = None if cache_path is None else os.fspath(cache_path)
+        self.mongo_conn_id = mongo_conn_id
+        self.swift_conn_id = swift_conn_id
+        self.database = database
+
+    def resolve_descriptor(self) -> Descriptor:
+        if isinstance(self.descriptor, dict):
+            from airflow_provider_datalake.descriptors.model import Descriptor
+
+            return Descriptor.model_validate(self.descriptor)
+        if self.descriptor is not None:
+            return self.descriptor
+        from pathlib import Path
+
+        from airflow_provider_datalake.factory.dags import descriptor_from_cache
+
+        assert self.cache_path is not None
+        return descriptor_from_cache(self.format, Path(self.cache_path))
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_datalake.hooks.swift import SwiftHook
+        from airflow_provider_datalake.processing import load_object
+
+        return load_object(
+            self.resolve_descriptor(),
+            self.record_id,
+            self.target,
+            context["run_id"],
+            catalog=_catalog(self.mongo_conn_id, self.database),
+            swift=SwiftHook(self.swift_conn_id),
+        )
+
+
+class FinishRawObjectsOperator(BaseOperator):
+    """processing -> processed, or failed when any target of the object failed in this run; the task then
+    fails, naming the objects. Runs whatever the loads did (trigger rule ``all_done`` by default)."""
+
+    template_fields: Sequence[str] = ("record_ids",)
+    ui_color = "#fdf6e8"
+
+    def __init__(
+        self,
+        *,
+        format: str,
+        record_ids: list[str] | Any,
+        mongo_conn_id: str = "mongo_default",
+        database: str | None = None,
+        trigger_rule: str = "all_done",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(trigger_rule=trigger_rule, **kwargs)
+        self.format = format
+        self.record_ids = record_ids
+        self.mongo_conn_id = mongo_conn_id
+        self.database = database
+
+    def execute(self, context: Context) -> dict[str, str]:
+        from airflow_provider_datalake.processing import finish_objects
+
+        ids = list(self.record_ids or [])
+        states = finish_objects(ids, context["run_id"], catalog=_catalog(self.mongo_conn_id, self.database))
+        failed = sorted(rid for rid, state in states.items() if state == "failed")
+        if failed:
+            raise RuntimeError(f"{len(failed)} object(s) of format {self.format} failed: {', '.join(failed)}")
+        return states

@@ -1,0 +1,38 @@
+"""The format run's operators, without a store: what they are given and how the load finds its descriptor.
+Their work against the real catalog, Swift and stores is tested through the generated DAGs
+(tests/factory/test_end_to_end.py, tests/gold/test_fanout.py, tests/factory/test_live_airflow.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_datalake.descriptors.loader import parse_descriptor
+from airflow_provider_datalake.factory.dags import CACHE_NAME
+from airflow_provider_datalake.operators.formats import LoadRawObjectOperator
+from tests.factory.test_dags import GOOD
+
+
+def test_load_needs_a_descriptor_or_where_to_read_it() -> None:
+    with pytest.raises(ValueError, match="descriptor or the cache_path"):
+        LoadRawObjectOperator(task_id="load", format="fmt_a", target="t", record_id="r")
+
+
+def test_load_resolves_its_descriptor_from_an_object_its_data_or_the_cache(tmp_path: Path) -> None:
+    desc = parse_descriptor(GOOD.format(name="fmt_a"))
+    as_object = LoadRawObjectOperator(task_id="a", format="fmt_a", target="t", record_id="r", descriptor=desc)
+    as_data = LoadRawObjectOperator(
+        task_id="b", format="fmt_a", target="t", record_id="r", descriptor=desc.model_dump(mode="json")
+    )
+    cache = tmp_path / CACHE_NAME
+    entry = {"version": 3, "yaml": GOOD.format(name="fmt_a")}
+    cache.write_text(json.dumps({"descriptors": {"fmt_a": entry}}))
+    from_cache = LoadRawObjectOperator(
+        task_id="c", format="fmt_a", target="t", record_id="r", cache_path=cache
+    )
+    assert as_object.resolve_descriptor() is desc
+    assert as_data.resolve_descriptor() == desc
+    assert from_cache.resolve_descriptor() == desc
+    assert from_cache.cache_path == str(cache)
