@@ -582,13 +582,19 @@ def dags() -> None:
 @dags.command("install")
 @click.option("--dags-folder", type=click.Path(file_okay=False, path_type=Path), help="[default: Airflow's]")
 @click.option("--ttl", default=60.0, show_default=True, help="Seconds between catalog reads at parse time.")
+@click.option(
+    "--layout",
+    type=click.Choice(["per-format", "single"]),
+    help="per-format: a file per format; single: one file for every valid format (cheaper to parse "
+    "for hundreds of formats). [default: the folder's current one, else per-format]",
+)
 @click.pass_context
-def dags_install(ctx: click.Context, dags_folder: Path | None, ttl: float) -> None:
-    """Put the factory's entry file in the dags folder, then sync the per-format files once."""
+def dags_install(ctx: click.Context, dags_folder: Path | None, ttl: float, layout: str | None) -> None:
+    """Put the factory's entry file in the dags folder, then sync the format files once."""
     from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
 
     folder = _dags_folder(dags_folder)
-    path = install_dags_folder(folder, ttl=ttl, mongo_conn_id=ctx.obj["mongo_conn_id"])
+    path = install_dags_folder(folder, ttl=ttl, mongo_conn_id=ctx.obj["mongo_conn_id"], layout=layout)
     result = sync_dags_folder(folder, ttl=ttl, mongo_conn_id=ctx.obj["mongo_conn_id"], force=True)
     out.print(f"installed {path}; formats written: {', '.join(result.get('written', [])) or 'none'}")
 

@@ -32,6 +32,8 @@
      ``airflow.*`` modules the file names, as its manager does) parses and serializes that file alone;
      what a DAG file imports beyond Airflow is paid in every one of those processes, so this, times
      the number of files, is what the dag-processor spends per pass over the folder;
+   * ours twice: the default layout (a file per format) and ``single`` (one file builds every format:
+     one process per pass instead of 1,000);
    * the factory's own steps, in one process and in one per-file process: cache reads + validation, our
      imports where they happen, ``dag_for`` net of them; and a cProfile of the DagBag grouped by package.
 
@@ -275,7 +277,8 @@ def write_variants(root: Path, n: int) -> dict[str, Path]:
     from airflow_provider_datalake.factory.dags import CACHE_NAME
     from airflow_provider_datalake.factory.spec import _doc
 
-    names = ("ours", "hand", "hand_taskflow", "floor", "dagfactory", "dagfactory_folder", "pypath")
+    names = ("ours", "ours_single", "hand", "hand_taskflow", "floor")
+    names += ("dagfactory", "dagfactory_folder", "pypath")
     folders = {name: root / name for name in names}
     for folder in folders.values():
         folder.mkdir()
@@ -313,8 +316,12 @@ def write_variants(root: Path, n: int) -> dict[str, Path]:
             for name, e in entries.items()
         },
     }
-    (folders["ours"] / CACHE_NAME).write_text(json.dumps(cache, separators=(",", ":")))
-    render_format_files(folders["ours"])
+    from airflow_provider_datalake.factory.render import set_layout
+
+    for name, layout in (("ours", "per-format"), ("ours_single", "single")):
+        (folders[name] / CACHE_NAME).write_text(json.dumps(cache, separators=(",", ":")))
+        set_layout(folders[name], layout)
+        render_format_files(folders[name])
     return folders
 
 
@@ -532,6 +539,7 @@ def bench_parse(n: int, repeats: int, fork_sample: int, dagfactory_venv: Path) -
             "hand_taskflow": (python, None),
             "floor": (python, None),
             "ours": (python, None),
+            "ours_single": (python, None),
         }
         if df_python is not None:
             variants["dagfactory"] = (df_python, folders["pypath"])
@@ -550,7 +558,7 @@ def bench_parse(n: int, repeats: int, fork_sample: int, dagfactory_venv: Path) -
                 say(f"round {round_no + 1}/{repeats}: {name}: DagBag of {n} files ...")
                 if (run := _attempt(name, py, ["bag", str(folders[name])], env(name))) is not None:
                     runs[name].append(run)
-                if name == "dagfactory_folder" or not runs[name]:  # one file: the DagBag figure is it
+                if name in ("dagfactory_folder", "ours_single") or not runs[name]:  # one file: the DagBag
                     continue
                 say(f"round {round_no + 1}/{repeats}: {name}: {fork_sample} files, one process each ...")
                 fork_args = ["fork", str(folders[name]), "--sample", str(fork_sample)]
@@ -619,7 +627,7 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
     if "ours" not in result:
         return out
     ours = result["ours"]
-    for base in ("hand", "hand_taskflow", "floor", "dagfactory", "dagfactory_folder"):
+    for base in ("ours_single", "hand", "hand_taskflow", "floor", "dagfactory", "dagfactory_folder"):
         if base not in result:
             continue
         out[f"parse_vs_{base}"] = round(result[base]["parse_cpu_seconds"] / ours["parse_cpu_seconds"], 3)
@@ -632,6 +640,7 @@ def ratios(result: dict[str, Any]) -> dict[str, float]:
 
 LABELS = {
     "ours": "ours (factory)",
+    "ours_single": "ours, layout single (one file)",
     "hand": "hand-written, same DAG",
     "hand_taskflow": "hand-written, TaskFlow (the factory's before)",
     "floor": "Airflow's floor: one EmptyOperator per DAG",
@@ -678,6 +687,13 @@ def parse_report(p: dict[str, Any]) -> list[str]:
             rows.append(
                 f"  {label:<44} {f['cpu_seconds']:6.3f}s  (x {n}: {f['cpu_seconds'] * n:6.0f}s){ratio}"
             )
+    if "ours" in p and "per_file" in p["ours"] and "ours_single" in p:
+        per_format = p["ours"]["per_file"]["cpu_seconds"] * n
+        single = p["ours_single"]["parse_cpu_seconds"]
+        rows.append(
+            f"one dag-processor pass over our {n} formats, CPU s: a file per format {per_format:.0f}s, "
+            f"layout single {single:.2f}s: {per_format / single:.0f}x less"
+        )
     df = p["dagfactory_install"]
     if df["available"]:
         rows.append(f"dag-factory {df['version']}: its own venv ({', '.join(df['pins'])})")

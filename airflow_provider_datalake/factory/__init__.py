@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_datalake.factory.dags import FormatNotFound, build_dag, dag_for
+    from airflow_provider_datalake.factory.dags import FormatNotFound, build_dag, build_dags, dag_for
     from airflow_provider_datalake.factory.render import (
         install_dags_folder,
         render_format_files,
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "FormatNotFound": "dags",
     "build_dag": "dags",
+    "build_dags": "dags",
     "dag_for": "dags",
     "install_dags_folder": "render",
     "render_format_files": "render",
@@ -29,6 +30,7 @@ _WHERE = {
 __all__ = [
     "FormatNotFound",
     "build_dag",
+    "build_dags",
     "dag_for",
     "install_dags_folder",
     "render_format_files",

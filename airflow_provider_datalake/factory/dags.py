@@ -70,6 +70,51 @@ def build_dag(
     )
 
 
+def build_dags(
+    *,
+    cache_path: str | os.PathLike[str],
+    mongo_conn_id: str = "mongo_default",
+    swift_conn_id: str = "swift_default",
+) -> dict[str, Any]:
+    """Every format's DAG, by module-level name: what the one file of the ``single`` layout calls.
+
+    Formats with a DAG spec are built from it. A format without one is left to its own
+    ``datalake__<format>.py`` (the renderer writes one for each: an invalid descriptor is then an import
+    error on that file alone); if that file is not there yet (the package was upgraded since the last
+    sync), the descriptor is validated here, and an invalid one is logged and skipped. A task's process
+    builds only its own DAG (Airflow's parsing context).
+    """
+    import logging
+
+    from airflow.sdk import get_parsing_context
+
+    path = Path(cache_path)
+    try:
+        entries = cache_entries(path)
+    except FileNotFoundError:
+        return {}
+    wanted = get_parsing_context().dag_id
+    conns = {"mongo_conn_id": mongo_conn_id, "swift_conn_id": swift_conn_id}
+    dags: dict[str, Any] = {}
+    for name, entry in entries.items():
+        dag_id = f"datalake__{name}"
+        if wanted and wanted != dag_id:
+            continue
+        spec = DagSpec.from_cache(entry)
+        if spec is not None and spec.name == name:
+            dag = dag_from_spec(spec, cache_path=path, **conns)
+        elif (path.parent / f"{dag_id}.py").exists():
+            continue
+        else:
+            try:
+                dag = build_dag(name, cache_path=path, **conns)
+            except (ValueError, LookupError) as exc:  # DescriptorError is a ValueError
+                logging.getLogger(__name__).error("format %s has no DAG: %s", name, exc)
+                continue
+        dags[dag_id] = dag
+    return dags
+
+
 def dag_for(
     desc: Descriptor,
     *,

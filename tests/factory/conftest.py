@@ -1,4 +1,21 @@
-"""Helpers for the factory's end-to-end tests (they use the isolated `lake` of tests/conftest.py)."""
+"""Helpers for the factory's tests (the end-to-end ones use the isolated `lake` of tests/conftest.py)."""
+
+import json
+from pathlib import Path
+
+
+def write_synced_cache(folder: Path, entries: dict[str, str], version: int = 2) -> Path:
+    """A descriptor cache as `datalake formats sync` writes it (valid entries carry their DAG spec)."""
+    from airflow_provider_datalake.descriptors.store import FormatVersion, _cache_record
+    from airflow_provider_datalake.factory.dags import CACHE_NAME
+
+    path = folder / CACHE_NAME
+    records = {
+        name: _cache_record(FormatVersion(name, version, "active", text, "", None, "test"))
+        for name, text in entries.items()
+    }
+    path.write_text(json.dumps({"format": 1, "descriptors": records}))
+    return path
 
 
 def run_dag(dag, tmp_path):

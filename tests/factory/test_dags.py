@@ -119,3 +119,56 @@ def test_install_writes_the_sync_entry_file(tmp_path: Path) -> None:
     text = path.read_text()
     assert "sync_dags_folder" in text and "ttl=15" in text
     compile(text, str(path), "exec")
+
+
+def _bag(folder: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder))
+
+
+def test_single_layout_one_file_for_the_valid_formats_one_error_file_per_invalid(tmp_path: Path) -> None:
+    from airflow_provider_datalake.factory.render import SINGLE_FILE, set_layout
+    from tests.factory.conftest import write_synced_cache
+
+    entries = {f"fmt_{i}": GOOD.format(name=f"fmt_{i}") for i in range(5)}
+    write_synced_cache(tmp_path, {**entries, "broken": BAD})
+    install_dags_folder(tmp_path, layout="single")
+    render_format_files(tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.py")) == sorted(
+        ["datalake__broken.py", SINGLE_FILE, "datalake_sync.py", "datalake_unknown_formats.py"]
+    )
+    bag = _bag(tmp_path)
+    format_dags = sorted(d for d in bag.dag_ids if d.startswith("datalake__"))
+    assert format_dags == sorted(f"datalake__{name}" for name in entries)
+    assert {bag.dags[d].fileloc for d in format_dags} == {str(tmp_path / SINGLE_FILE)}
+    errors = {Path(k).name: v for k, v in bag.import_errors.items() if "datalake__" in k or SINGLE_FILE in k}
+    assert list(errors) == ["datalake__broken.py"]
+    assert "parser.delimiter" in errors["datalake__broken.py"]
+
+    # and back: one file per format again, the one-file entry gone
+    set_layout(tmp_path, "per-format")
+    render_format_files(tmp_path)
+    assert not (tmp_path / SINGLE_FILE).exists()
+    assert len(list(tmp_path.glob("datalake__*.py"))) == 6
+    assert sorted(d for d in _bag(tmp_path).dag_ids if d.startswith("datalake__")) == format_dags
+
+
+def test_single_layout_builds_only_the_dag_a_task_runs_in(tmp_path: Path, monkeypatch) -> None:
+    from airflow_provider_datalake.factory import build_dags
+    from tests.factory.conftest import write_synced_cache
+
+    cache = write_synced_cache(tmp_path, {f"fmt_{i}": GOOD.format(name=f"fmt_{i}") for i in range(3)})
+    assert sorted(build_dags(cache_path=cache)) == ["datalake__fmt_0", "datalake__fmt_1", "datalake__fmt_2"]
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "datalake__fmt_1")
+    assert list(build_dags(cache_path=cache)) == ["datalake__fmt_1"]
+
+
+def test_single_layout_validates_entries_without_spec_nor_file_of_their_own(tmp_path: Path) -> None:
+    """A cache written before specs existed (or by another package version): the one file still builds
+    the valid formats, validating them, and leaves out the invalid one rather than failing them all."""
+    from airflow_provider_datalake.factory import build_dags
+
+    cache = _cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a"), "broken": BAD})
+    assert list(build_dags(cache_path=cache)) == ["datalake__fmt_a"]
+    assert build_dags(cache_path=tmp_path / "missing.json") == {}

@@ -49,8 +49,10 @@ def _wait(what: str, check, timeout: float) -> float:
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-@pytest.fixture
-def live_format(postgres_conn: dict) -> Iterator[dict]:
+@pytest.fixture(params=["per-format", "single"])
+def live_format(request: pytest.FixtureRequest, postgres_conn: dict) -> Iterator[dict]:
+    """A new format under the running Airflow, in either layout of the dags folder (in `single`, its
+    tasks run from the one file, which a task's process builds only its own DAG from)."""
     tag = uuid.uuid4().hex[:8]
     raw = yaml.safe_load((REPO / "examples" / "neocampus_mqtt.yaml").read_text())
     raw["name"] = f"live_{tag}"
@@ -60,7 +62,7 @@ def live_format(postgres_conn: dict) -> Iterator[dict]:
     dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     store = FormatStore(CatalogHook())
     store.push(desc, author="tests")
-    install_dags_folder(dags)
+    install_dags_folder(dags, layout=request.param)
     sync_dags_folder(dags, force=True)
     pg = psycopg.connect(
         host=postgres_conn["host"],
@@ -70,8 +72,9 @@ def live_format(postgres_conn: dict) -> Iterator[dict]:
         dbname=postgres_conn["schema"],
         autocommit=True,
     )
-    yield {"desc": desc, "pg": pg, "schema": f"live_{tag}", "dags": dags}
+    yield {"desc": desc, "pg": pg, "schema": f"live_{tag}", "dags": dags, "layout": request.param}
     store.deactivate(desc.name)
+    install_dags_folder(dags, layout="per-format")  # the stack's own layout
     sync_dags_folder(dags, force=True)  # its DAG file goes away
     pg.execute(
         psycopg.sql.SQL("drop schema if exists {} cascade").format(psycopg.sql.Identifier(f"live_{tag}"))
@@ -94,6 +97,12 @@ def test_insert_alone_starts_the_run_and_rows_appear(live_format: dict, tmp_path
     dag_id = f"datalake__{fmt}"
     _wait(
         f"the dag-processor to parse {dag_id}", lambda: _api(f"dags/{dag_id}").get("is_paused") is False, 90
+    )
+    expected_file = "datalake_formats.py" if live_format["layout"] == "single" else f"{dag_id}.py"
+    _wait(
+        f"{dag_id} to come from {expected_file}",
+        lambda: _api(f"dags/{dag_id}/details").get("fileloc", "").endswith(expected_file),
+        90,
     )
     time.sleep(5)  # the triggerer picks the new asset watcher up on its next loop
 

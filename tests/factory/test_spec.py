@@ -11,26 +11,14 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_datalake.descriptors.loader import DescriptorError, parse_descriptor
-from airflow_provider_datalake.descriptors.store import FormatVersion, _cache_record
 from airflow_provider_datalake.factory import build_dag, dag_for, render_format_files
-from airflow_provider_datalake.factory.dags import CACHE_NAME
 from airflow_provider_datalake.factory.spec import SPEC_VERSION, DagSpec
+from tests.factory.conftest import write_synced_cache
 from tests.factory.test_dags import BAD, GOOD
 
 
-def _synced(folder: Path, entries: dict[str, str]) -> Path:
-    """A cache as `datalake formats sync` writes it (the entries carry their DAG spec when valid)."""
-    path = folder / CACHE_NAME
-    records = {
-        name: _cache_record(FormatVersion(name, 2, "active", text, "", None, "test"))
-        for name, text in entries.items()
-    }
-    path.write_text(json.dumps({"format": 1, "descriptors": records}))
-    return path
-
-
 def test_sync_stores_a_spec_for_valid_descriptors_only(tmp_path: Path) -> None:
-    cache = _synced(tmp_path, {"fmt_a": GOOD.format(name="fmt_a"), "broken": BAD})
+    cache = write_synced_cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a"), "broken": BAD})
     entries = json.loads(cache.read_text())["descriptors"]
     assert "dag" not in entries["broken"]
     spec = DagSpec.from_cache(entries["fmt_a"])
@@ -54,15 +42,15 @@ def test_sync_stores_a_spec_for_valid_descriptors_only(tmp_path: Path) -> None:
     ],
 )
 def test_a_spec_is_trusted_only_for_its_own_text_and_code(tmp_path: Path, what: str, change) -> None:
-    entry = json.loads(_synced(tmp_path, {"fmt_a": GOOD.format(name="fmt_a")}).read_text())["descriptors"]
-    entry = entry["fmt_a"]
+    cache = write_synced_cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a")})
+    entry = json.loads(cache.read_text())["descriptors"]["fmt_a"]
     change(entry)
     assert DagSpec.from_cache(entry) is None, what
 
 
 def test_the_dag_from_the_spec_is_the_dag_from_the_descriptor(tmp_path: Path) -> None:
     text = GOOD.format(name="fmt_a")
-    cache = _synced(tmp_path, {"fmt_a": text})
+    cache = write_synced_cache(tmp_path, {"fmt_a": text})
     from_spec = build_dag("fmt_a", cache_path=cache)
     desc = parse_descriptor(text).model_copy(update={"version": 2})
     from_desc = dag_for(desc, cache_path=cache)
@@ -78,7 +66,7 @@ def test_the_dag_from_the_spec_is_the_dag_from_the_descriptor(tmp_path: Path) ->
 
 def test_a_spec_that_does_not_match_its_text_falls_back_to_validation(tmp_path: Path) -> None:
     """A spec copied onto a broken descriptor does not hide it: the DAG file still fails, naming it."""
-    cache = _synced(tmp_path, {"broken": BAD, "fmt_a": GOOD.format(name="fmt_a")})
+    cache = write_synced_cache(tmp_path, {"broken": BAD, "fmt_a": GOOD.format(name="fmt_a")})
     payload = json.loads(cache.read_text())
     payload["descriptors"]["broken"]["dag"] = {
         **payload["descriptors"]["fmt_a"]["dag"],
@@ -91,7 +79,7 @@ def test_a_spec_that_does_not_match_its_text_falls_back_to_validation(tmp_path: 
 
 def test_generated_dag_files_import_no_descriptor_model(tmp_path: Path) -> None:
     """What a dag-processor process pays per file: the Task SDK and our small modules, not pydantic."""
-    _synced(tmp_path, {"fmt_a": GOOD.format(name="fmt_a")})
+    write_synced_cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a")})
     render_format_files(tmp_path)
     probe = textwrap.dedent(
         f"""
