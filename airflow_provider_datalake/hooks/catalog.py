@@ -237,9 +237,11 @@ class CatalogHook(MongoHook):
 
         Same outcome as a guarded ``transition``, but a ``replace_one`` of the document the caller already
         holds. On FerretDB the filter is ``_id`` alone: its guarded updates are a read then a write, not
-        atomic (FerretDB#3040), so a state guard there would only cost a filter (its SQLite backend scans
-        the collection for any filter but ``_id``), and inside the caller's own lease no other writer may
-        touch the record anyway. On MongoDB the state guard is kept (it is
+        atomic (FerretDB#3040), so a state guard there would only cost a filter (its SQLite backend pushes
+        a filter down to SQL only when it is ``{_id: <str>}`` alone, and decodes every document for any
+        other: measured on the stack with 250 records, 2.6 ms for this replace against 74 ms for the same
+        with ``status`` in the filter, as update_one or find_one_and_update alike), and inside the caller's
+        own lease no other writer may touch the record anyway. On MongoDB the state guard is kept (it is
         atomic there and costs nothing). None when the record was no longer in ``expected``.
         """
         new = {**record, "last_modified": utcnow()}

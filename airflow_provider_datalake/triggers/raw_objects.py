@@ -4,6 +4,12 @@ It runs in Airflow's triggerer (an AssetWatcher on each format's Asset, or a def
 `NewRawObjectSensor`), so waiting holds no worker slot. The catalog query runs in a thread: pymongo is
 synchronous and the triggerer's event loop must never block.
 
+One query serves every trigger of a triggerer that watches the same catalog at the same pace: triggers
+register with a `_SharedPoll` per (event loop, connection, database, poll interval, extra query), which
+asks for the union of their formats (``format: {$in: [...]}``) once per interval and hands each trigger
+its own ids. A deployment watches one asset per format; one query each every 2 s kept FerretDB (whose
+SQLite backend scans the collection for any filter but ``_id``) busy at rest.
+
 Lost or doubled objects are prevented downstream, not here: a DAG run *claims* objects with one guarded
 update each (committed -> processing), so two runs never take the same object, and an object announced
 twice is simply claimed once. The trigger only has to make sure nothing stays committed unannounced: it
@@ -14,8 +20,12 @@ that never started, a triggerer restart).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -23,22 +33,166 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 if TYPE_CHECKING:  # pymongo and MongoHook only where the trigger runs, not in every DAG file's parse
     from airflow_provider_datalake.hooks.catalog import CatalogHook
 
+_ORDER = [("creation_date", 1), ("_id", 1)]
+
+
+def committed_filter(fmt: str | None, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The catalog filter for committed objects of one format; ``query`` may narrow (or override) it."""
+    from airflow_provider_datalake.hooks.catalog import Status
+
+    return {"status": Status.COMMITTED.value, "format": fmt, **(query or {})}
+
+
+def _head(ids: list[str], limit: int) -> list[str]:
+    return ids[:limit] if limit else ids  # limit 0: no limit, as for a pymongo cursor
+
+
+def _wider(a: int, b: int) -> int:
+    return 0 if 0 in (a, b) else max(a, b)
+
 
 def committed_ids(
     catalog: CatalogHook, fmt: str | None, limit: int, query: dict[str, Any] | None = None
 ) -> list[str]:
     """Ids of committed objects of this format (None: no format yet), oldest first (blocking; call from a
     thread); ``query`` narrows them (the unknown-formats DAG skips objects already being inferred)."""
-    from airflow_provider_datalake.hooks.catalog import Status
-
-    cursor = (
-        catalog.raw_objects.find(
-            {"status": Status.COMMITTED.value, "format": fmt, **(query or {})}, {"_id": 1}
-        )
-        .sort([("creation_date", 1), ("_id", 1)])
-        .limit(limit)
-    )
+    cursor = catalog.raw_objects.find(committed_filter(fmt, query), {"_id": 1}).sort(_ORDER).limit(limit)
     return [doc["_id"] for doc in cursor]
+
+
+def committed_ids_by_format(
+    catalog: CatalogHook, limits: dict[str | None, int], query: dict[str, Any] | None = None
+) -> dict[str | None, list[str]]:
+    """`committed_ids` for several formats in one query where it can (blocking; call from a thread).
+
+    Each format gets exactly what `committed_ids` would return: its oldest ``limits[fmt]`` ids. The union
+    is read oldest first with the largest limit; a prefix of that order holds the oldest ids of every
+    format in it, so only a format the prefix may have cut short (the result filled the limit, that
+    format did not) is asked again on its own: one query when nothing is backed up.
+    """
+    if len(limits) == 1 or (query and "format" in query):  # one format, or a query that sets its own
+        return {fmt: committed_ids(catalog, fmt, limit, query) for fmt, limit in limits.items()}
+    cap = 0 if 0 in limits.values() else max(limits.values())
+    flt = {**committed_filter(None, query), "format": {"$in": list(limits)}}
+    docs = list(catalog.raw_objects.find(flt, {"_id": 1, "format": 1}).sort(_ORDER).limit(cap))
+    found: dict[str | None, list[str]] = {fmt: [] for fmt in limits}
+    for doc in docs:
+        ids = found.get(doc.get("format"))
+        if ids is not None:
+            ids.append(doc["_id"])
+    if cap and len(docs) >= cap:
+        for fmt, limit in limits.items():
+            if len(found[fmt]) < limit:
+                found[fmt] = committed_ids(catalog, fmt, limit, query)
+    return {fmt: _head(ids, limits[fmt]) for fmt, ids in found.items()}
+
+
+@dataclass(eq=False)
+class _Subscription:
+    """One trigger's place in a shared poll: what it wants, and the latest answer (ids or the error)."""
+
+    format: str | None
+    limit: int
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    result: list[str] | Exception | None = None
+
+    def deliver(self, result: list[str] | Exception) -> None:
+        # The latest snapshot replaces an unread one: every answer is the whole committed set.
+        self.result = result
+        self.ready.set()
+
+
+class _SharedPoll:
+    """One catalog query per interval for every trigger of a loop with the same key; ends with the last."""
+
+    def __init__(
+        self,
+        key: Hashable,
+        mongo_conn_id: str,
+        database: str | None,
+        interval: float,
+        query: dict[str, Any] | None,
+    ) -> None:
+        self.key = key
+        self.mongo_conn_id = mongo_conn_id
+        self.database = database
+        self.interval = interval
+        self.query = query
+        self.members: dict[_Subscription, None] = {}  # insertion-ordered set
+        self.wake = asyncio.Event()
+        self.catalog: CatalogHook | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"datalake-poll-{key}")
+
+    def add(self, sub: _Subscription) -> None:
+        self.members[sub] = None
+        self.wake.set()  # a newcomer is answered now, not an interval later
+
+    def remove(self, sub: _Subscription) -> None:
+        self.members.pop(sub, None)
+        if not self.members:
+            self.wake.set()  # let the loop see it is empty and end
+
+    def _fetch(self, limits: dict[str | None, int]) -> dict[str | None, list[str]]:
+        from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+        if self.catalog is None:
+            self.catalog = CatalogHook(self.mongo_conn_id, self.database)
+        return committed_ids_by_format(self.catalog, limits, self.query)
+
+    async def _run(self) -> None:
+        try:
+            while self.members:
+                self.wake.clear()
+                members = list(self.members)
+                limits: dict[str | None, int] = {}
+                for sub in members:
+                    limits[sub.format] = _wider(limits.get(sub.format, sub.limit), sub.limit)
+                try:
+                    found: dict[str | None, list[str]] | Exception = await asyncio.to_thread(
+                        self._fetch, limits
+                    )
+                except Exception as exc:  # every waiting trigger sees the failure, as if it had queried
+                    found = exc
+                for sub in members:
+                    if sub in self.members:
+                        sub.deliver(
+                            found if isinstance(found, Exception) else _head(found[sub.format], sub.limit)
+                        )
+                if self.members and not self.wake.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), self.interval)
+        finally:
+            polls = _POLLS.get(asyncio.get_running_loop(), {})
+            if polls.get(self.key) is self:
+                del polls[self.key]
+            for sub in self.members:  # ended early (cancelled): waiting triggers start a new poll
+                sub.deliver(RuntimeError("shared catalog poll stopped"))
+
+
+_POLLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, _SharedPoll]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _poll_key(trigger: CommittedObjectsTrigger) -> Hashable:
+    query = json.dumps(trigger.query, sort_keys=True, default=str) if trigger.query else ""
+    # A query that sets "format" itself cannot share an $in with other formats: its own poll per format.
+    own_format = trigger.format if trigger.query and "format" in trigger.query else None
+    return (trigger.mongo_conn_id, trigger.database, trigger.poll_interval, query, own_format)
+
+
+def _join(trigger: CommittedObjectsTrigger, sub: _Subscription) -> _SharedPoll:
+    """The live poll for this trigger's key in the running loop (started if none), with ``sub`` in it."""
+    polls = _POLLS.setdefault(asyncio.get_running_loop(), {})
+    key = _poll_key(trigger)
+    poll = polls.get(key)
+    if poll is None or poll.task.done():
+        poll = polls[key] = _SharedPoll(
+            key, trigger.mongo_conn_id, trigger.database, trigger.poll_interval, trigger.query
+        )
+    if sub not in poll.members:
+        poll.add(sub)
+    return poll
 
 
 class CommittedObjectsTrigger(BaseEventTrigger):
@@ -64,6 +218,7 @@ class CommittedObjectsTrigger(BaseEventTrigger):
         self.limit = limit
         self.once = once
         self.query = query
+        self._shared: tuple[_SharedPoll, _Subscription] | None = None  # while run() is in a shared poll
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -83,27 +238,37 @@ class CommittedObjectsTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         announced: dict[str, float] = {}
-        from airflow_provider_datalake.hooks.catalog import CatalogHook
+        sub = _Subscription(self.format, self.limit)
+        try:
+            while True:
+                self._shared = (_join(self, sub), sub)  # each round: a poll that died is replaced
+                await sub.ready.wait()
+                sub.ready.clear()
+                ids = sub.result
+                if isinstance(ids, Exception):  # a catalog outage must not kill the watcher: retry next poll
+                    self.log.warning("catalog query for format %s failed: %s", self.format, ids)
+                    continue
+                now = time.monotonic()
+                current = set(ids or ())
+                announced = {i: t for i, t in announced.items() if i in current}
+                due = [i for i in ids or () if now - announced.get(i, -1e18) >= self.reannounce_after]
+                if due:
+                    for i in due:
+                        announced[i] = now
+                    self.log.info("%d committed object(s) of format %s", len(due), self.format)
+                    yield TriggerEvent({"format": self.format, "object_ids": due, "count": len(due)})
+                    if self.once:
+                        return
+        finally:
+            self._leave()
 
-        catalog: CatalogHook | None = None
-        while True:
-            try:
-                if catalog is None:
-                    catalog = await asyncio.to_thread(CatalogHook, self.mongo_conn_id, self.database)
-                ids = await asyncio.to_thread(committed_ids, catalog, self.format, self.limit, self.query)
-            except Exception as exc:  # a catalog outage must not kill the watcher: retry next poll
-                self.log.warning("catalog query for format %s failed: %s", self.format, exc)
-                await asyncio.sleep(self.poll_interval)
-                continue
-            now = time.monotonic()
-            current = set(ids)
-            announced = {i: t for i, t in announced.items() if i in current}
-            due = [i for i in ids if now - announced.get(i, -1e18) >= self.reannounce_after]
-            if due:
-                for i in due:
-                    announced[i] = now
-                self.log.info("%d committed object(s) of format %s", len(due), self.format)
-                yield TriggerEvent({"format": self.format, "object_ids": due, "count": len(due)})
-                if self.once:
-                    return
-            await asyncio.sleep(self.poll_interval)
+    async def cleanup(self) -> None:
+        # The triggerer may stop consuming run() without closing it at once: leave the shared poll now.
+        self._leave()
+        await super().cleanup()
+
+    def _leave(self) -> None:
+        if (shared := self._shared) is not None:
+            poll, sub = shared
+            poll.remove(sub)
+            self._shared = None
