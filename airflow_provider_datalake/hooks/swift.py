@@ -65,6 +65,11 @@ class SwiftNotFound(SwiftError):
         return type(self), (str(self), self.container, self.obj)
 
 
+class UploadAborted(SwiftError):
+    """The caller's ``before_body`` failed, so the upload stopped before any of the object's bytes were
+    sent and nothing was stored; the caller's own exception is the ``__cause__``."""
+
+
 class SwiftIntegrityError(SwiftError):
     """What Swift stored differs from what was sent; the upload is already deleted when this is raised."""
 
@@ -123,10 +128,29 @@ def _open_source(source: str | os.PathLike[str] | bytes | BinaryIO) -> Iterator[
 class _Upload:
     """One put_object call: running md5/sha256/size of the source, and what exists now (for the rollback)."""
 
-    def __init__(self, client: swiftclient.Connection, container: str, name: str, progress: Any) -> None:
+    def __init__(
+        self,
+        client: swiftclient.Connection,
+        container: str,
+        name: str,
+        progress: Any,
+        before_body: Callable[[], None] | None = None,
+    ) -> None:
         self.client, self.container, self.name, self.progress = client, container, name, progress
         self.md5, self.sha256, self.size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
         self.done: list[tuple[str, str]] = []
+        self.before_body = before_body
+
+    def open_body(self) -> None:
+        """Run the caller's ``before_body`` once, before the first byte of data leaves."""
+        if (gate := self.before_body) is not None:
+            self.before_body = None
+            try:
+                gate()
+            except BaseException as err:
+                if not isinstance(err, Exception):
+                    raise
+                raise UploadAborted(f"upload of {_target(self.container, self.name)} stopped: {err}") from err
 
 
 class _Piece:
@@ -142,6 +166,7 @@ class _Piece:
         self.stream.seek(self.start)
 
     def read(self, size: int = -1) -> bytes:
+        self.up.open_body()
         if self.limit is not None:
             size = self.limit - self.count if size < 0 else min(size, self.limit - self.count)
         if size == 0:
@@ -306,8 +331,14 @@ class SwiftHook(BaseHook):
         size: int | None = None,
         sha256: str | None = None,
         progress: Callable[[int], None] | None = None,
+        before_body: Callable[[], None] | None = None,
     ) -> PutResult:
         """Stream ``source`` into ``container/name`` once, verify what Swift stored, return the fingerprints.
+
+        ``before_body`` runs once, in this thread, after the request has started and before the first byte
+        of data is sent: Swift prepares the upload (auth, container, object servers) meanwhile, so a write
+        the object must not exist without (insert_datalake's pending record) costs no extra time. If it
+        raises, the request ends without its body and nothing is stored (`UploadAborted`).
 
         Up to the SLO threshold the object is one PUT; above it, or when a stream of unknown size outgrows its
         first segment, it is an SLO with segments ``<name>/<index:08d>`` in ``<container>_segments`` (names
@@ -324,7 +355,7 @@ class SwiftHook(BaseHook):
         headers = {f"X-Object-Meta-{key}": str(value) for key, value in (metadata or {}).items()}
         threshold, segment = self._sizes()
         target = _target(container, name)
-        up = _Upload(self.get_conn(), container, name, progress)
+        up = _Upload(self.get_conn(), container, name, progress, before_body)
         try:
             with _open_source(source) as stream:
                 remaining = _remaining(stream)
@@ -345,6 +376,7 @@ class SwiftHook(BaseHook):
                         self.log.info("Uploading %s as an SLO of %d-byte segments", target, segment)
                         chained = itertools.chain([first], pieces)
                         etag, segments = self._put_slo(up, chained, content_type, headers)
+            up.open_body()  # at the latest now (a body Swift never asked for, such as an empty one)
             if size is not None and size != up.size:
                 raise SwiftIntegrityError(f"{target}: announced {size} bytes, the source gave {up.size}")
             if sha256 is not None and sha256 != up.sha256.hexdigest():

@@ -4,6 +4,10 @@ Swift and MongoDB share no transaction, so the pair is made atomic by a protocol
 
 1. the catalog record is written ``pending`` with a lease, before any byte reaches Swift;
 2. the bytes stream to Swift under a generated name and are verified (size, MD5 ETag, SHA-256);
+
+(1 and 2 overlap in time, never in order: the record is written in a thread while the PUT request starts,
+and the object's first byte leaves only once that write is acknowledged, so Swift's own preparation of the
+upload hides the record write; an object can still never exist without its record.)
 3. the record flips to ``committed`` in one guarded update: from then on readers and triggers see it.
 
 A failure rolls back what was done (the object first, then the record), so a crash at any instant leaves at
@@ -20,9 +24,11 @@ import mimetypes
 import os
 import re
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,7 +43,7 @@ from airflow_provider_datalake.hooks.catalog import (
     dedupe_key,
     utcnow,
 )
-from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook
+from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook, UploadAborted
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,28 @@ class EmptySourceError(InsertError, ValueError):
 
 class SourceError(InsertError, OSError):
     """The source cannot be read: missing, not a regular file, unreadable."""
+
+
+class _AlreadyStored(Exception):
+    """The pending write found this content already in the catalog: stop the upload, return that record."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(f"content already stored as {record.get('_id')}")
+        self.record = record
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _pending_writer() -> ThreadPoolExecutor:
+    """The threads that write pending records, per process: a forked child (Airflow forks its tasks) must
+    not inherit a pool whose threads stayed in the parent."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="datalake-pending"))
+        return _pool[1]
 
 
 def failpoint(name: str) -> None:
@@ -297,16 +325,18 @@ def _insert(
         "failed_operations": [],
         **fields,
     }
-    # Phase 1 ----------------------------------------------------------------------------------------
-    try:
-        existing = _claim(catalog, swift, record, key, lease)
-    except PyMongoError as exc:
-        raise InsertError(f"catalog (MongoDB) unreachable, nothing was stored: {exc}") from exc
-    if existing is not None:
-        return existing
-    failpoint("after_pending")
+    # Phases 1 and 2 -------------------------------------------------------------------------------
+    # The pending record is written in a thread while the PUT request starts; the object's first byte
+    # waits for that write to be acknowledged (see the module docstring).
+    claim: Future[dict[str, Any] | None]
+    claim = _pending_writer().submit(_claim, catalog, swift, record, key, lease)
 
-    # Phase 2 ----------------------------------------------------------------------------------------
+    def record_written() -> None:
+        existing = claim.result()
+        if existing is not None:
+            raise _AlreadyStored(existing)
+        failpoint("after_pending")
+
     upload_started = False
     try:
         swift.ensure_container(container)
@@ -320,6 +350,7 @@ def _insert(
             size=prepared.size,
             sha256=prepared.sha256,
             progress=_LeaseKeeper(catalog, record_id, lease, progress),
+            before_body=record_written,
         )
         if result.size == 0:
             raise EmptySourceError("empty stream (nothing to store)")
@@ -330,11 +361,19 @@ def _insert(
         if prepared.sha256 is not None and result.sha256 != prepared.sha256:
             raise InsertError(f"{prepared.original_name}: content changed during upload (SHA-256 differs)")
     except BaseException as exc:
+        # What there is to undo depends on the pending write: wait for its outcome first.
+        try:
+            existing = claim.result()
+        except PyMongoError as claim_error:  # no record, so the upload never got its body: no object
+            raise InsertError(f"catalog (MongoDB) unreachable, nothing was stored: {claim_error}") from exc
+        if existing is not None:  # the same content is already stored: the upload was stopped
+            return existing
         _roll_back(swift, catalog, record, object_may_exist=upload_started)
         if isinstance(exc, InsertError | KeyboardInterrupt):
             raise
+        cause = exc.__cause__ if isinstance(exc, UploadAborted) and exc.__cause__ else exc
         raise InsertError(
-            f"insert of {prepared.original_name or 'stream'} failed and was rolled back: {exc}"
+            f"insert of {prepared.original_name or 'stream'} failed and was rolled back: {cause}"
         ) from exc
     failpoint("after_upload")
 

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import pickle
+import random
 import socket
 import threading
 import time
@@ -34,6 +35,7 @@ from airflow_provider_datalake.hooks.swift import (
     SwiftHook,
     SwiftIntegrityError,
     SwiftNotFound,
+    UploadAborted,
 )
 from airflow_provider_datalake.samples import write_blob
 
@@ -371,6 +373,46 @@ def test_failures_leave_nothing_behind(swift_conn: dict, container: str) -> None
     _raises(SwiftIntegrityError, lambda: small.put_object(container, "long.bin", big, size=3 * MIB))
     assert not small.object_exists(container, "long.bin")
     assert _segment_names(small, container, "long.bin") == []
+
+
+@pytest.mark.parametrize(
+    ("source", "threshold"),
+    [("bytes", 4 * MIB), ("pipe", 4 * MIB), ("bytes", MIB)],
+    ids=["one-put", "unknown-size", "slo"],
+)
+def test_before_body_runs_once_before_any_byte_is_stored(
+    swift_conn: dict, container: str, source: str, threshold: int
+) -> None:
+    """What insert_datalake's ordering rests on: while ``before_body`` runs, the request has started but
+    Swift holds nothing of the object yet (nor of its segments)."""
+    hook = SwiftHook(slo_threshold=threshold, segment_size=MIB)
+    size = 3 * MIB + 7
+    data = _pipe(size, seed=8)[0] if source == "pipe" else random.Random(8).randbytes(size)
+    seen: list[tuple[bool, list[str]]] = []
+    observer = SwiftHook()  # its own connection: the hook's is in the middle of the PUT
+
+    def before_body() -> None:
+        time.sleep(0.3)  # long enough for any byte already sent to have landed
+        gated = observer.object_exists(container, "gated.bin")
+        seen.append((gated, _segment_names(observer, container, "gated.bin")))
+
+    result = hook.put_object(container, "gated.bin", data, before_body=before_body)
+    assert seen == [(False, [])]  # called once, and nothing was stored before it returned
+    assert result.size == size and hook.object_exists(container, "gated.bin")
+    if source == "bytes":
+        assert (result.segments > 0) == (threshold == MIB)
+
+
+def test_before_body_failing_stores_nothing(hook: SwiftHook, container: str) -> None:
+    def refuse() -> None:
+        raise LookupError("the catalog said no")
+
+    error = _raises(
+        UploadAborted, lambda: hook.put_object(container, "refused.bin", b"x" * 1024, before_body=refuse)
+    )
+    assert isinstance(error.__cause__, LookupError) and "refused.bin" in str(error)
+    time.sleep(0.3)
+    assert not hook.object_exists(container, "refused.bin")
 
 
 @pytest.mark.parametrize("kind", ["file", "pipe"])

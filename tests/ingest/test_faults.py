@@ -113,6 +113,10 @@ def test_sigkill_at_each_step_then_reconcile(lake: dict, tmp_path: Path, step: s
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == -9, err  # it really died by SIGKILL at that step
     assert "INSERTED" not in out  # ... before reporting anything
+    if step == "after_pending":  # killed with its PUT under way, body unsent: Swift kept nothing
+        time.sleep(0.3)
+        assert swift_names(lake) == set() and segment_names(lake) == set()
+        assert [r["status"] for r in all_records(lake)] == ["pending"]
     time.sleep(1.2)  # let the 1 s lease run out
     report = _reconcile(lake)
     records = assert_consistent(lake)
