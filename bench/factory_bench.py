@@ -342,7 +342,7 @@ def time_cache_reads(cache_path: Path, repeats: int) -> dict[str, float]:
         spec._entries.clear()
         start = time.perf_counter()
         for name in names:
-            assert spec.DagSpec.from_cache(spec.cache_entries(cache_path)[name]) is not None
+            assert spec.DagSpec.from_cache(spec.cache_entries(cache_path)[name], name) is not None
         specs.append(time.perf_counter() - start)
         spec._entries.clear()
         start = time.perf_counter()

@@ -433,6 +433,7 @@ def read_cache(path: str | os.PathLike[str]) -> dict[str, tuple[Descriptor | Non
     path = Path(path)
     try:
         st = path.stat()
+        entries = cache_entries(path)  # the JSON, read once per file version (and CacheError if not one)
     except FileNotFoundError:
         return {}
     key, stamp = os.path.abspath(path), (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -440,15 +441,6 @@ def read_cache(path: str | os.PathLike[str]) -> dict[str, tuple[Descriptor | Non
         hit = _parsed.get(key)
     if hit is not None and hit[0] == stamp:
         return dict(hit[1])
-    try:
-        payload = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CacheError(f"{path} is not a format cache (invalid JSON: {exc})") from None
-    entries = payload.get("descriptors") if isinstance(payload, dict) else None
-    if not isinstance(entries, dict):
-        raise CacheError(f"{path} is not a format cache (no `descriptors` mapping)")
     result = {str(name): _cache_entry(str(name), entry) for name, entry in entries.items()}
     with _parsed_lock:
         _parsed[key] = (stamp, result)

@@ -57,10 +57,10 @@ def build_dag(
     """
     path = Path(cache_path)
     try:
-        spec = DagSpec.from_cache(cache_entries(path).get(name))
+        spec = DagSpec.from_cache(cache_entries(path).get(name), name)
     except (FileNotFoundError, ValueError):
         spec = None  # let the validating path say what is wrong
-    if spec is not None and spec.name == name:
+    if spec is not None:
         return dag_from_spec(spec, cache_path=path, mongo_conn_id=mongo_conn_id, swift_conn_id=swift_conn_id)
     return dag_for(
         descriptor_from_cache(name, path),
@@ -100,8 +100,8 @@ def build_dags(
         dag_id = f"datalake__{name}"
         if wanted and wanted != dag_id:
             continue
-        spec = DagSpec.from_cache(entry)
-        if spec is not None and spec.name == name:
+        spec = DagSpec.from_cache(entry, name)
+        if spec is not None:
             dag = dag_from_spec(spec, cache_path=path, **conns)
         elif (path.parent / f"{dag_id}.py").exists():
             continue

@@ -79,8 +79,7 @@ def render_format_files(
     for name, entry in sorted(entries.items()):
         if not is_identifier(name):  # never let a name shape a path
             continue
-        spec = DagSpec.from_cache(entry)
-        if single and spec is not None and spec.name == name:
+        if single and DagSpec.from_cache(entry, name) is not None:
             continue  # built by the one file
         own_file.add(name)
         text = template.render(name=name, version=entry["version"], cache_name=cache_path.name)

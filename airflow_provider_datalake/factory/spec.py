@@ -62,8 +62,9 @@ class DagSpec:
         }
 
     @classmethod
-    def from_cache(cls, entry: Any) -> DagSpec | None:
-        """The entry's spec, or None when it has none we can trust (then validate the descriptor)."""
+    def from_cache(cls, entry: Any, name: str) -> DagSpec | None:
+        """The spec of format ``name``'s cache entry, or None when it has none we can trust (then validate
+        the descriptor)."""
         if not isinstance(entry, dict) or not isinstance(entry.get("yaml"), str):
             return None
         stored = entry.get("dag")
@@ -87,7 +88,7 @@ class DagSpec:
             )
         except (KeyError, TypeError, ValueError):
             return None
-        return spec if spec.targets else None
+        return spec if spec.targets and spec.name == name else None
 
 
 def text_sha256(text: str) -> str:

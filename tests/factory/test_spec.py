@@ -21,7 +21,7 @@ def test_sync_stores_a_spec_for_valid_descriptors_only(tmp_path: Path) -> None:
     cache = write_synced_cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a"), "broken": BAD})
     entries = json.loads(cache.read_text())["descriptors"]
     assert "dag" not in entries["broken"]
-    spec = DagSpec.from_cache(entries["fmt_a"])
+    spec = DagSpec.from_cache(entries["fmt_a"], "fmt_a")
     assert spec is not None
     assert spec.name == "fmt_a" and spec.version == 2
     assert spec.targets == ("postgres_fmt_a_rows", "postgres_fmt_a_copy")
@@ -39,13 +39,14 @@ def test_sync_stores_a_spec_for_valid_descriptors_only(tmp_path: Path) -> None:
         ("a field of the wrong shape", lambda e: e["dag"].update(version="two")),
         ("no targets", lambda e: e["dag"].update(targets=[])),
         ("not a mapping", lambda e: e.update(dag=["x"])),
+        ("another format's spec", lambda e: e["dag"].update(name="fmt_b")),
     ],
 )
 def test_a_spec_is_trusted_only_for_its_own_text_and_code(tmp_path: Path, what: str, change) -> None:
     cache = write_synced_cache(tmp_path, {"fmt_a": GOOD.format(name="fmt_a")})
     entry = json.loads(cache.read_text())["descriptors"]["fmt_a"]
     change(entry)
-    assert DagSpec.from_cache(entry) is None, what
+    assert DagSpec.from_cache(entry, "fmt_a") is None, what
 
 
 def test_the_dag_from_the_spec_is_the_dag_from_the_descriptor(tmp_path: Path) -> None:
