@@ -70,12 +70,9 @@ def claim_objects(
     fmt: str, run_id: str, *, catalog: CatalogHook, limit: int = 100, ids: Iterable[str] | None = None
 ) -> list[str]:
     """Take committed objects of ``fmt`` for this run; each id is taken by exactly one claimer."""
-    candidates = list(ids) if ids is not None else None
-    if candidates is None:
-        cursor = catalog.raw_objects.find({"status": Status.COMMITTED.value, "format": fmt}, {"_id": 1}).sort(
-            [("creation_date", 1), ("_id", 1)]
-        )
-        candidates = [doc["_id"] for doc in cursor.limit(limit)]
+    from airflow_provider_datalake.triggers.raw_objects import committed_ids
+
+    candidates = list(ids) if ids is not None else committed_ids(catalog, fmt, limit)
     claimed = []
     for rid in candidates:
         done = catalog.transition(
