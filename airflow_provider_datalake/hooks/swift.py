@@ -207,6 +207,26 @@ def _pieces(up: _Upload, stream: IO[bytes], seekable: bool, limit: int | None) -
             yield _Piece(up, spool, 0, None, last)  # type: ignore[arg-type]
 
 
+class _Connection(swiftclient.Connection):
+    """swiftclient's Connection, whose HTTP session reads the environment once per storage URL.
+
+    requests re-reads the proxy variables (and scans all of ``os.environ`` twice) on every request unless
+    told not to: about half a millisecond of CPU each time, a tenth of a 1 KiB upload's client work. The
+    proxy (``no_proxy`` honoured) and CA bundle the environment gives are resolved here, when the
+    connection to that URL is made, and kept for its life; a reconnect reads them again.
+    """
+
+    def http_connection(self, url: str | None = None) -> tuple[Any, Any]:
+        parsed, conn = super().http_connection(url)
+        session = conn.request_session
+        session.proxies = requests.utils.get_environ_proxies(conn.url)
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle and conn.requests_args.get("verify") is True:
+            conn.requests_args["verify"] = bundle
+        session.trust_env = False
+        return parsed, conn
+
+
 class SwiftHook(BaseHook):
     """One Swift account: verified streaming uploads (plain or SLO), streaming reads, paged listings. Auth
     is TempAuth v1 or Keystone v3 (extra ``auth_version``). Like swiftclient, not thread-safe."""
@@ -276,7 +296,7 @@ class SwiftHook(BaseHook):
             common.update(session=session, os_options=options)
         else:
             raise SwiftError(f"connection {self.swift_conn_id!r}: auth_version {version!r} is not 1.0 or 3")
-        self._client = swiftclient.Connection(**common)
+        self._client = _Connection(**common)
         return self._client
 
     @contextmanager

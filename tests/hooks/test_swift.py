@@ -173,6 +173,30 @@ def test_dead_server_fails_fast_as_unreachable(swift_conn: dict, monkeypatch: py
     assert type(error) is SwiftError and "object 'o' in container 'c'" in str(error)
 
 
+@pytest.mark.parametrize("no_proxy", ["", "127.0.0.1,localhost"])
+def test_environment_proxy_applies_to_storage_requests(
+    swift_conn: dict, container: str, no_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session reads the proxy variables once per connection, not per request: they must still apply."""
+    hook = SwiftHook()
+    hook.get_conn().get_auth()  # token and storage URL fetched before the proxy is set
+    with socket.socket() as probe:  # a proxy that nobody runs: requests sent through it fail
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, no_proxy)
+    if no_proxy:  # the storage host is exempt: the upload goes direct
+        assert hook.put_object(container, "direct", b"abc").size == 3
+    else:
+        error = _raises(SwiftError, lambda: hook.put_object(container, "proxied", b"abc"))
+        assert "Swift unreachable" in str(error) and "proxy" in str(error).lower().replace("proxied", "")
+        monkeypatch.delenv("http_proxy")
+        monkeypatch.delenv("HTTP_PROXY")
+        assert not SwiftHook().object_exists(container, "proxied")
+
+
 # --------------------------------------------------------------------------------------------- round trips
 def test_round_trip_bytes(hook: SwiftHook, container: str) -> None:
     data = b"date;value\n2024-01-01;4090,8\n"
