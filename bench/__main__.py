@@ -49,9 +49,9 @@ def parse_size(text: str) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("small", "big"), help="run one benchmark")
-    parser.add_argument("--n", type=int, help=f"small objects per variant and block ({FULL['n']})")
+    parser.add_argument("--n", type=int, help=f"small objects per variant and round ({FULL['n']})")
     blocks = FULL["small_rounds"]
-    parser.add_argument("--small-rounds", type=int, help=f"small objects: blocks per variant ({blocks})")
+    parser.add_argument("--small-rounds", type=int, help=f"small objects: rounds, of n turns each ({blocks})")
     parser.add_argument("--rounds", type=int, help=f"large file: rounds, median reported ({FULL['rounds']})")
     parser.add_argument("--big-size", type=parse_size, help="size of the large file (1G)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one round: a smoke run")

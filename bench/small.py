@@ -4,15 +4,15 @@ The baseline is what a producer would write without the data lake: a swiftclient
 ``insert_one`` of an equivalent document, on the same servers (its own container and database). Each side
 reuses one set of clients.
 
-Variants run in short blocks (``n`` objects each, about a second), one block per variant and round, rotated
-every round, on fresh distinct content. The machine is shared (2 cores, the stack's servers and Airflow on
-it): a slow spell of a few seconds lands on whichever variant is running, so long blocks made the ratio
-swing by +-10% between identical runs (``ours`` and ``ours_dedupe``, which do the same work, differed that
-much). Short interleaved blocks spread such spells over every variant. Each variant's rate is its objects
-over its seconds, all rounds together; the ratio is ours over the baseline of those. The median of the
-per-round ratios (each from blocks run seconds apart) is reported beside it.
+The variants take turns object by object (one object each, in an order rotated every turn), each on fresh
+distinct content, and each object's time is added to its variant. The machine is shared (2 cores, the
+stack's servers and Airflow on it) and its load comes in spells of a second or more: with one block of
+objects per variant, a spell landed on whichever variant was running, and ``ours`` and ``ours_dedupe``, which
+do the same work, differed by up to 8% in one run. Taking turns every few milliseconds gives every variant
+the same share of each spell. Each variant's rate is its objects over its seconds; the ratio is ours over
+the baseline of those. A round is ``n`` turns; the median of the per-round ratios is reported beside it.
 
-Each block starts from an empty catalog collection (indexes kept), so every block measures the same thing.
+Each round starts from empty catalog collections (indexes kept), so every round measures the same thing.
 """
 
 from __future__ import annotations
@@ -47,57 +47,55 @@ def run(*, n: int, rounds: int, size: int, tag: str, seed: int) -> dict[str, Any
     naive = client[naive_db]["raw_objects"]
     rng = random.Random(seed)
 
-    def ours(dedupe: bool) -> Callable[[list[bytes]], None]:
-        def insert_all(payloads: list[bytes]) -> None:
-            for data in payloads:
-                insert_datalake(
-                    data,
-                    format=FORMAT,
-                    container=ours_container,
-                    content_type=CONTENT_TYPE,
-                    dedupe=dedupe,
-                    swift=swift,
-                    catalog=catalog,
-                )
-
-        return insert_all
-
-    def baseline(payloads: list[bytes]) -> None:
-        for data in payloads:
-            record_id, now = uuid.uuid4().hex, dt.datetime.now(dt.UTC)
-            name = f"{FORMAT}/{now:%Y/%m/%d}/{record_id}"
-            meta = {"X-Object-Meta-Record-Id": record_id, "X-Object-Meta-Format": FORMAT}
-            etag = conn.put_object(naive_container, name, data, content_type=CONTENT_TYPE, headers=meta)
-            naive.insert_one(
-                {
-                    "_id": record_id,
-                    "format": FORMAT,
-                    "content_type": CONTENT_TYPE,
-                    "original_object_name": None,
-                    "swift_user": swift.user,
-                    "swift_container": naive_container,
-                    "swift_object_id": name,
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                    "md5": etag,
-                    "etag": etag,
-                    "segments": 0,
-                    "dedupe": False,
-                    "dedupe_key": f"unique:{record_id}",
-                    "status": "committed",
-                    "creation_date": now,
-                    "last_modified": now,
-                    "lease_until": None,
-                    "successful_operations": [],
-                    "failed_operations": [],
-                    "application": None,
-                    "data_processing": "default",
-                    "processed_data_area_service": [],
-                    "other_data": {},
-                }
+    def ours(dedupe: bool) -> Callable[[bytes], None]:
+        def insert(data: bytes) -> None:
+            insert_datalake(
+                data,
+                format=FORMAT,
+                container=ours_container,
+                content_type=CONTENT_TYPE,
+                dedupe=dedupe,
+                swift=swift,
+                catalog=catalog,
             )
 
-    runners: dict[str, Callable[[list[bytes]], None]] = {
+        return insert
+
+    def baseline(data: bytes) -> None:
+        record_id, now = uuid.uuid4().hex, dt.datetime.now(dt.UTC)
+        name = f"{FORMAT}/{now:%Y/%m/%d}/{record_id}"
+        meta = {"X-Object-Meta-Record-Id": record_id, "X-Object-Meta-Format": FORMAT}
+        etag = conn.put_object(naive_container, name, data, content_type=CONTENT_TYPE, headers=meta)
+        naive.insert_one(
+            {
+                "_id": record_id,
+                "format": FORMAT,
+                "content_type": CONTENT_TYPE,
+                "original_object_name": None,
+                "swift_user": swift.user,
+                "swift_container": naive_container,
+                "swift_object_id": name,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "md5": etag,
+                "etag": etag,
+                "segments": 0,
+                "dedupe": False,
+                "dedupe_key": f"unique:{record_id}",
+                "status": "committed",
+                "creation_date": now,
+                "last_modified": now,
+                "lease_until": None,
+                "successful_operations": [],
+                "failed_operations": [],
+                "application": None,
+                "data_processing": "default",
+                "processed_data_area_service": [],
+                "other_data": {},
+            }
+        )
+
+    runners: dict[str, Callable[[bytes], None]] = {
         "ours": ours(False),
         "ours_dedupe": ours(True),
         "baseline": baseline,
@@ -106,20 +104,27 @@ def run(*, n: int, rounds: int, size: int, tag: str, seed: int) -> dict[str, Any
     try:
         conn.put_container(naive_container)
         for runner in runners.values():
-            runner([rng.randbytes(size) for _ in range(min(WARMUP, n))])
+            for _ in range(min(WARMUP, n)):
+                runner(rng.randbytes(size))
         for index in range(rounds):
-            shift = index % len(VARIANTS)
-            for name in VARIANTS[shift:] + VARIANTS[:shift]:
-                # Every timed block starts from an empty catalog collection (see the module docstring).
-                catalog.raw_objects.delete_many({})
-                naive.delete_many({})
-                payloads = [rng.randbytes(size) for _ in range(n)]  # distinct: dedupe never short-cuts
-                start = time.perf_counter()
-                runners[name](payloads)
-                seconds[name].append(time.perf_counter() - start)
+            # Every round starts from empty catalog collections (see the module docstring).
+            catalog.raw_objects.delete_many({})
+            naive.delete_many({})
+            payloads = {name: [rng.randbytes(size) for _ in range(n)] for name in VARIANTS}  # distinct
+            spent = dict.fromkeys(VARIANTS, 0.0)
+            for turn in range(n):
+                shift = (index * n + turn) % len(VARIANTS)
+                for name in VARIANTS[shift:] + VARIANTS[:shift]:
+                    start = time.perf_counter()
+                    runners[name](payloads[name][turn])
+                    spent[name] += time.perf_counter() - start
+            for name in VARIANTS:
+                seconds[name].append(spent[name])
                 coll, query = (
                     (naive, {}) if name == "baseline" else (catalog.raw_objects, {"status": "committed"})
                 )
+                if name != "baseline":
+                    query["dedupe"] = name == "ours_dedupe"
                 if (stored := coll.count_documents(query)) != n:
                     raise RuntimeError(f"{name}: {stored} records stored, expected {n}")
             if (index + 1) % 5 == 0 or index + 1 == rounds:
