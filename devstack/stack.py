@@ -38,6 +38,7 @@ VENV = Path(os.environ.get("DATALAKE_VENV", REPO / ".venv"))
 HOST = "127.0.0.1"
 
 SWIFT_VERSION = "2.38.3"
+KEYSTONE_VERSION = "30.0.0"  # OpenStack Identity, for the Swift hook's Keystone v3 auth
 FERRETDB_VERSION = "v1.24.2"
 INFLUXDB_VERSION = "v1.8.3"
 
@@ -48,7 +49,9 @@ PORTS = {
     "swift-object": 16010,
     "swift-container": 16011,
     "swift-account": 16012,
-    "swift-proxy": 18080,
+    "swift-proxy": 18080,  # TempAuth
+    "swift-proxy-keystone": 18081,  # the same cluster behind Keystone v3 tokens
+    "keystone": 15000,
     "ferretdb": 27018,
     "postgres": 15432,
     "airflow-api-server": 18280,
@@ -59,6 +62,9 @@ PORTS = {
 PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
 SWIFT_VENV = CACHE / f"swift-{SWIFT_VERSION}"
+# Swift's proxy behind Keystone needs keystonemiddleware in Swift's environment.
+SWIFT_PACKAGES = [f"swift=={SWIFT_VERSION}", "python-swiftclient", "keystonemiddleware"]
+KEYSTONE_VENV = CACHE / f"keystone-{KEYSTONE_VERSION}"
 # Keyed on our main.go, go.mod and go.sum too: a change to either builds a new binary.
 FERRETDB_SRC = REPO / "devstack" / "ferretdb"
 FERRETDB_KEY = hashlib.sha256(
@@ -119,6 +125,9 @@ def secrets_file() -> dict[str, str]:
         "airflow_admin": 12,
         "influxdb_admin": 18,
         "neo4j": 18,
+        "keystone_admin": 18,
+        "keystone_swift": 18,
+        "keystone_alice": 18,
     }
     missing = {key: secrets.token_urlsafe(n) for key, n in wanted.items() if key not in values}
     if not missing:
@@ -267,31 +276,32 @@ def install_memcached() -> None:
         apt_install("memcached")
 
 
+def _venv_install(venv: Path, packages: list[str], what: str) -> None:
+    """A service's own virtual environment, cached outside the checkout; its marker names what is in it,
+    so a package added to the list is installed into a cached environment too."""
+    marker, wanted = venv / ".complete", " ".join(packages)
+    if marker.exists() and marker.read_text() == wanted:
+        return
+    log(f"installing {what} into {venv}")
+    uv = VENV / "bin" / "uv"
+    env = {**os.environ, "UV_CACHE_DIR": str(CACHE / "uv")}
+    python = venv / "bin" / "python"
+    if not python.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        if uv.exists():
+            run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], env=env)
+        else:
+            run([sys.executable, "-m", "venv", str(venv)])
+    if uv.exists():
+        run([str(uv), "pip", "install", "-q", "--python", str(python), *packages], env=env)
+    else:
+        run([str(venv / "bin" / "pip"), "install", "-q", *packages])
+    marker.write_text(wanted)
+
+
 def install_swift() -> None:
     """Swift lives in its own virtual environment, cached per version outside the checkout."""
-    marker = SWIFT_VENV / ".complete"
-    if marker.exists():
-        return
-    log(f"installing OpenStack Swift {SWIFT_VERSION} into {SWIFT_VENV}")
-    shutil.rmtree(SWIFT_VENV, ignore_errors=True)
-    uv = VENV / "bin" / "uv"
-    if uv.exists():
-        env = {**os.environ, "UV_CACHE_DIR": str(CACHE / "uv")}
-        run([str(uv), "venv", "-q", "--python", sys.executable, str(SWIFT_VENV)], env=env)
-        pip = [str(uv), "pip", "install", "-q", "--python", str(SWIFT_VENV / "bin" / "python")]
-        run([*pip, f"swift=={SWIFT_VERSION}", "python-swiftclient"], env=env)
-    else:
-        run([sys.executable, "-m", "venv", str(SWIFT_VENV)])
-        run(
-            [
-                str(SWIFT_VENV / "bin" / "pip"),
-                "install",
-                "-q",
-                f"swift=={SWIFT_VERSION}",
-                "python-swiftclient",
-            ]
-        )
-    marker.write_text(SWIFT_VERSION)
+    _venv_install(SWIFT_VENV, SWIFT_PACKAGES, f"OpenStack Swift {SWIFT_VERSION}")
 
 
 def swift_conf_common(port: int) -> str:
@@ -382,6 +392,189 @@ def swift_auth() -> tuple[str, str]:
 def swift_proxy_ready() -> bool:
     url, token = swift_auth()
     return http_ok(url, {"X-Auth-Token": token}, method="HEAD")
+
+
+# --------------------------------------------------------------------------- Keystone
+
+KEYSTONE_DIR = STACK / "keystone"
+KEYSTONE_URL = f"http://{HOST}:{PORTS['keystone']}/v3"
+# What the stack's `swift_keystone` connection uses. The project and the user live in two different domains,
+# and the object store is listed only on the internal interface of region toulouse-1, so a hook that dropped
+# any of these settings would fail against it.
+KEYSTONE_PROJECT = {"name": "datalake", "domain": "campus"}
+KEYSTONE_USER = {"name": "alice", "domain": "ut3-staff"}
+KEYSTONE_REGION, KEYSTONE_INTERFACE = "toulouse-1", "internal"
+
+
+def keystone_manage(*args: str) -> None:
+    conf = str(KEYSTONE_DIR / "keystone.conf")
+    run([str(KEYSTONE_VENV / "bin" / "keystone-manage"), "--config-file", conf, *args])
+
+
+def prepare_keystone() -> None:
+    """Keystone in its own environment, with an SQLite database and Fernet keys in the stack folder."""
+    _venv_install(KEYSTONE_VENV, [f"keystone=={KEYSTONE_VERSION}"], f"OpenStack Keystone {KEYSTONE_VERSION}")
+    KEYSTONE_DIR.mkdir(parents=True, exist_ok=True)
+    (KEYSTONE_DIR / "keystone.conf").write_text(
+        f"[DEFAULT]\nlog_file = {LOGS / 'keystone-app.log'}\n\n"
+        f"[database]\nconnection = sqlite:///{KEYSTONE_DIR / 'keystone.db'}\n\n"
+        "[token]\nprovider = fernet\nexpiration = 86400\n\n"
+        f"[fernet_tokens]\nkey_repository = {KEYSTONE_DIR / 'fernet-keys'}\n\n"
+        f"[credential]\nkey_repository = {KEYSTONE_DIR / 'credential-keys'}\n"
+    )
+    done = KEYSTONE_DIR / ".bootstrapped"
+    if done.exists():
+        return
+    owner = ["--keystone-user", "root", "--keystone-group", "root"] if is_root() else []
+    if not owner:
+        owner = ["--keystone-user", os.environ.get("USER") or Path.home().name]
+        owner += ["--keystone-group", owner[1]]
+    log("setting up Keystone (database, keys, admin; about 30 s, first time only)")
+    keystone_manage("db_sync")
+    keystone_manage("fernet_setup", *owner)
+    keystone_manage("credential_setup", *owner)
+    admin = secrets_file()["keystone_admin"]
+    keystone_manage(
+        "bootstrap",
+        "--bootstrap-password",
+        admin,
+        "--bootstrap-admin-url",
+        KEYSTONE_URL,
+        "--bootstrap-public-url",
+        KEYSTONE_URL,
+        "--bootstrap-internal-url",
+        KEYSTONE_URL,
+        "--bootstrap-region-id",
+        KEYSTONE_REGION,
+    )
+    done.write_text(KEYSTONE_VERSION)
+
+
+def keystone_argv() -> list[str]:
+    script = REPO / "devstack" / "keystone" / "serve.py"
+    conf = KEYSTONE_DIR / "keystone.conf"
+    return [str(KEYSTONE_VENV / "bin" / "python"), str(script), str(conf), HOST, str(PORTS["keystone"])]
+
+
+def keystone_ready() -> bool:
+    return http_ok(KEYSTONE_URL)
+
+
+def _keystone_call(method: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", **({"X-Auth-Token": token} if token else {})}
+    req = urllib.request.Request(KEYSTONE_URL + path, data=data, headers=headers, method=method)  # noqa: S310
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback)
+        text = resp.read()
+        answer = json.loads(text) if text else {}
+        if path == "/auth/tokens" and method == "POST":
+            answer["token_id"] = resp.headers["X-Subject-Token"]
+        return answer
+
+
+def keystone_auth(user: str, password: str, user_domain: str, project: str, project_domain: str) -> dict:
+    """A project-scoped token: the answer's ``token`` (catalog included) and its id as ``token_id``."""
+    scope = {"project": {"name": project, "domain": {"name": project_domain}}}
+    ident = {"user": {"name": user, "password": password, "domain": {"name": user_domain}}}
+    body = {"auth": {"identity": {"methods": ["password"], "password": ident}, "scope": scope}}
+    return _keystone_call("POST", "/auth/tokens", body=body)
+
+
+def provision_keystone() -> None:
+    """The domains, project, users, roles and object-store endpoint the stack needs (idempotent)."""
+    pw = secrets_file()
+    token = keystone_auth("admin", pw["keystone_admin"], "Default", "admin", "Default")["token_id"]
+
+    def one(kind: str, query: str, create: dict) -> str:
+        found = _keystone_call("GET", f"/{kind}?{query}", token)[kind]
+        if found:
+            return str(found[0]["id"])
+        return str(_keystone_call("POST", f"/{kind}", token, create)[kind[:-1]]["id"])
+
+    def domain(name: str) -> str:
+        return one("domains", f"name={name}", {"domain": {"name": name}})
+
+    def role(name: str) -> str:
+        return one("roles", f"name={name}", {"role": {"name": name}})
+
+    def user(name: str, domain_id: str, password: str) -> str:
+        user_id = one(
+            "users",
+            f"name={name}&domain_id={domain_id}",
+            {"user": {"name": name, "domain_id": domain_id, "password": password}},
+        )
+        _keystone_call("PATCH", f"/users/{user_id}", token, {"user": {"password": password}})
+        return user_id
+
+    default = domain("Default")
+    project = one(
+        "projects",
+        f"name={KEYSTONE_PROJECT['name']}&domain_id={domain(KEYSTONE_PROJECT['domain'])}",
+        {"project": {"name": KEYSTONE_PROJECT["name"], "domain_id": domain(KEYSTONE_PROJECT["domain"])}},
+    )
+    service_project = one(
+        "projects",
+        f"name=service&domain_id={default}",
+        {"project": {"name": "service", "domain_id": default}},
+    )
+    alice = user(KEYSTONE_USER["name"], domain(KEYSTONE_USER["domain"]), pw["keystone_alice"])
+    swift = user("swift", default, pw["keystone_swift"])
+    # alice may use her project's storage; the proxy's own user may validate the tokens it is shown.
+    _keystone_call("PUT", f"/projects/{project}/users/{alice}/roles/{role('member')}", token)
+    _keystone_call("PUT", f"/projects/{service_project}/users/{swift}/roles/{role('service')}", token)
+    _keystone_call("PUT", f"/projects/{service_project}/users/{swift}/roles/{role('admin')}", token)
+    service = one("services", "type=object-store", {"service": {"name": "swift", "type": "object-store"}})
+    url = f"http://{HOST}:{PORTS['swift-proxy-keystone']}/v1/AUTH_%(project_id)s"
+    endpoints = _keystone_call("GET", f"/endpoints?service_id={service}", token)["endpoints"]
+    if not any(e["interface"] == KEYSTONE_INTERFACE and e["url"] == url for e in endpoints):
+        for stale in endpoints:
+            _keystone_call("DELETE", f"/endpoints/{stale['id']}", token)
+        endpoint = {"service_id": service, "interface": KEYSTONE_INTERFACE, "url": url}
+        _keystone_call("POST", "/endpoints", token, {"endpoint": {**endpoint, "region_id": KEYSTONE_REGION}})
+
+
+def prepare_swift_keystone() -> None:
+    """A second proxy on the same rings and storage servers, taking Keystone tokens (authtoken +
+    keystoneauth, as an OpenStack cloud runs it), so the hook's Keystone v3 path runs for real."""
+    prepare_swift()
+    provision_keystone()
+    pw = secrets_file()
+    etc = SWIFT_DIR / "etc"
+    (etc / "proxy-keystone-server.conf").write_text(
+        swift_conf_common(PORTS["swift-proxy-keystone"]) + "\n[pipeline:main]\n"
+        "pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk "
+        "tempurl slo dlo authtoken keystoneauth copy symlink proxy-logging proxy-server\n\n"
+        "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n"
+        "[filter:authtoken]\npaste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
+        f"www_authenticate_uri = {KEYSTONE_URL}\nauth_url = {KEYSTONE_URL}\nauth_type = password\n"
+        "project_domain_name = Default\nuser_domain_name = Default\nproject_name = service\n"
+        f"username = swift\npassword = {pw['keystone_swift']}\ndelay_auth_decision = True\n"
+        "cache = swift.cache\n\n"
+        "[filter:keystoneauth]\nuse = egg:swift#keystoneauth\noperator_roles = admin, member\n\n"
+        f"[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = {HOST}:{PORTS['memcached']}\n\n"
+        "[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n"
+        "[filter:gatekeeper]\nuse = egg:swift#gatekeeper\n\n"
+        "[filter:healthcheck]\nuse = egg:swift#healthcheck\n\n"
+        "[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n\n"
+        "[filter:listing_formats]\nuse = egg:swift#listing_formats\n\n"
+        "[filter:bulk]\nuse = egg:swift#bulk\n\n"
+        "[filter:tempurl]\nuse = egg:swift#tempurl\n\n"
+        "[filter:slo]\nuse = egg:swift#slo\n\n"
+        "[filter:dlo]\nuse = egg:swift#dlo\n\n"
+        "[filter:copy]\nuse = egg:swift#copy\n\n"
+        "[filter:symlink]\nuse = egg:swift#symlink\n"
+    )
+
+
+def swift_keystone_ready() -> bool:
+    """alice's token opens her project's account: Keystone, authtoken and keystoneauth all answered."""
+    pw = secrets_file()
+    user, project = KEYSTONE_USER, KEYSTONE_PROJECT
+    password = pw["keystone_alice"]
+    answer = keystone_auth(user["name"], password, user["domain"], project["name"], project["domain"])
+    (store,) = [entry for entry in answer["token"]["catalog"] if entry["type"] == "object-store"]
+    (url,) = [e["url"] for e in store["endpoints"] if e["interface"] == KEYSTONE_INTERFACE]
+    return http_ok(url, {"X-Auth-Token": answer["token_id"]}, method="HEAD")
 
 
 # --------------------------------------------------------------------------- FerretDB
@@ -878,6 +1071,22 @@ def connections() -> dict[str, dict]:
             # TempAuth v1 is the hook's default: no `auth_version` extra (Airflow masks every string of a
             # connection's extra, and warns on stdout about each one too short to mask, like "1.0").
         },
+        # The same Swift cluster through Keystone v3 (see KEYSTONE_PROJECT): the hook's other auth path.
+        "swift_keystone": {
+            "conn_type": "swift",
+            "host": HOST,
+            "port": PORTS["keystone"],
+            "login": KEYSTONE_USER["name"],
+            "password": pw["keystone_alice"],
+            "extra": {
+                "auth_version": 3,  # a number: Airflow masks extra strings, and warns on short ones
+                "project_name": KEYSTONE_PROJECT["name"],
+                "project_domain_name": KEYSTONE_PROJECT["domain"],
+                "user_domain_name": KEYSTONE_USER["domain"],
+                "region_name": KEYSTONE_REGION,
+                "interface": KEYSTONE_INTERFACE,
+            },
+        },
         "mongo_default": {
             "conn_type": "mongo",
             "host": HOST,
@@ -997,6 +1206,23 @@ def services() -> dict[str, Service]:
             start_timeout=45,
         ),
         Service(
+            "keystone",
+            PORTS["keystone"],
+            keystone_argv,
+            keystone_ready,
+            prepare=prepare_keystone,
+            start_timeout=90,
+        ),
+        Service(
+            "swift-proxy-keystone",
+            PORTS["swift-proxy-keystone"],
+            lambda: [swift_bin("swift-proxy-server"), conf("proxy-keystone"), "-v"],
+            swift_keystone_ready,
+            prepare=prepare_swift_keystone,
+            start_timeout=60,
+            needs=["keystone", "memcached", "swift-object", "swift-container", "swift-account"],
+        ),
+        Service(
             "postgres",
             PORTS["postgres"],
             postgres_argv,
@@ -1068,6 +1294,7 @@ def services() -> dict[str, Service]:
 
 GROUPS = {
     "swift": ["memcached", "swift-object", "swift-container", "swift-account", "swift-proxy"],
+    "keystone": ["keystone", "swift-proxy-keystone"],
     "mongo": ["ferretdb"],
     "gold": ["postgres", "influxdb", "ferretdb", "neo4j"],
     "airflow": ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"],

@@ -61,6 +61,11 @@ def swift_conn() -> dict:
 
 
 @pytest.fixture(scope="session")
+def swift_keystone_conn() -> dict:
+    return require_port("Keystone (for the Swift proxy behind Keystone v3)", "swift_keystone")
+
+
+@pytest.fixture(scope="session")
 def mongo_conn() -> dict:
     return require_port("MongoDB-wire server (FerretDB)", "mongo_default")
 

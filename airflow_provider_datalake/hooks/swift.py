@@ -319,6 +319,10 @@ class SwiftHook(BaseHook):
             raise SwiftError(f"{what} {target} failed: {err}") from err
         except (ks_exc.ConnectionError, requests.RequestException, OSError) as err:
             raise SwiftError(f"Swift unreachable at {self._authurl}: {what} {target}: {err}") from err
+        except (ks_exc.EndpointNotFound, ks_exc.EmptyCatalog) as err:  # the user was accepted, not the place
+            found = f"Keystone at {self._authurl} gives user {self.user!r} no Swift endpoint"
+            hint = "check the connection's region_name and interface"
+            raise SwiftError(f"{found} ({what} {target}): {err}; {hint}") from err
         except ks_exc.ClientException as err:  # anything else keystoneauth raises is about auth or catalog
             refused = f"Keystone refused user {self.user!r} at {self._authurl} ({what} {target})"
             raise SwiftAuthError(f"{refused}: {type(err).__name__}: {err}") from err

@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import random
+import re
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -484,13 +486,60 @@ def test_transient_failure_is_retried_from_the_piece_start(
 
 
 # ---------------------------------------------------------------------------------------------- Keystone v3
-def test_keystone_v3_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Keystone v3 branch of get_conn, inspected without contacting anything.
+def test_keystone_v3_live(swift_keystone_conn: dict, swift_conn: dict) -> None:
+    """The stack's Swift behind Keystone: the project and user in two domains, the object store listed
+    only on the internal interface of region toulouse-1 (so each setting of the connection is used)."""
+    hook = SwiftHook("swift_keystone", slo_threshold=MIB, segment_size=MIB // 2)
+    ok, message = hook.test_connection()
+    assert ok and message.startswith(
+        f"Connected to Swift at http://127.0.0.1:{swift_keystone_conn['port']}/v3"
+    )
+    container = f"test-keystone-{uuid.uuid4().hex}"
+    hook.ensure_container(container)
+    try:
+        storage = urlsplit(hook.get_conn().url)  # from Keystone's catalog, not from the connection
+        assert storage.port != swift_conn["port"] and re.fullmatch(r"/v1/AUTH_[0-9a-f]{32}", storage.path)
+        small = hook.put_object(container, "lab/a.csv", b"date;value\n2024-01-01;4090,8\n")
+        assert b"".join(hook.iter_object(container, "lab/a.csv")) == b"date;value\n2024-01-01;4090,8\n"
+        data = bytes(range(256)) * (10 * 1024)  # 2.5 MiB: an SLO of 5 segments
+        big = hook.put_object(container, "lab/big.bin", data)
+        assert (big.segments, big.sha256) == (5, hashlib.sha256(data).hexdigest())
+        assert _sha256(hook.iter_object(container, "lab/big.bin")) == big.sha256
+        names = [item["name"] for item in hook.list_objects(container)]
+        assert names == ["lab/a.csv", "lab/big.bin"] and small.size == 29
+        assert hook.delete_object(container, "lab/big.bin") and hook.delete_object(container, "lab/a.csv")
+        assert _segment_names(hook, container, "lab/big.bin") == []
+    finally:
+        _purge(hook, container)
+        _purge(hook, f"{container}_segments")
 
-    No Keystone server exists in the stack, so this is the one path not exercised live: the test checks
-    that the keystoneauth1 session and swiftclient options carry the connection's project, domains, region,
-    interface and TLS choice.
-    """
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"password": "not-her-password"}, "Keystone refused user 'alice'"),
+        ({"extra": {"project_domain_name": "Default"}}, "Keystone refused user 'alice'"),
+        ({"extra": {"region_name": "elsewhere-1"}}, "no Swift endpoint"),
+        ({"extra": {"interface": "public"}}, "public endpoint for object-store service in toulouse-1"),
+    ],
+)
+def test_keystone_v3_refusals_are_clear(
+    swift_keystone_conn: dict, change: dict, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = json.loads(os.environ["AIRFLOW_CONN_SWIFT_KEYSTONE"])
+    conn.update({k: v for k, v in change.items() if k != "extra"})
+    conn["extra"] = {**conn["extra"], **change.get("extra", {})}
+    monkeypatch.setenv("AIRFLOW_CONN_SWIFT_KS_WRONG", json.dumps(conn))
+    error = _raises(SwiftError, lambda: SwiftHook("swift_ks_wrong").list_containers().__next__())
+    assert expected in str(error), str(error)
+    assert conn["password"] not in str(error)
+
+
+def test_keystone_v3_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Keystone v3 branch of get_conn, inspected without contacting anything: what the stack's plain
+    HTTP Keystone cannot show (https and ``insecure``, a host given as a URL with a path, the defaults, a
+    missing project name), and that the settings reach the keystoneauth1 session and swiftclient options.
+    The live tests above run the same branch against the stack's Keystone."""
     extra = {
         "auth_version": "3",
         "project_name": "datalake",
