@@ -346,26 +346,35 @@ def prepare_swift() -> None:
             run([rb, str(builder), "add", f"r1z1-{HOST}:{port}/d1", "1"])
             run([rb, str(builder), "rebalance"])
     (etc / "proxy-server.conf").write_text(
-        swift_conf_common(PORTS["swift-proxy"]) + "\n[pipeline:main]\n"
-        "pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk "
-        "tempurl slo dlo tempauth copy symlink proxy-logging proxy-server\n\n"
-        "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n"
-        "allow_account_management = true\n\n"
-        "[filter:tempauth]\nuse = egg:swift#tempauth\n"
-        f"user_admin_admin = {pw['swift_admin']} .admin .reseller_admin\n"
-        f"user_test_tester = {pw['swift_tester']} .admin\n\n"
+        proxy_conf(
+            PORTS["swift-proxy"],
+            "tempauth",
+            "[filter:tempauth]\nuse = egg:swift#tempauth\n"
+            f"user_admin_admin = {pw['swift_admin']} .admin .reseller_admin\n"
+            f"user_test_tester = {pw['swift_tester']} .admin\n",
+            app_extra="allow_account_management = true\n",
+        )
+    )
+
+
+# Swift's usual middleware, each from its egg under its own name.
+_PROXY_FILTERS = ("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "listing_formats", "bulk")
+_PROXY_FILTERS += ("tempurl", "slo", "dlo", "copy", "symlink")
+
+
+def proxy_conf(port: int, auth: str, auth_sections: str, app_extra: str = "") -> str:
+    """A proxy server's configuration: the usual pipeline with ``auth`` (its middleware names) in it."""
+    pipeline = (
+        "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl slo dlo "
+        f"{auth} copy symlink proxy-logging proxy-server"
+    )
+    usual = "".join(f"[filter:{f}]\nuse = egg:swift#{f.replace('-', '_')}\n\n" for f in _PROXY_FILTERS)
+    return (
+        f"{swift_conf_common(port)}\n[pipeline:main]\npipeline = {pipeline}\n\n"
+        f"[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n{app_extra}\n"
+        f"{auth_sections}\n"
         f"[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = {HOST}:{PORTS['memcached']}\n\n"
-        "[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n"
-        "[filter:gatekeeper]\nuse = egg:swift#gatekeeper\n\n"
-        "[filter:healthcheck]\nuse = egg:swift#healthcheck\n\n"
-        "[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n\n"
-        "[filter:listing_formats]\nuse = egg:swift#listing_formats\n\n"
-        "[filter:bulk]\nuse = egg:swift#bulk\n\n"
-        "[filter:tempurl]\nuse = egg:swift#tempurl\n\n"
-        "[filter:slo]\nuse = egg:swift#slo\n\n"
-        "[filter:dlo]\nuse = egg:swift#dlo\n\n"
-        "[filter:copy]\nuse = egg:swift#copy\n\n"
-        "[filter:symlink]\nuse = egg:swift#symlink\n"
+        f"{usual}"
     )
 
 
@@ -541,28 +550,16 @@ def prepare_swift_keystone() -> None:
     pw = secrets_file()
     etc = SWIFT_DIR / "etc"
     (etc / "proxy-keystone-server.conf").write_text(
-        swift_conf_common(PORTS["swift-proxy-keystone"]) + "\n[pipeline:main]\n"
-        "pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk "
-        "tempurl slo dlo authtoken keystoneauth copy symlink proxy-logging proxy-server\n\n"
-        "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n"
-        "[filter:authtoken]\npaste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
-        f"www_authenticate_uri = {KEYSTONE_URL}\nauth_url = {KEYSTONE_URL}\nauth_type = password\n"
-        "project_domain_name = Default\nuser_domain_name = Default\nproject_name = service\n"
-        f"username = swift\npassword = {pw['keystone_swift']}\ndelay_auth_decision = True\n"
-        "cache = swift.cache\n\n"
-        "[filter:keystoneauth]\nuse = egg:swift#keystoneauth\noperator_roles = admin, member\n\n"
-        f"[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = {HOST}:{PORTS['memcached']}\n\n"
-        "[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n"
-        "[filter:gatekeeper]\nuse = egg:swift#gatekeeper\n\n"
-        "[filter:healthcheck]\nuse = egg:swift#healthcheck\n\n"
-        "[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n\n"
-        "[filter:listing_formats]\nuse = egg:swift#listing_formats\n\n"
-        "[filter:bulk]\nuse = egg:swift#bulk\n\n"
-        "[filter:tempurl]\nuse = egg:swift#tempurl\n\n"
-        "[filter:slo]\nuse = egg:swift#slo\n\n"
-        "[filter:dlo]\nuse = egg:swift#dlo\n\n"
-        "[filter:copy]\nuse = egg:swift#copy\n\n"
-        "[filter:symlink]\nuse = egg:swift#symlink\n"
+        proxy_conf(
+            PORTS["swift-proxy-keystone"],
+            "authtoken keystoneauth",
+            "[filter:authtoken]\npaste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
+            f"www_authenticate_uri = {KEYSTONE_URL}\nauth_url = {KEYSTONE_URL}\nauth_type = password\n"
+            "project_domain_name = Default\nuser_domain_name = Default\nproject_name = service\n"
+            f"username = swift\npassword = {pw['keystone_swift']}\ndelay_auth_decision = True\n"
+            "cache = swift.cache\n\n"
+            "[filter:keystoneauth]\nuse = egg:swift#keystoneauth\noperator_roles = admin, member\n",
+        )
     )
 
 
