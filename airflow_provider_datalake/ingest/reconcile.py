@@ -124,11 +124,14 @@ def settle_record(
     headers = _object_matches(swift, claimed)
     if headers is not None:
         sha = claimed.get("sha256") or headers["x-object-meta-sha256"]
+        etag = headers.get("etag", "").strip('"')
+        slo = bool(headers.get("x-static-large-object"))
         commit: dict[str, Any] = {
             "size": int(headers["content-length"]),
             "sha256": sha,
-            "etag": headers.get("etag", "").strip('"'),
-            "segments": _segment_count(swift, claimed) if headers.get("x-static-large-object") else 0,
+            "md5": None if slo else etag,  # as insert_datalake records it (see PutResult)
+            "etag": etag,
+            "segments": _segment_count(swift, claimed) if slo else 0,
             "lease_until": None,
             "reconciled": True,
         }

@@ -125,6 +125,8 @@ def test_sigkill_at_each_step_then_reconcile(lake: dict, tmp_path: Path, step: s
         assert len(records) == 1
         assert _read_sha(lake, records[0]) == _sha(path)
         assert report.rolled_forward == ([records[0]["_id"]] if step == "after_upload" else [])
+        md5 = None if large else hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        assert records[0]["md5"] == md5  # the same record whether insert_datalake or reconcile committed it
     else:
         assert records == []
         assert len(report.rolled_back) == 1
