@@ -6,10 +6,13 @@ the stack's env file (or any Airflow secrets backend) is all the set-up a shell 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +67,8 @@ def _short(rec: dict[str, Any]) -> list[str]:
 
 def _records_table(records: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    for col in ("id", "status", "format", "bytes", "original name", "created (UTC)"):
+    table.add_column("id", no_wrap=True, min_width=32)  # whole, so it can be copied on a narrow terminal
+    for col in ("status", "format", "bytes", "original name", "created (UTC)"):
         table.add_column(col, overflow="fold")
     for rec in records:
         table.add_row(*map(escape, _short(rec)))  # names are data, not markup: "a[b].csv" stays whole
@@ -92,6 +96,24 @@ def _hooks(ctx: click.Context) -> tuple[Any, Any]:
     return SwiftHook(ctx.obj["swift_conn_id"]), CatalogHook(ctx.obj["mongo_conn_id"])
 
 
+@dataclass
+class Inserted:
+    done: list[dict[str, Any]] = field(default_factory=list)  # committed records, in the order inserted
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    already: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # content stored before (dedupe)
+    interrupted: bool = False  # Ctrl-C: the file in flight is in `failed`, the rest in `not_attempted`
+    not_attempted: list[Path] = field(default_factory=list)
+
+
+def _created_before(rec: dict[str, Any], moment: dt.datetime) -> bool:
+    created = rec.get("creation_date")
+    if not isinstance(created, dt.datetime):
+        return False
+    if created.tzinfo is None:  # the catalog hands back naive UTC datetimes
+        created = created.replace(tzinfo=dt.UTC)
+    return created < moment
+
+
 def insert_paths(
     ctx: click.Context,
     paths: list[Path],
@@ -102,13 +124,18 @@ def insert_paths(
     meta: dict[str, str],
     dedupe: bool,
     quiet: bool = False,
-) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
-    """Insert files one by one with a progress bar; failures are collected, not fatal to the others."""
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> Inserted:
+    """Insert files one by one with a progress bar; failures are collected, not fatal to the others.
+
+    Ctrl-C stops after the file in flight (whose insert rolls back) and returns what was done so far.
+    """
+    from airflow_provider_datalake.hooks.catalog import utcnow
     from airflow_provider_datalake.ingest import insert_datalake
 
     swift, catalog = _hooks(ctx)
-    done: list[dict[str, Any]] = []
-    failed: list[tuple[Path, str]] = []
+    result = Inserted()
+    done, failed = result.done, result.failed
     sizes = {p: (p.stat().st_size if p.is_file() else 0) for p in paths}
     show_bytes = sum(sizes.values()) >= LARGE
     columns = [TextColumn("{task.description}"), BarColumn()]
@@ -119,8 +146,10 @@ def insert_paths(
     )
     with Progress(*columns, console=console, disable=quiet or (len(paths) == 1 and not show_bytes)) as bar:
         task = bar.add_task("inserting", total=sum(sizes.values()) if show_bytes else len(paths))
-        for path in paths:
+        for index, path in enumerate(paths):
             bar.update(task, description=f"inserting {path.name}")
+            started = utcnow()  # ms precision, as stored: a record created before it was already there
+            rec = None
             try:
                 rec = insert_datalake(
                     path,
@@ -134,17 +163,29 @@ def insert_paths(
                     progress=(lambda n: bar.advance(task, n)) if show_bytes else None,
                 )
                 done.append(rec)
+                if _created_before(rec, started):
+                    result.already.append((path, rec))
+                if on_record is not None:
+                    on_record(rec)
+            except KeyboardInterrupt:
+                if rec is None:  # else it is committed and listed already
+                    why = "interrupted (Ctrl-C): rolled back; `datalake reconcile` settles anything left"
+                    failed.append((path, why))
+                result.interrupted = True
+                result.not_attempted = paths[index + 1 :]
+                break
             except Exception as exc:
                 failed.append((path, str(exc)))
                 if show_bytes:
                     bar.advance(task, sizes[path])
             if not show_bytes:
                 bar.advance(task, 1)
-    return done, failed
+    return result
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+# readable=False: an unreadable file fails on its own, like a missing one, and the others are still inserted
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option("--format", "fmt", help="Data format name (selects the transformation DAG).")
 @click.option("--container", help="Swift container of the raw zone.  [default: datalake-raw]")
 @click.option("--application", help="Producing application, kept in the catalog.")
@@ -162,8 +203,23 @@ def insert(
     no_dedupe: bool,
     as_json: bool,
 ) -> None:
-    """Insert files into the raw zone (Swift + catalog, atomically). Exits non-zero if any file failed."""
-    done, failed = insert_paths(
+    """Insert files into the raw zone (Swift + catalog, atomically). Exits non-zero if any file failed.
+
+    Content already stored with the same format is not stored twice: its record is shown as "already
+    stored". Ctrl-C stops after the file in flight and reports what was inserted (exit code 130).
+    """
+
+    import logging
+
+    # Its one INFO line (a dedupe hit) is said below, per file; its warnings still show.
+    logging.getLogger("airflow_provider_datalake.ingest.insert").setLevel(logging.WARNING)
+
+    def emit(rec: dict[str, Any]) -> None:
+        # One line each, as it commits, so a killed run still leaves its list (not through rich: it wraps).
+        click.echo(json.dumps(rec, default=_json_default))
+        sys.stdout.flush()
+
+    result = insert_paths(
         ctx,
         list(paths),
         fmt=fmt,
@@ -171,16 +227,35 @@ def insert(
         application=application,
         meta=_parse_meta(meta),
         dedupe=not no_dedupe,
+        on_record=emit if as_json else None,
     )
-    if as_json:
-        for rec in done:  # one line each, as promised (not through rich: it would wrap them)
-            click.echo(json.dumps(rec, default=_json_default))
-    else:
-        if done:
-            out.print(_records_table(done, f"{len(done)} inserted"))
+    done, failed = result.done, result.failed
+    hits = {id(rec) for _, rec in result.already}  # by object: a file may repeat one inserted just before
+    new = [rec for rec in done if id(rec) not in hits]
+    if new and not as_json:
+        out.print(_records_table(new, f"{len(new)} inserted"))
+    for path, rec in result.already:
+        console.print(
+            f"[yellow]already stored[/yellow] {escape(str(path))}: same content and format as record "
+            f"{rec['_id']} ({escape(str(rec.get('original_object_name')))}, {_short(rec)[5]} UTC), "
+            "not stored twice (--no-dedupe stores a copy)",
+            soft_wrap=True,
+        )
     for path, why in failed:
         console.print(f"[red]failed[/red] {escape(str(path))}: {escape(why)}", soft_wrap=True)
-    console.print(f"{len(done)} inserted, {len(failed)} failed")
+    if result.not_attempted:
+        console.print(
+            f"[yellow]not attempted[/yellow]: {len(result.not_attempted)} files after the interruption"
+        )
+    summary = f"{len(new)} inserted"
+    if result.already:
+        summary += f", {len(result.already)} already stored"
+    summary += f", {len(failed)} failed"
+    if result.not_attempted:
+        summary += f", {len(result.not_attempted)} not attempted"
+    console.print(summary)
+    if result.interrupted:
+        sys.exit(130)
     if failed:
         sys.exit(1)
 
@@ -192,10 +267,14 @@ def objects() -> None:
 
 @objects.command("list")
 @click.option(
-    "--status", help="pending, committed, processing, processed, failed, deleted; default: visible ones."
+    "--status",
+    type=click.Choice(
+        ["pending", "reconciling", "committed", "processing", "processed", "failed", "deleted"]
+    ),
+    help="Only records in this state.  [default: committed, processing, processed, failed]",
 )
 @click.option("--format", "fmt", help="Only this format.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0), help="0: all.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def objects_list(ctx: click.Context, status: str | None, fmt: str | None, limit: int, as_json: bool) -> None:
@@ -318,11 +397,25 @@ def reconcile_cmd(
         swift=swift,
         catalog=catalog,
     )
+    # Pending records inside their lease are an insert still running or one that stopped less than a lease
+    # ago: reconcile leaves them alone, but saying nothing would read as "nothing was left".
+    now = dt.datetime.now(dt.UTC)
+    waiting = []
+    for rec in catalog.find(status="pending"):
+        until = rec.get("lease_until")
+        if isinstance(until, dt.datetime) and until.tzinfo is None:
+            until = until.replace(tzinfo=dt.UTC)
+        if until is not None and until > now and (not containers or rec.get("swift_container") in containers):
+            waiting.append((until, str(rec["_id"])))
+    waiting.sort()
     if as_json:
-        out.print_json(json.dumps(report.as_dict()))
+        out.print_json(json.dumps({**report.as_dict(), "pending_in_lease": [rid for _, rid in waiting]}))
     else:
         verb = "would roll" if dry_run else "rolled"
         out.print(f"{verb} forward: {len(report.rolled_forward)}  {verb} back: {len(report.rolled_back)}")
+        for word, ids in (("forward", report.rolled_forward), ("back", report.rolled_back)):
+            for rid in ids[:show]:  # which records: the counts alone cannot be checked
+                out.print(f"  {verb} {word} {rid}")
         out.print(f"orphan objects: {len(report.orphans)}  removed: {len(report.orphans_removed)}")
         for container, name in report.orphans[:show]:
             out.print(f"  orphan {escape(f'{container}/{name}')}", soft_wrap=True)
@@ -333,6 +426,15 @@ def reconcile_cmd(
             )
         for rid in report.missing_objects:
             out.print(f"  [red]record {rid} is committed but its object is missing from Swift[/red]")
+        if waiting:
+            out.print(
+                f"pending within their lease (an insert running, or stopped less than a lease ago), "
+                f"left alone: {len(waiting)}; the first lease ends {waiting[0][0]:%Y-%m-%d %H:%M:%S} UTC, "
+                "reconcile after it",
+                soft_wrap=True,
+            )
+            for _, rid in waiting[:show]:
+                out.print(f"  pending {rid}")
     if report.missing_objects:
         sys.exit(1)
 
@@ -412,7 +514,7 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
         done: list[dict[str, Any]] = []
         failed: list[tuple[Path, str]] = []
         for path in files:
-            ok, bad = insert_paths(
+            result = insert_paths(
                 ctx,
                 [path],
                 fmt=sample_format(path),
@@ -422,8 +524,10 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
                 dedupe=True,
                 quiet=True,
             )
-            done += ok
-            failed += bad
+            if result.interrupted:
+                raise KeyboardInterrupt
+            done += result.done
+            failed += result.failed
     out.print(f"[bold]2. {len(done)} campus files inserted into Swift + catalog[/bold] (seed {seed})")
     for path, why in failed:
         console.print(f"[red]failed[/red] {escape(path.name)}: {escape(why)}", soft_wrap=True)

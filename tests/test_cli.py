@@ -173,9 +173,12 @@ def test_insert_with_a_missing_file_inserts_the_good_one_and_fails(
 
 def test_insert_the_same_content_twice_keeps_one_copy(lake: dict, samples: list[Path]) -> None:
     args = ("insert", str(samples[1]), "--format", "neocampus_mqtt_jsonl", "--container", lake["container"])
-    datalake(*args)
+    first = datalake(*args)
     again = datalake(*args)
-    assert "1 inserted, 0 failed" in again.stderr
+    assert "0 inserted, 1 already stored, 0 failed" in again.stderr
+    record_id = catalog_records()[0]["_id"]
+    assert f"already stored {samples[1]}: same content and format as record {record_id}" in again.stderr
+    assert record_id in first.stdout and record_id not in again.stdout  # not listed as inserted
     assert len(catalog_records()) == 1
     datalake(*args, "--no-dedupe")
     assert len(catalog_records()) == 2
@@ -208,6 +211,30 @@ def test_bad_meta_is_a_usage_error_before_anything_is_stored(
     )
     assert "--meta" in result.stderr and "expected key=value" in result.stderr
     assert catalog_records() == []
+
+
+def test_insert_ctrl_c_reports_what_was_inserted_and_exits_130(
+    lake: dict, samples: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the second file: the first is listed (a JSON line as it commits), the rest not tried."""
+    import airflow_provider_datalake.ingest as ingest
+
+    real, calls = ingest.insert_datalake, []
+
+    def interrupted_on_second(*args: object, **kwargs: object) -> dict:
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "insert_datalake", interrupted_on_second)
+    files = list(map(str, samples[:3]))
+    result = datalake("insert", *files, "--container", lake["container"], "--json", code=130)
+    assert [d["original_object_name"] for d in json_lines(result.stdout)] == [samples[0].name]
+    assert f"failed {files[1]}: interrupted" in result.stderr
+    assert "1 inserted, 1 failed, 1 not attempted" in result.stderr
+    assert len(calls) == 2
+    assert [r["original_object_name"] for r in catalog_records()] == [samples[0].name]
 
 
 def test_insert_usage_errors(lake: dict) -> None:
@@ -282,6 +309,9 @@ def test_objects_list_filters(populated: dict[str, dict]) -> None:
     assert names("--status", "pending") == ["p.json"]
     assert names("--status", "committed", "--format", "neocampus_mqtt") == ["a.json"]
     assert names("--limit", "1") == ["a.json"]
+    assert names("--limit", "0") == ["a.json", "b.json", "c.json"]  # 0: all
+    assert "'bogus' is not one of" in datalake("objects", "list", "--status", "bogus", code=2).stderr
+    assert "--limit" in datalake("objects", "list", "--limit", "-1", code=2).stderr
     assert "raw objects (0 shown)" in datalake("objects", "list", "--status", "deleted").stdout
 
 
@@ -363,8 +393,32 @@ def test_reconcile_on_a_clean_lake_has_nothing_to_do(lake: dict, samples: list[P
         "orphans_removed": [],
         "missing_objects": [],
         "dry_run": False,
+        "pending_in_lease": [],
     }
     assert catalog_records() == before
+
+
+def test_reconcile_says_which_pending_records_it_leaves_in_their_lease(
+    lake: dict, samples: list[Path]
+) -> None:
+    """A pending record inside its lease (an insert running, or just stopped) is named, not passed over."""
+    datalake("insert", str(samples[2]), "--container", lake["container"])
+    committed = catalog_records()[0]
+    fresh = {
+        **committed,
+        "_id": uuid.uuid4().hex,
+        "status": "pending",
+        "swift_object_id": "crash/just-stopped",
+        "dedupe_key": f"unique:{uuid.uuid4().hex}",
+        "lease_until": utcnow() + dt.timedelta(minutes=10),
+    }
+    CatalogHook("mongo_test").raw_objects.insert_one(fresh)
+    text = datalake("reconcile", "--dry-run", "--container", lake["container"]).stdout
+    assert "would roll forward: 0  would roll back: 0" in text
+    assert "left alone: 1" in text and f"pending {fresh['_id']}" in text
+    report = json.loads(datalake("reconcile", "--json", "--container", lake["container"]).stdout)
+    assert report["pending_in_lease"] == [fresh["_id"]] and report["rolled_back"] == []
+    assert {r["_id"] for r in catalog_records()} == {committed["_id"], fresh["_id"]}
 
 
 def test_reconcile_without_container_checks_the_default_one_and_those_of_the_catalog(
@@ -402,6 +456,7 @@ def test_reconcile_settles_what_a_crash_left(lake: dict, samples: list[Path]) ->
 
     text = datalake("reconcile", "--container", lake["container"]).stdout
     assert "rolled forward: 0  rolled back: 1" in text
+    assert f"rolled back {stale['_id']}" in text
     assert catalog.get(stale["_id"]) is None
     assert [r["_id"] for r in catalog_records()] == [committed["_id"]]
 
