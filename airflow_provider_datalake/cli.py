@@ -105,13 +105,16 @@ class Inserted:
     not_attempted: list[Path] = field(default_factory=list)
 
 
+def _utc(value: Any) -> dt.datetime | None:
+    """A catalog datetime as an aware UTC one (the catalog hands back naive UTC); None if not a datetime."""
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
 def _created_before(rec: dict[str, Any], moment: dt.datetime) -> bool:
-    created = rec.get("creation_date")
-    if not isinstance(created, dt.datetime):
-        return False
-    if created.tzinfo is None:  # the catalog hands back naive UTC datetimes
-        created = created.replace(tzinfo=dt.UTC)
-    return created < moment
+    created = _utc(rec.get("creation_date"))
+    return created is not None and created < moment
 
 
 def insert_paths(
@@ -402,9 +405,7 @@ def reconcile_cmd(
     now = dt.datetime.now(dt.UTC)
     waiting = []
     for rec in catalog.find(status="pending"):
-        until = rec.get("lease_until")
-        if isinstance(until, dt.datetime) and until.tzinfo is None:
-            until = until.replace(tzinfo=dt.UTC)
+        until = _utc(rec.get("lease_until"))
         if until is not None and until > now and (not containers or rec.get("swift_container") in containers):
             waiting.append((until, str(rec["_id"])))
     waiting.sort()
