@@ -279,7 +279,7 @@ def install_memcached() -> None:
 def _venv_install(venv: Path, packages: list[str], what: str) -> None:
     """A service's own virtual environment, cached outside the checkout; its marker names what is in it,
     so a package added to the list is installed into a cached environment too."""
-    marker, wanted = venv / ".complete", " ".join(packages)
+    marker, wanted = venv / ".complete", " ".join(packages) + " (bytecode)"
     if marker.exists() and marker.read_text() == wanted:
         return
     log(f"installing {what} into {venv}")
@@ -296,6 +296,8 @@ def _venv_install(venv: Path, packages: list[str], what: str) -> None:
         run([str(uv), "pip", "install", "-q", "--python", str(python), *packages], env=env)
     else:
         run([str(venv / "bin" / "pip"), "install", "-q", *packages])
+    # Bytecode at install, as the Makefile does for the project's venv: no service start recompiles it.
+    run([str(python), "-m", "compileall", "-q", "-j0", str(venv / "lib")])
     marker.write_text(wanted)
 
 
