@@ -144,6 +144,7 @@ class _Upload:
         self.client, self.container, self.name, self.progress = client, container, name, progress
         self.sha256, self.size = hashlib.sha256(), 0
         self.done: list[tuple[str, str]] = []
+        self.segment: tuple[str, str] | None = None  # the segment whose PUT is under way
         self.before_body = before_body
 
     def open_body(self) -> None:
@@ -475,7 +476,9 @@ class SwiftHook(BaseHook):
             if index == _MAX_SEGMENTS:
                 raise SwiftError(f"{_target(up.container, up.name)}: > {_MAX_SEGMENTS} segments; pass size=")
             path = f"{up.name}/{index:08d}"
+            up.segment = (segments, path)
             etag = self._put_piece(up, segments, path, piece, None)
+            up.segment = None
             manifest.append({"path": f"/{segments}/{path}", "etag": etag, "size_bytes": piece.count})
         etags = "".join(entry["etag"] for entry in manifest).encode()
         slo_etag = hashlib.md5(etags, usedforsecurity=False).hexdigest()
@@ -487,8 +490,13 @@ class SwiftHook(BaseHook):
         return slo_etag, len(manifest)
 
     def _discard(self, up: _Upload) -> None:
-        """Best-effort rollback, manifest first; what cannot be deleted is logged for the reconciler."""
-        for container, obj in reversed(up.done):
+        """Best-effort rollback, manifest first; what cannot be deleted is logged for the reconciler.
+
+        A segment whose PUT was cut short (an interrupt while Swift was still storing it) is deleted too,
+        even though nothing is there yet: the DELETE's newer timestamp wins over that PUT when it lands.
+        """
+        parts = list(reversed(up.done)) + ([up.segment] if up.segment else [])
+        for container, obj in parts:
             try:
                 up.client.delete_object(container, obj)
             except Exception as err:
@@ -542,11 +550,26 @@ class SwiftHook(BaseHook):
         return written
 
     def delete_object(self, container: str, name: str, *, missing_ok: bool = True) -> bool:
-        """Delete the object (an SLO manifest with its segments); False when it was already absent."""
+        """Delete the object (an SLO manifest with its segments); False when it was already absent.
+
+        An absent object is still sent a DELETE. An upload whose client gave up (Ctrl-C, a timeout) while
+        Swift was storing it lands after our HEAD; the tombstone this DELETE leaves is newer, so Swift drops
+        that late upload instead of keeping an object its caller believes deleted.
+        """
         client = self.get_conn()
         try:
             slo = self.head_object(container, name).get("x-static-large-object", "").lower() == "true"
-            query = "multipart-manifest=delete" if slo else None  # the SLO middleware deletes segments too
+        except SwiftNotFound:
+            try:
+                with self._mapped("delete of", container, name):
+                    client.delete_object(container, name)
+            except SwiftNotFound:
+                pass
+            if missing_ok:
+                return False
+            raise
+        query = "multipart-manifest=delete" if slo else None  # the SLO middleware deletes segments too
+        try:
             with self._mapped("delete of", container, name):
                 client.delete_object(container, name, query_string=query)
         except SwiftNotFound:

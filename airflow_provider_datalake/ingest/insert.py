@@ -95,10 +95,23 @@ def _pending_writer() -> ThreadPoolExecutor:
 def failpoint(name: str) -> None:
     """Fault injection for the crash tests: ``DATALAKE_FAILPOINT=<name>`` SIGKILLs this process right here.
 
-    A real kill (not an exception) is the only honest way to prove the protocol survives a dead writer.
+    ``<name>:sigint`` sends SIGINT instead (Ctrl-C: a KeyboardInterrupt the rollback must handle), and
+    ``<name>:sigint:<seconds>`` sends it that long after the point, wherever the process is by then. A real
+    signal (not an exception raised here) is the only honest way to prove the protocol survives it.
     """
-    if os.environ.get("DATALAKE_FAILPOINT") == name:
+    spec = os.environ.get("DATALAKE_FAILPOINT", "")
+    point, _, mode = spec.partition(":")
+    if point != name:
+        return
+    if not mode:
         os.kill(os.getpid(), signal.SIGKILL)
+    sig, _, delay = mode.partition(":")
+    if sig != "sigint":
+        raise ValueError(f"DATALAKE_FAILPOINT={spec!r}: expected <point>, <point>:sigint[:<seconds>]")
+    if delay:
+        threading.Timer(float(delay), os.kill, (os.getpid(), signal.SIGINT)).start()
+    else:
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 #: Data formats the platform's table lacks (Python's mimetypes knows neither on most systems).
@@ -190,16 +203,23 @@ class _LeaseKeeper:
     """Progress callback that renews the pending record's lease while bytes flow."""
 
     def __init__(
-        self, catalog: CatalogHook, record_id: str, lease: dt.timedelta, user: Callable[[int], None] | None
+        self,
+        catalog: CatalogHook,
+        record_id: str,
+        lease: dt.timedelta,
+        user: Callable[[int], None] | None,
+        size: int | None = None,
     ) -> None:
         self.catalog, self.record_id, self.lease, self.user = catalog, record_id, lease, user
         self.last = time.monotonic()
-        self.sent = 0
+        self.sent, self.size = 0, size
 
     def __call__(self, n: int) -> None:
         if self.sent == 0 and n:
             failpoint("during_upload")
         self.sent += n
+        if self.sent == self.size:
+            failpoint("body_read")  # the last bytes are read; Swift is about to store them
         if self.user:
             self.user(n)
         if time.monotonic() - self.last > LEASE_RENEW_EVERY:
@@ -349,7 +369,7 @@ def _insert(
             metadata={"record-id": record_id, "format": fmt or ""},
             size=prepared.size,
             sha256=prepared.sha256,
-            progress=_LeaseKeeper(catalog, record_id, lease, progress),
+            progress=_LeaseKeeper(catalog, record_id, lease, progress, prepared.size),
             before_body=record_written,
         )
         if result.size == 0:
@@ -360,6 +380,7 @@ def _insert(
             )
         if prepared.sha256 is not None and result.sha256 != prepared.sha256:
             raise InsertError(f"{prepared.original_name}: content changed during upload (SHA-256 differs)")
+        failpoint("after_upload")
     except BaseException as exc:
         # What there is to undo depends on the pending write: wait for its outcome first.
         try:
@@ -375,7 +396,6 @@ def _insert(
         raise InsertError(
             f"insert of {prepared.original_name or 'stream'} failed and was rolled back: {cause}"
         ) from exc
-    failpoint("after_upload")
 
     # Phase 3 ----------------------------------------------------------------------------------------
     commit = {

@@ -401,6 +401,63 @@ def test_failures_leave_nothing_behind(swift_conn: dict, container: str) -> None
     assert _segment_names(small, container, "long.bin") == []
 
 
+def _held_put(container: str, name: str) -> tuple[threading.Thread, threading.Event, dict]:
+    """A PUT from its own connection whose body is sent but for its last chunk until the event is set:
+    an upload Swift is still receiving when somebody else looks for the object."""
+    sent, release, result = threading.Event(), threading.Event(), {}
+
+    def body() -> Iterator[bytes]:
+        yield b"late" * 4096
+        sent.set()
+        release.wait(30)
+        yield b"!"
+
+    def put() -> None:
+        result["etag"] = SwiftHook().get_conn().put_object(container, name, body())
+
+    thread = threading.Thread(target=put, daemon=True)
+    thread.start()
+    assert sent.wait(30)
+    return thread, release, result
+
+
+def test_delete_of_an_object_still_uploading_wins_over_the_upload(hook: SwiftHook, container: str) -> None:
+    """An insert's rollback after Ctrl-C runs while Swift may still be storing the cut-off PUT: the DELETE
+    must leave no object, even though the HEAD before it found none (the upload lands later)."""
+    thread, release, result = _held_put(container, "late.bin")
+    time.sleep(0.3)
+    assert not hook.object_exists(container, "late.bin")  # under way, not stored yet
+    assert hook.delete_object(container, "late.bin") is False  # absent now ...
+    release.set()
+    thread.join(30)
+    assert result["etag"]  # ... and Swift then accepted the upload,
+    time.sleep(0.3)
+    assert not hook.object_exists(container, "late.bin")  # but the delete, the later of the two, stands
+    assert [o["name"] for o in hook.list_objects(container)] == []
+
+
+def test_interrupted_slo_upload_leaves_no_segment(
+    swift_conn: dict, container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a segment's PUT waits for Swift's answer: the rollback deletes that segment too."""
+    hook = SwiftHook(slo_threshold=MIB, segment_size=MIB)
+    real_put = swiftclient.Connection.put_object
+    calls = []
+
+    def put_then_interrupt(self, container_name, obj, contents, *args, **kwargs):
+        calls.append(obj)
+        if len(calls) == 2:  # the second segment: store it in Swift, but "lose" the answer
+            real_put(self, container_name, obj, contents, *args, **kwargs)
+            raise KeyboardInterrupt
+        return real_put(self, container_name, obj, contents, *args, **kwargs)
+
+    monkeypatch.setattr(swiftclient.Connection, "put_object", put_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        hook.put_object(container, "cut.bin", random.Random(3).randbytes(3 * MIB))
+    assert calls == ["cut.bin/00000000", "cut.bin/00000001"]
+    assert _segment_names(hook, container, "cut.bin") == [] and not hook.object_exists(container, "cut.bin")
+
+
 @pytest.mark.parametrize(
     ("source", "threshold"),
     [("bytes", 4 * MIB), ("pipe", 4 * MIB), ("bytes", MIB)],
