@@ -19,6 +19,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
@@ -314,6 +315,26 @@ class CatalogHook(MongoHook):
             "lease_until": {"$lt": now or utcnow()},
         }
         yield from self.raw_objects.find(q)
+
+    def locate(self, record_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Where the objects of these records are: ``{id: (container, name)}`` for the ids that have one.
+
+        One lookup by ``_id`` per record, four at a time. FerretDB hands a plain ``_id`` equality to its SQL
+        backend (about 1 ms), while ``$in`` or a filter on any other field decodes the whole collection
+        (about 0.3 ms per record): only this stays fast as the catalog grows.
+        """
+        ids = list(dict.fromkeys(record_ids))
+        if not ids:
+            return {}
+        coll = self.raw_objects
+        fields = {"swift_container": 1, "swift_object_id": 1}
+
+        def one(record_id: str) -> dict[str, Any] | None:
+            return coll.find_one({"_id": record_id}, fields)
+
+        with ThreadPoolExecutor(max_workers=min(4, len(ids))) as pool:
+            found = [doc for doc in pool.map(one, ids) if doc is not None]
+        return {doc["_id"]: (doc.get("swift_container"), doc.get("swift_object_id")) for doc in found}
 
     def known_objects(self, container: str, names: list[str]) -> set[str]:
         """Which of these Swift object names have a record (any state)."""

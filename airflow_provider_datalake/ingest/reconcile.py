@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CLAIM = dt.timedelta(minutes=5)  # how long a reconciler owns a record it is settling
 LIST_PAGE = 1000
+_RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
@@ -184,6 +186,27 @@ def _find_orphans(
     return listed
 
 
+def _record_id(name: str) -> str | None:
+    """The record id an object name carries: insert_datalake names objects ``<format>/<date>/<record id>``."""
+    last = name.rsplit("/", 1)[-1]
+    return last if _RECORD_ID.fullmatch(last) else None
+
+
+def _known(catalog: CatalogHook, container: str, names: set[str], *, by_name: bool = True) -> set[str]:
+    """Which of these object names a record of this container names.
+
+    Names of ours are looked up by their record id (constant time, however large the catalog); the others,
+    and ids with no such record, by one query on the names, which reads the whole collection on FerretDB.
+    """
+    ids = {name: rid for name in names if (rid := _record_id(name))}
+    where = catalog.locate(ids.values())
+    known = {name for name, rid in ids.items() if where.get(rid) == (container, name)}
+    rest = sorted(names - known)
+    if rest and by_name:
+        known |= catalog.known_objects(container, rest)
+    return known
+
+
 def _check_page(
     swift: SwiftHook,
     catalog: CatalogHook,
@@ -198,12 +221,12 @@ def _check_page(
     if target == container:
         listed.update(names)
     parents = {n: parent_of(n) for n in names}
-    known = catalog.known_objects(container, sorted(set(parents.values())))
+    known = _known(catalog, container, set(parents.values()))
     for name, parent in parents.items():
         if parent in known:
             continue
         # Listed, then found recordless: make sure it is still there (a rollback may have just removed it).
-        if not swift.object_exists(target, name) or catalog.known_objects(container, [parent]):
+        if not swift.object_exists(target, name) or _known(catalog, container, {parent}, by_name=False):
             continue
         report.orphans.append((target, name))
         if remove:

@@ -424,6 +424,17 @@ def test_known_objects_and_count(catalog: CatalogHook) -> None:
     assert catalog.count(swift_container="raw-a", status="pending") == 1
 
 
+def test_locate_gives_where_each_existing_record_points(catalog: CatalogHook) -> None:
+    a = _seed(catalog, Status.COMMITTED, swift_container="raw-a")
+    b = _seed(catalog, Status.PENDING, swift_container="raw-b")
+    where = catalog.locate([a["_id"], b["_id"], uuid.uuid4().hex, a["_id"]])
+    assert where == {
+        a["_id"]: ("raw-a", a["swift_object_id"]),
+        b["_id"]: ("raw-b", b["swift_object_id"]),
+    }
+    assert catalog.locate([]) == {}
+
+
 # -- concurrency -----------------------------------------------------------------------------------------
 
 

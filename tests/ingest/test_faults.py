@@ -348,6 +348,22 @@ def test_orphan_objects_are_reported_then_removed_on_request(lake: dict) -> None
     assert swift_names(lake) == set()
 
 
+def test_orphans_named_like_ours_are_found_by_record_id(lake: dict) -> None:
+    """Reconcile looks objects up by the record id in their name; a name of that shape is still an orphan
+    when no record has the id, or when the record with that id names another object."""
+    rec = insert_into(lake, b"a real one", format="x")
+    swift = SwiftHook(lake["swift_conn_id"])
+    ghost = f"x/2026/01/01/{'ab' * 16}"  # our shape, no such record
+    moved = f"elsewhere/{rec['_id']}"  # the id of a record that names another object
+    for name in (ghost, moved):
+        swift.put_object(lake["container"], name, b"nobody's")
+    report = _reconcile(lake, dry_run=True)
+    assert sorted(report.orphans) == sorted([(lake["container"], moved), (lake["container"], ghost)])
+    report = _reconcile(lake, remove_orphans=True)
+    assert swift_names(lake) == {rec["swift_object_id"]}
+    assert [r["_id"] for r in assert_consistent(lake)] == [rec["_id"]]
+
+
 def test_committed_record_without_object_is_reported(lake: dict) -> None:
     rec = insert_into(
         lake,
