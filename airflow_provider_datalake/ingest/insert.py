@@ -12,7 +12,9 @@ upload hides the record write; an object can still never exist without its recor
 
 A failure rolls back what was done (the object first, then the record), so a crash at any instant leaves at
 worst a pending record past its lease, maybe with an object: `reconcile()` settles those. An object is only
-ever deleted while its record is provably not committed.
+ever deleted while its record is provably not committed. Ctrl-C is a failure like any other; since it can
+land while Swift is still storing the last bytes, the rollback's DELETE is sent even when the object is not
+there yet, and its newer timestamp wins over the upload that lands after it.
 """
 
 from __future__ import annotations
