@@ -7,14 +7,18 @@ the stack's env file (or any Airflow secrets backend) is all the set-up a shell 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -45,11 +49,15 @@ def _parse_meta(values: tuple[str, ...]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--meta")
+        if key in meta:  # keeping one of two values silently would store what the user did not check
+            raise click.BadParameter(f"key {key!r} given twice", param_hint="--meta")
         meta[key] = value
     return meta
 
 
 def _json_default(value: Any) -> str:
+    if isinstance(value, dt.datetime):  # the catalog reads back naive UTC: say it is UTC, as inserts do
+        return _utc(value).isoformat()  # type: ignore[union-attr]
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
@@ -93,7 +101,50 @@ def _hooks(ctx: click.Context) -> tuple[Any, Any]:
     from airflow_provider_datalake.hooks.catalog import CatalogHook
     from airflow_provider_datalake.hooks.swift import SwiftHook
 
+    if not ctx.meta.get("datalake.logs_to_console"):  # after Airflow's import: it configures logging then
+        ctx.meta["datalake.logs_to_console"] = True
+        ctx.with_resource(_logs_to_console())
     return SwiftHook(ctx.obj["swift_conn_id"]), CatalogHook(ctx.obj["mongo_conn_id"])
+
+
+def _drop_private_keys(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Airflow's own filtering wrapper pops its ``__level_override``; without it, it would be printed."""
+    return {key: value for key, value in event.items() if not key.startswith("__")}
+
+
+@contextmanager
+def _logs_to_console() -> Iterator[None]:
+    """Log records go to the stderr console, warnings and up, for as long as the command runs.
+
+    Airflow writes them to stdout (its hooks' structlog loggers directly, the others through its root
+    handler): they tore the progress bar and landed among `--json` lines. Their INFO lines ("uploading ...
+    as an SLO") say what the command reports itself, so only warnings are shown, above the bar.
+    """
+    import logging
+
+    import structlog
+    from rich.logging import RichHandler
+
+    root, saved = logging.getLogger(), structlog.get_config()
+    handlers = root.handlers[:]
+    root.handlers = [RichHandler(logging.WARNING, console=console, show_time=False, show_path=False)]
+    structlog.configure(  # to stdlib logging, rendered to one string (no kwargs can clash with LogRecord's)
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            _drop_private_keys,
+            structlog.dev.ConsoleRenderer(
+                colors=False, pad_event_to=0, exception_formatter=structlog.dev.plain_traceback
+            ),  # plain: a rich traceback would show locals, connection passwords among them
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    try:
+        yield
+    finally:  # in-process callers (tests, embedding) get Airflow's set-up back
+        root.handlers = handlers
+        structlog.configure(**saved)
 
 
 @dataclass
@@ -109,7 +160,7 @@ def _utc(value: Any) -> dt.datetime | None:
     """A catalog datetime as an aware UTC one (the catalog hands back naive UTC); None if not a datetime."""
     if not isinstance(value, dt.datetime):
         return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _created_before(rec: dict[str, Any], moment: dt.datetime) -> bool:
@@ -212,11 +263,6 @@ def insert(
     stored". Ctrl-C stops after the file in flight and reports what was inserted (exit code 130).
     """
 
-    import logging
-
-    # Its one INFO line (a dedupe hit) is said below, per file; its warnings still show.
-    logging.getLogger("airflow_provider_datalake.ingest.insert").setLevel(logging.WARNING)
-
     def emit(rec: dict[str, Any]) -> None:
         # One line each, as it commits, so a killed run still leaves its list (not through rich: it wraps).
         click.echo(json.dumps(rec, default=_json_default))
@@ -250,6 +296,8 @@ def insert(
         console.print(
             f"[yellow]not attempted[/yellow]: {len(result.not_attempted)} files after the interruption"
         )
+    if fmt and done and (hint := _no_descriptor_hint(ctx, fmt)):
+        console.print(f"[yellow]warning[/yellow]: {escape(hint)}", soft_wrap=True)
     summary = f"{len(new)} inserted"
     if result.already:
         summary += f", {len(result.already)} already stored"
@@ -261,6 +309,28 @@ def insert(
         sys.exit(130)
     if failed:
         sys.exit(1)
+
+
+def _no_descriptor_hint(ctx: click.Context, fmt: str) -> str | None:
+    """Why objects of ``fmt`` will wait, when no active descriptor has that name (else None).
+
+    The raw zone keeps any format, so this is a warning, not a refusal: the name may be a typo, or the
+    descriptor not pushed yet; either way the objects stay committed, unprocessed, until one is active.
+    """
+    from airflow_provider_datalake.descriptors.store import DRAFT, FormatStore
+
+    store = FormatStore(_hooks(ctx)[1])
+    if store.get_version(fmt) is not None:
+        return None
+    todo = (
+        f"a draft waits for review: `datalake formats approve {fmt}`"
+        if store.with_status(DRAFT, fmt)
+        else f"`datalake formats push {fmt}.yaml`, or `datalake formats infer FILE --name {fmt}` to draft it"
+    )
+    return (
+        f"no active descriptor for format '{fmt}': stored, but no DAG will process it until one is added "
+        f"({todo})"
+    )
 
 
 @cli.group()
@@ -281,9 +351,9 @@ def objects() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def objects_list(ctx: click.Context, status: str | None, fmt: str | None, limit: int, as_json: bool) -> None:
-    """List raw objects, oldest first."""
+    """List raw objects, newest first."""
     _, catalog = _hooks(ctx)
-    records = list(catalog.find(status=status, fmt=fmt, limit=limit))
+    records = list(catalog.find(status=status, fmt=fmt, limit=limit, newest_first=True))
     if as_json:
         for rec in records:
             # Not through rich: it would wrap long lines and eat "[...]" in values as markup.
@@ -303,6 +373,112 @@ def objects_show(ctx: click.Context, record_id: str) -> None:
         console.print(f"[red]no raw object {escape(record_id)}[/red]")
         sys.exit(1)
     out.print_json(json.dumps(rec, default=_json_default))
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]{escape(message)}[/red]", soft_wrap=True)
+    sys.exit(1)
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _file_name(rec: dict[str, Any]) -> str:
+    """The file name an object is written under in a directory: the last component of its original name.
+
+    That name came from whoever inserted the file: a path in it (``../../.bashrc``) must not choose where
+    the bytes land.
+    """
+    raw = str(rec.get("original_object_name") or rec["_id"])
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", "..") or "\0" in name:
+        _fail(f"raw object {rec['_id']}: its name {raw!r} is no file name: give -o DIR/NAME")
+    return name
+
+
+def _check_copy(rec: dict[str, Any], size: int, sha256: str) -> str | None:
+    """What is wrong with the bytes read back, compared to the record (None: they are the stored ones)."""
+    if rec.get("size") is not None and size != rec["size"]:
+        return f"{size} bytes read, the record says {rec['size']}"
+    if rec.get("sha256") and sha256 != rec["sha256"]:
+        return f"sha256 {sha256} read, the record says {rec['sha256']}"
+    return None
+
+
+@objects.command("get")
+@click.argument("record_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="File, or directory (the object's original file name inside it); '-': stdout.  "
+    "[default: stdout, unless it is a terminal]",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_context
+def objects_get(ctx: click.Context, record_id: str, output: Path | None, force: bool) -> None:
+    """Write a raw object's bytes, as stored in Swift, checked against its record's size and sha256."""
+    from airflow_provider_datalake.hooks.catalog import VISIBLE
+    from airflow_provider_datalake.hooks.swift import SwiftError
+
+    swift, catalog = _hooks(ctx)
+    rec = catalog.get(record_id)
+    if rec is None:
+        _fail(f"no raw object {record_id}")
+    status = rec.get("status")
+    if status not in {s.value for s in VISIBLE}:  # pending: not verified in Swift yet; deleted: gone
+        _fail(
+            f"raw object {record_id} is {status}: only {', '.join(s.value for s in VISIBLE)} objects "
+            "can be read"
+        )
+    container, name = rec["swift_container"], rec["swift_object_id"]
+    to_stdout = output is None or str(output) == "-"
+    if to_stdout and _stdout_is_terminal():
+        _fail("not writing binary data to a terminal: give -o PATH, or pipe the output")
+    try:
+        if to_stdout:
+            _get_to_stdout(swift, rec, container, name)
+            return
+        assert output is not None
+        target = output / _file_name(rec) if output.is_dir() else output
+        if target.is_dir():
+            _fail(f"{target} is a directory")
+        if target.exists() and not force:
+            _fail(f"{target} exists: --force overwrites it")
+        if not target.parent.is_dir():
+            _fail(f"no directory {target.parent}")
+        # Into a hidden file beside the target, renamed once checked: a failed copy leaves no partial file
+        # and does not destroy the file it was to replace.
+        part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+        try:
+            size = swift.download_object(container, name, part)
+            with open(part, "rb") as f:
+                problem = _check_copy(rec, size, hashlib.file_digest(f, "sha256").hexdigest())
+            if problem:
+                _fail(f"{container}/{name} is not the stored object ({problem}): nothing written")
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+    except (SwiftError, OSError) as exc:  # the object missing from Swift, a directory not writable, ...
+        _fail(f"cannot get raw object {record_id}: {exc}")
+    console.print(f"wrote {escape(str(target))} ({size} bytes, checked)", soft_wrap=True)
+
+
+def _get_to_stdout(swift: Any, rec: dict[str, Any], container: str, name: str) -> None:
+    sink = sys.stdout.buffer
+    digest, size = hashlib.sha256(), 0
+    try:
+        for chunk in swift.iter_object(container, name):
+            sink.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        sink.flush()
+    except BrokenPipeError:  # `| head -c N` stopped reading: no traceback, and no second flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    if problem := _check_copy(rec, size, digest.hexdigest()):
+        _fail(f"{container}/{name} is not the stored object ({problem}): the bytes written are not it")
 
 
 @objects.command("quarantine")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+import airflow_provider_datalake.cli as cli_module
 from airflow_provider_datalake import __version__
 from airflow_provider_datalake.cli import cli
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
@@ -27,6 +28,7 @@ from airflow_provider_datalake.samples import write_mqtt_dump, write_sample_set
 pytestmark = pytest.mark.stack
 
 SCRIPT = Path(sys.executable).with_name("datalake")
+REPO = Path(__file__).resolve().parent.parent
 SAMPLE_NAMES = {
     "mqtt_dump_0001.json",
     "mqtt_stream_0001.jsonl",
@@ -147,6 +149,7 @@ def test_insert_json_prints_the_committed_records(lake: dict, samples: list[Path
     assert docs[0]["content_type"] == "image/png"
     assert docs[0]["_id"] == catalog_records()[0]["_id"]
     assert "1 inserted, 0 failed" in result.stderr
+    assert dt.datetime.fromisoformat(docs[0]["creation_date"]).utcoffset() == dt.timedelta(0)  # aware UTC
 
 
 def test_insert_with_a_missing_file_inserts_the_good_one_and_fails(
@@ -211,6 +214,62 @@ def test_bad_meta_is_a_usage_error_before_anything_is_stored(
     )
     assert "--meta" in result.stderr and "expected key=value" in result.stderr
     assert catalog_records() == []
+
+
+def test_a_meta_key_given_twice_is_a_usage_error(lake: dict, samples: list[Path]) -> None:
+    result = datalake(
+        "insert", str(samples[0]), "--container", lake["container"], "--meta", "k=1", "--meta", "k=2", code=2
+    )
+    assert "--meta" in result.stderr and "key 'k' given twice" in result.stderr
+    assert catalog_records() == []
+
+
+def test_insert_warns_once_when_the_format_has_no_active_descriptor(lake: dict, samples: list[Path]) -> None:
+    """Stored anyway (the raw zone keeps everything), but the user learns that nothing will process it."""
+    from airflow_provider_datalake.descriptors.loader import parse_descriptor
+    from airflow_provider_datalake.descriptors.store import DRAFT, FormatStore
+
+    args = ("--container", lake["container"], "--no-dedupe")
+    result = datalake("insert", str(samples[0]), str(samples[1]), "--format", "nuevo_fmt", *args)
+    assert "2 inserted, 0 failed" in result.stderr
+    assert result.stderr.count("no active descriptor") == 1
+    assert (
+        "no active descriptor for format 'nuevo_fmt': stored, but no DAG will process it until one is added "
+        "(`datalake formats push nuevo_fmt.yaml`" in result.stderr
+    )
+    assert {r["format"] for r in catalog_records()} == {"nuevo_fmt"}
+
+    store = FormatStore(CatalogHook("mongo_test"))
+    desc = parse_descriptor((REPO / "examples" / "neocampus_mqtt.yaml").read_text(), source_name="example")
+    store.push(desc.model_copy(update={"name": "drafted_fmt"}), status=DRAFT)
+    drafted = datalake("insert", str(samples[0]), "--format", "drafted_fmt", *args).stderr
+    assert "no active descriptor for format 'drafted_fmt'" in drafted
+    assert "`datalake formats approve drafted_fmt`" in drafted
+    store.push(desc)
+    assert (
+        "no active descriptor" not in datalake("insert", str(samples[0]), "--format", desc.name, *args).stderr
+    )
+    assert "no active descriptor" not in datalake("insert", str(samples[0]), *args).stderr  # no --format
+
+
+def test_insert_logs_go_to_the_console_warnings_only(
+    lake: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the SLO threshold the hook logs an INFO line: it must not tear the bar nor land among the JSON
+    lines of stdout. A warning still reaches the user, on stderr."""
+    real_put = SwiftHook.put_object
+
+    def put_with_a_warning(self: SwiftHook, *args: object, **kwargs: object) -> object:
+        self.log.warning("swift says %s", "careful")
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(SwiftHook, "put_object", put_with_a_warning)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * 1024 * 1024 // 2))  # over the lake's 1 MiB SLO threshold
+    result = datalake("insert", str(big), "--container", lake["container"], "--json")
+    assert [d["size"] for d in json_lines(result.stdout)] == [big.stat().st_size]  # nothing else on stdout
+    assert "SLO" not in result.stdout + result.stderr
+    assert "swift says careful" in result.stderr
 
 
 def test_insert_ctrl_c_reports_what_was_inserted_and_exits_130(
@@ -285,14 +344,14 @@ def test_objects_list_table(populated: dict[str, dict]) -> None:
     assert "processing" in out and "neocampus_mqtt" in out and "other_fmt" in out
 
 
-def test_objects_list_json_is_one_record_per_line_oldest_first(populated: dict[str, dict]) -> None:
+def test_objects_list_json_is_one_record_per_line_newest_first(populated: dict[str, dict]) -> None:
     docs = json_lines(datalake("objects", "list", "--json").stdout)
-    assert [d["original_object_name"] for d in docs] == ["a.json", "b.json", "c.json"]
+    assert [d["original_object_name"] for d in docs] == ["c.json", "b.json", "a.json"]
     for doc in docs:
         assert set(doc) >= RECORD_FIELDS
         assert doc["other_data"] == {"k": "[v]"}  # printed as is, not read as markup
-        assert dt.datetime.fromisoformat(doc["creation_date"])
-    assert docs[0]["_id"] == populated["a.json"]["_id"]
+        assert dt.datetime.fromisoformat(doc["creation_date"]).utcoffset() == dt.timedelta(0)
+    assert docs[-1]["_id"] == populated["a.json"]["_id"]
 
 
 def test_objects_list_filters(populated: dict[str, dict]) -> None:
@@ -301,18 +360,24 @@ def test_objects_list_filters(populated: dict[str, dict]) -> None:
             d["original_object_name"] for d in json_lines(datalake("objects", "list", "--json", *args).stdout)
         ]
 
-    assert names("--format", "neocampus_mqtt") == ["a.json", "c.json"]
+    assert names("--format", "neocampus_mqtt") == ["c.json", "a.json"]
     assert names("--format", "other_fmt") == ["b.json"]
     assert names("--format", "nothing") == []
-    assert names("--status", "committed") == ["a.json", "b.json"]
+    assert names("--status", "committed") == ["b.json", "a.json"]
     assert names("--status", "processing") == ["c.json"]
     assert names("--status", "pending") == ["p.json"]
     assert names("--status", "committed", "--format", "neocampus_mqtt") == ["a.json"]
-    assert names("--limit", "1") == ["a.json"]
-    assert names("--limit", "0") == ["a.json", "b.json", "c.json"]  # 0: all
+    assert names("--limit", "1") == ["c.json"]  # the newest
+    assert names("--limit", "0") == ["c.json", "b.json", "a.json"]  # 0: all
     assert "'bogus' is not one of" in datalake("objects", "list", "--status", "bogus", code=2).stderr
     assert "--limit" in datalake("objects", "list", "--limit", "-1", code=2).stderr
     assert "raw objects (0 shown)" in datalake("objects", "list", "--status", "deleted").stdout
+
+
+def test_objects_list_status_choices_are_the_catalog_s_states() -> None:
+    """The CLI spells the states out (importing the catalog would slow `--help`): they must not drift."""
+    (param,) = [p for p in cli_module.objects_list.params if p.name == "status"]
+    assert set(param.type.choices) == {s.value for s in Status}
 
 
 def test_objects_show(populated: dict[str, dict]) -> None:
@@ -325,7 +390,10 @@ def test_objects_show(populated: dict[str, dict]) -> None:
     assert doc["swift_object_id"] == rec["swift_object_id"]
     assert doc["sha256"] == rec["sha256"] and doc["size"] == rec["size"]
     assert doc["other_data"] == {"k": "[v]"}
-    assert dt.datetime.fromisoformat(doc["creation_date"]) == rec["creation_date"]
+    created = dt.datetime.fromisoformat(doc["creation_date"])
+    assert created.utcoffset() == dt.timedelta(0)  # aware UTC, as `insert --json` prints it
+    assert created == rec["creation_date"].replace(tzinfo=dt.UTC)
+    assert dt.datetime.fromisoformat(doc["last_modified"]).utcoffset() == dt.timedelta(0)
     # Any state can be shown by id, pending included.
     assert json.loads(datalake("objects", "show", populated["p.json"]["_id"]).stdout)["status"] == "pending"
 
@@ -334,6 +402,96 @@ def test_objects_show_unknown_id_exits_1(lake: dict) -> None:
     result = datalake("objects", "show", "unknown", code=1)
     assert "no raw object unknown" in result.stderr
     assert result.stdout == ""
+
+
+# -- objects get -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stored(lake: dict, tmp_path: Path) -> tuple[dict, bytes]:
+    """A committed record of a binary file over the lake's SLO threshold (every byte value, some zeros)."""
+    data = bytes(range(256)) * 4096 + os.urandom(300_000) + b"\0" * 1000
+    path = tmp_path / "in" / "blob.bin"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    (rec,) = json_lines(datalake("insert", str(path), "--container", lake["container"], "--json").stdout)
+    return rec, data
+
+
+def test_objects_get_round_trip_to_a_file_a_directory_and_stdout(
+    stored: tuple[dict, bytes], tmp_path: Path
+) -> None:
+    rec, data = stored
+    target = tmp_path / "out.bin"
+    result = datalake("objects", "get", rec["_id"], "-o", str(target))
+    assert target.read_bytes() == data
+    assert f"wrote {target} ({len(data)} bytes, checked)" in result.stderr and result.stdout == ""
+    assert (
+        "exists: --force overwrites it"
+        in datalake("objects", "get", rec["_id"], "-o", str(target), code=1).stderr
+    )
+    target.write_bytes(b"old")
+    datalake("objects", "get", rec["_id"], "-o", str(target), "--force")
+    assert target.read_bytes() == data
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    datalake("objects", "get", rec["_id"], "-o", str(folder))
+    assert [p.name for p in folder.iterdir()] == ["blob.bin"]  # its original name
+    assert (folder / "blob.bin").read_bytes() == data
+
+    assert datalake("objects", "get", rec["_id"]).stdout_bytes == data  # stdout is not a terminal here
+    assert datalake("objects", "get", rec["_id"], "-o", "-").stdout_bytes == data
+
+
+def test_objects_get_refuses_unknown_invisible_and_a_terminal(
+    stored: tuple[dict, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec, _ = stored
+    unknown = datalake("objects", "get", "no-such-id", "-o", str(tmp_path / "x"), code=1)
+    assert "no raw object no-such-id" in unknown.stderr
+    catalog = CatalogHook("mongo_test")
+    pending = {**catalog.get(rec["_id"]), "_id": uuid.uuid4().hex, "status": "pending", "dedupe_key": "u:p"}
+    pending["swift_object_id"] += "-pending"
+    catalog.raw_objects.insert_one(pending)
+    refused = datalake("objects", "get", pending["_id"], "-o", str(tmp_path / "x"), code=1).stderr
+    assert f"raw object {pending['_id']} is pending: only committed, processing, processed, failed" in refused
+
+    monkeypatch.setattr(cli_module, "_stdout_is_terminal", lambda: True)
+    tty = datalake("objects", "get", rec["_id"], code=1)
+    assert "not writing binary data to a terminal: give -o PATH" in tty.stderr and tty.stdout_bytes == b""
+
+    catalog.transition(rec["_id"], Status.COMMITTED, Status.DELETED)
+    assert "is deleted" in datalake("objects", "get", rec["_id"], "-o", str(tmp_path / "x"), code=1).stderr
+    assert list(tmp_path.glob("x*")) == []
+
+
+def test_objects_get_keeps_catalog_paths_out_and_checks_the_bytes(
+    stored: tuple[dict, bytes], tmp_path: Path
+) -> None:
+    """The original name is only a file name inside -o DIR; bytes that are not the record's are refused."""
+    rec, data = stored
+    catalog = CatalogHook("mongo_test")
+    folder = tmp_path / "a" / "b"
+    folder.mkdir(parents=True)
+
+    catalog.raw_objects.update_one({"_id": rec["_id"]}, {"$set": {"original_object_name": "../../evil.bin"}})
+    datalake("objects", "get", rec["_id"], "-o", str(folder))
+    assert [p.name for p in folder.iterdir()] == ["evil.bin"] and not (tmp_path / "evil.bin").exists()
+    for bad in ("..", "dir/", "x\\.."):
+        catalog.raw_objects.update_one({"_id": rec["_id"]}, {"$set": {"original_object_name": bad}})
+        result = datalake("objects", "get", rec["_id"], "-o", str(folder), code=1)
+        assert "is no file name: give -o DIR/NAME" in result.stderr
+
+    catalog.raw_objects.update_one({"_id": rec["_id"]}, {"$set": {"sha256": "0" * 64}})
+    target = tmp_path / "out.bin"
+    result = datalake("objects", "get", rec["_id"], "-o", str(target), code=1)
+    assert (
+        f"is not the stored object (sha256 {rec['sha256']} read, the record says {'0' * 64})" in result.stderr
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "in"]  # no file, no partial one
+    piped = datalake("objects", "get", rec["_id"], code=1)
+    assert piped.stdout_bytes == data and "the bytes written are not it" in piped.stderr
 
 
 # -- reconcile -------------------------------------------------------------------------------------------

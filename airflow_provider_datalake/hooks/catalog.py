@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from airflow.providers.mongo.hooks.mongo import MongoHook
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -293,8 +293,10 @@ class CatalogHook(MongoHook):
         fmt: str | None = None,
         limit: int = 0,
         query: dict[str, Any] | None = None,
+        newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Records, oldest first. Without ``status`` only reader-visible ones (never pending)."""
+        """Records, oldest first (newest first: what a person listing them wants to see). Without ``status``
+        only reader-visible ones (never pending)."""
         if status is None:
             statuses = [s.value for s in VISIBLE]
         elif isinstance(status, str):
@@ -304,9 +306,8 @@ class CatalogHook(MongoHook):
         q: dict[str, Any] = {"status": {"$in": statuses}, **(query or {})}
         if fmt is not None:
             q["format"] = fmt
-        yield from (
-            self.raw_objects.find(q).sort([("creation_date", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        )
+        order = DESCENDING if newest_first else ASCENDING
+        yield from self.raw_objects.find(q).sort([("creation_date", order), ("_id", order)]).limit(limit)
 
     def expired_pending(self, now: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
         """Pending or reconciling records whose lease ran out: what a crash left behind."""

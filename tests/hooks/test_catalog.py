@@ -344,6 +344,7 @@ def test_find_shows_only_visible_records_oldest_first(catalog: CatalogHook) -> N
     assert names(catalog.find(fmt="blob")) == ["processed_blob", "failed_blob", "c_blob"]
     assert names(catalog.find(fmt="nothing")) == []
     assert names(catalog.find(limit=2)) == ["processed_blob", "processing_csv"]
+    assert names(catalog.find(limit=2, newest_first=True)) == ["c_blob", "failed_blob"]
     # Pending, reconciling and deleted only when asked for, by name or as Status.
     assert names(catalog.find(status="pending")) == ["pending"]
     assert names(catalog.find(status=Status.RECONCILING)) == ["reconciling"]
@@ -360,6 +361,7 @@ def test_find_breaks_creation_date_ties_by_id(catalog: CatalogHook) -> None:
     for rid in rids:
         _seed(catalog, Status.COMMITTED, _id=rid, creation_date=same)
     assert [r["_id"] for r in catalog.find()] == sorted(rids)
+    assert [r["_id"] for r in catalog.find(newest_first=True)] == sorted(rids, reverse=True)
 
 
 def test_expired_pending_returns_only_records_whose_lease_passed(catalog: CatalogHook) -> None:
