@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich import box
 from rich.console import Console
+from rich.filesize import decimal
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -73,13 +76,32 @@ def _short(rec: dict[str, Any]) -> list[str]:
     ]
 
 
-def _records_table(records: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("id", no_wrap=True, min_width=32)  # whole, so it can be copied on a narrow terminal
-    for col in ("status", "format", "bytes", "original name", "created (UTC)"):
-        table.add_column(col, overflow="fold")
+WIDE = 120  # below this, a record takes two lines (id over name) rather than folding every column
+
+
+def _records_table(records: list[dict[str, Any]], title: str, *, width: int, status: bool = True) -> Table:
+    """The records as a table that stays readable at ``width``: ids whole (they are copied), nothing folded
+    mid-word on an 80-column terminal; one line per record when wide (pipes are, for grep)."""
+    if width >= WIDE:
+        table = Table(title=title)
+        table.add_column("id", no_wrap=True, min_width=32)  # whole, so it can be copied
+        for col in ("status", "format", "bytes", "original name", "created (UTC)"):
+            if col != "status" or status:
+                table.add_column(col, overflow="fold")
+        for rec in records:
+            row = _short(rec)
+            table.add_row(*map(escape, row if status else row[:1] + row[2:]))  # names are data, not markup
+        return table
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("id / original name", overflow="fold", min_width=32)
+    table.add_column("status / format" if status else "format", overflow="fold", max_width=16)
+    table.add_column("size", no_wrap=True, justify="right")
+    table.add_column("created (UTC)", no_wrap=True)
     for rec in records:
-        table.add_row(*map(escape, _short(rec)))  # names are data, not markup: "a[b].csv" stays whole
+        rid, state, fmt, _, name, created = _short(rec)
+        size = decimal(rec["size"]).replace(" bytes", " B") if rec.get("size") is not None else "-"
+        kind = f"{state}\n[dim]{escape(fmt)}[/dim]" if status else escape(fmt)
+        table.add_row(f"{escape(rid)}\n[dim]{escape(name)}[/dim]", kind, size, created[:16])  # to the minute
     return table
 
 
@@ -278,11 +300,12 @@ def insert(
         dedupe=not no_dedupe,
         on_record=emit if as_json else None,
     )
+    _outcome_follows()
     done, failed = result.done, result.failed
     hits = {id(rec) for _, rec in result.already}  # by object: a file may repeat one inserted just before
     new = [rec for rec in done if id(rec) not in hits]
     if new and not as_json:
-        out.print(_records_table(new, f"{len(new)} inserted"))
+        out.print(_records_table(new, f"{len(new)} inserted", width=out.width, status=False))
     for path, rec in result.already:
         console.print(
             f"[yellow]already stored[/yellow] {escape(str(path))}: same content and format as record "
@@ -359,7 +382,7 @@ def objects_list(ctx: click.Context, status: str | None, fmt: str | None, limit:
             # Not through rich: it would wrap long lines and eat "[...]" in values as markup.
             click.echo(json.dumps(rec, default=_json_default))
         return
-    out.print(_records_table(records, f"raw objects ({len(records)} shown)"))
+    out.print(_records_table(records, f"raw objects ({len(records)} shown)", width=out.width))
 
 
 @objects.command("show")
@@ -721,7 +744,7 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
             break
         time.sleep(2)
     records = [catalog.get(r["_id"]) for r in done]
-    table = _records_table(records, "the demo's raw objects")
+    table = _records_table(records, "the demo's raw objects", width=out.width)
     out.print(table)
     for rec in records:
         ok, bad = rec.get("successful_operations", []), rec.get("failed_operations", [])
@@ -961,5 +984,25 @@ def _check_targets(
             )
 
 
+_as_script = False  # True under main(): only the console script may hold Ctrl-C back (not CliRunner's caller)
+_held_ctrl_c: list[int] = []
+
+
+def _outcome_follows() -> None:
+    """The work is done and its outcome is about to be printed: a Ctrl-C from here on is held until main()
+    ends the process by the signal, so it can neither cut the summary nor raise into the teardown."""
+    if _as_script:
+        signal.signal(signal.SIGINT, lambda signum, _frame: _held_ctrl_c.append(signum))
+
+
 def main() -> None:
-    cli()
+    """The console script. After the command, a Ctrl-C during the interpreter's teardown (about a second
+    of freeing Airflow's modules) ends the process by the signal, as any program's, without a traceback."""
+    global _as_script
+    _as_script = True
+    try:
+        cli()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if _held_ctrl_c:
+            os.kill(os.getpid(), signal.SIGINT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -95,6 +96,26 @@ def test_installed_script_help_and_version() -> None:
     version = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, timeout=120, env=env)
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip() == f"datalake, version {__version__}"
+
+
+def test_ctrl_c_after_the_summary_ends_quietly(lake: dict, samples: list[Path]) -> None:
+    """A Ctrl-C while the interpreter tears down (after the outcome is printed) shows no traceback."""
+    args = ["--swift-conn-id", "swift_test", "--mongo-conn-id", "mongo_test", "insert", str(samples[0])]
+    proc = subprocess.Popen(
+        [str(SCRIPT), *args, "--container", lake["container"]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=lake["env"],
+    )
+    seen = ""
+    while "1 inserted, 0 failed" not in seen and (line := proc.stderr.readline()):  # type: ignore[union-attr]
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    assert "1 inserted, 0 failed" in seen, seen + rest
+    assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
+    assert proc.returncode in (0, -signal.SIGINT)  # ended by the signal, as any program, unless already gone
 
 
 # -- insert ----------------------------------------------------------------------------------------------
@@ -342,6 +363,42 @@ def test_objects_list_table(populated: dict[str, dict]) -> None:
         assert populated[name]["_id"] in out and name in out
     assert populated["p.json"]["_id"] not in out  # pending records are not visible
     assert "processing" in out and "neocampus_mqtt" in out and "other_fmt" in out
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_records_table_fits_the_terminal_with_whole_ids(width: int) -> None:
+    """An 80-column terminal folds no id, status, size or date; wide output keeps one line per record."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    recs = [
+        {
+            "_id": uuid.uuid4().hex,
+            "status": "committed",
+            "format": "neocampus_mqtt_with_a_long_descriptor_name",
+            "size": size,
+            "original_object_name": name,
+            "creation_date": dt.datetime(2026, 11, 29, 5, 45, 7),
+        }
+        for size, name in (
+            (972, "a.csv"),
+            (312_000_000, "lab_export_2026_11_29_building_u4_second_floor.csv"),
+        )
+    ]
+    console = Console(file=StringIO(), width=width)
+    console.print(cli_module._records_table(recs, "raw objects", width=width))
+    lines = console.file.getvalue().splitlines()
+    assert max(map(len, lines)) <= width
+    text = "\n".join(lines)
+    for rec in recs:
+        assert rec["_id"] in text and "committed" in text and "2026-11-29 05:45" in text
+    if width < cli_module.WIDE:
+        assert "972 B" in text and "312.0 MB" in text
+        assert "a.csv" in text and "lab_export" in text
+    else:
+        assert sum(recs[1]["_id"] in line and "312000000" in line for line in lines) == 1
+        assert "a.csv" in text and "lab_export" in text
 
 
 def test_objects_list_json_is_one_record_per_line_newest_first(populated: dict[str, dict]) -> None:
