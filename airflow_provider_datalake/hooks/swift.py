@@ -31,6 +31,8 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3 as ks_v3
 
+from airflow_provider_datalake.interrupts import failpoint, interrupts_held
+
 _MIB = 1 << 20
 _CHUNK = _MIB  # bytes per read/send: few syscalls, bounded memory
 _SPOOL_RAM = 8 * _MIB  # a piece of a non-seekable source stays in RAM up to this, then spills to a temp file
@@ -496,12 +498,14 @@ class SwiftHook(BaseHook):
         even though nothing is there yet: the DELETE's newer timestamp wins over that PUT when it lands.
         """
         parts = list(reversed(up.done)) + ([up.segment] if up.segment else [])
-        for container, obj in parts:
-            try:
-                up.client.delete_object(container, obj)
-            except Exception as err:
-                if getattr(err, "http_status", None) != 404:
-                    self.log.warning("Rollback could not delete %s: %s", _target(container, obj), err)
+        with interrupts_held():  # a second Ctrl-C waits: a cut rollback would leave segments behind
+            failpoint("discard")
+            for container, obj in parts:
+                try:
+                    up.client.delete_object(container, obj)
+                except Exception as err:
+                    if getattr(err, "http_status", None) != 404:
+                        self.log.warning("Rollback could not delete %s: %s", _target(container, obj), err)
 
     def head_object(self, container: str, name: str) -> dict[str, str]:
         """The object's headers with lower-case names; SwiftNotFound when it is absent."""

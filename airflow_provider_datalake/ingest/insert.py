@@ -25,7 +25,6 @@ import logging
 import mimetypes
 import os
 import re
-import signal
 import threading
 import time
 import uuid
@@ -46,6 +45,7 @@ from airflow_provider_datalake.hooks.catalog import (
     utcnow,
 )
 from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook, UploadAborted
+from airflow_provider_datalake.interrupts import failpoint, interrupts_held
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ LEASE_RENEW_EVERY = 30.0  # seconds between lease renewals during a long upload
 LEASE_MARGIN = dt.timedelta(seconds=30)  # clock skew allowed between a writer and a reconciler
 HASH_CHUNK = 1 << 20
 FORMAT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,240}$")
+CONTAINER_MAX = 241  # + "_segments" stays within Swift's 256
+CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
@@ -94,28 +95,6 @@ def _pending_writer() -> ThreadPoolExecutor:
         return _pool[1]
 
 
-def failpoint(name: str) -> None:
-    """Fault injection for the crash tests: ``DATALAKE_FAILPOINT=<name>`` SIGKILLs this process right here.
-
-    ``<name>:sigint`` sends SIGINT instead (Ctrl-C: a KeyboardInterrupt the rollback must handle), and
-    ``<name>:sigint:<seconds>`` sends it that long after the point, wherever the process is by then. A real
-    signal (not an exception raised here) is the only honest way to prove the protocol survives it.
-    """
-    spec = os.environ.get("DATALAKE_FAILPOINT", "")
-    point, _, mode = spec.partition(":")
-    if point != name:
-        return
-    if not mode:
-        os.kill(os.getpid(), signal.SIGKILL)
-    sig, _, delay = mode.partition(":")
-    if sig != "sigint":
-        raise ValueError(f"DATALAKE_FAILPOINT={spec!r}: expected <point>, <point>:sigint[:<seconds>]")
-    if delay:
-        threading.Timer(float(delay), os.kill, (os.getpid(), signal.SIGINT)).start()
-    else:
-        os.kill(os.getpid(), signal.SIGINT)
-
-
 #: Data formats the platform's table lacks (Python's mimetypes knows neither on most systems).
 _EXTRA_TYPES = {
     ".jsonl": "application/x-ndjson",
@@ -151,9 +130,27 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _storable(name: str | None) -> str | None:
+    """The name as the catalog can keep it: a file name that is not UTF-8 (Latin-1 names on lab shares)
+    reaches Python with surrogate escapes, which BSON refuses; its odd bytes are kept visible as ``\\xe9``.
+    """
+    if name is None:
+        return None
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape" if _ESCAPED_ONLY.fullmatch(name) else "backslashreplace")
+        return raw.decode("utf-8", "backslashreplace")
+
+
+_ESCAPED_ONLY = re.compile(r"[^\ud800-\udc7f\udd00-\udfff]*")  # surrogates from os.fsdecode only
+
+
 def _prepare(
     source: Source, content_type: str | None, original_name: str | None, hash_first: bool
 ) -> _Prepared:
+    original_name = _storable(original_name)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         try:
@@ -171,7 +168,8 @@ def _prepare(
             fh = path.open("rb")
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        name = original_name or path.name
+        name = original_name or _storable(path.name)
+        assert name is not None
         guessed = content_type or _guess_type(name)[0] or "application/octet-stream"
         return _Prepared(fh, st.st_size, sha, name, guessed, fh.close)
     if isinstance(source, bytes | bytearray | memoryview):
@@ -188,7 +186,7 @@ def _prepare(
             lambda: None,
         )
     if hasattr(source, "read"):
-        name = original_name or (
+        name = original_name or _storable(
             Path(str(source.name)).name if isinstance(getattr(source, "name", None), str) else None
         )
         guessed = content_type or (name and _guess_type(name)[0]) or "application/octet-stream"
@@ -285,9 +283,9 @@ def insert_datalake(
         raise ValueError(f"format {format!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
     swift = swift or SwiftHook(swift_conn_id)
     catalog = catalog or CatalogHook(mongo_conn_id)
-    container = container or DEFAULT_CONTAINER
-    if not CONTAINER_NAME.match(container):
-        raise ValueError(f"container {container!r}: letters, digits, '_', '.', '-' only")
+    container = DEFAULT_CONTAINER if container is None else container
+    _check_container(container)
+    _check_keys(other_data or {}, "other_data")
     prepared = _prepare(source, content_type, original_name, hash_first=dedupe)
     try:
         if format is None and match_formats:
@@ -310,6 +308,28 @@ def insert_datalake(
         )
     finally:
         prepared.close()
+
+
+def _check_container(name: str) -> None:
+    """Swift's limit is 256 bytes; the ``<name>_segments`` companion of large objects must fit as well."""
+    if not name:
+        raise ValueError("container: empty name")
+    if len(name) > CONTAINER_MAX:
+        raise ValueError(f"container {name[:20]!r}...: {len(name)} characters, {CONTAINER_MAX} at most")
+    if not CONTAINER_NAME.match(name):
+        raise ValueError(f"container {name!r}: letters, digits, '_', '.', '-' only (and not first)")
+
+
+def _check_keys(value: Any, where: str) -> None:
+    """Keys the catalog can store and query: a '.' or a leading '$' mean paths and operators to MongoDB."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not isinstance(key, str) or not key or key.startswith("$") or "." in key:
+                raise ValueError(f"{where} key {key!r}: not empty, no '.', not starting with '$'")
+            _check_keys(inner, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_keys(item, where)
 
 
 def _insert(
@@ -384,14 +404,17 @@ def _insert(
             raise InsertError(f"{prepared.original_name}: content changed during upload (SHA-256 differs)")
         failpoint("after_upload")
     except BaseException as exc:
-        # What there is to undo depends on the pending write: wait for its outcome first.
-        try:
-            existing = claim.result()
-        except PyMongoError as claim_error:  # no record, so the upload never got its body: no object
-            raise InsertError(f"catalog (MongoDB) unreachable, nothing was stored: {claim_error}") from exc
-        if existing is not None:  # the same content is already stored: the upload was stopped
-            return existing
-        _roll_back(swift, catalog, record, object_may_exist=upload_started)
+        with interrupts_held():  # a second Ctrl-C waits for the rollback, so "rolled back" stays true
+            failpoint("rollback")
+            # What there is to undo depends on the pending write: wait for its outcome first.
+            try:
+                existing = claim.result()
+            except PyMongoError as claim_error:  # no record, so the upload never got its body: no object
+                why = f"catalog (MongoDB) unreachable, nothing was stored: {claim_error}"
+                raise InsertError(why) from exc
+            if existing is not None:  # the same content is already stored: the upload was stopped
+                return existing
+            _roll_back(swift, catalog, record, object_may_exist=upload_started)
         if isinstance(exc, InsertError | KeyboardInterrupt):
             raise
         cause = exc.__cause__ if isinstance(exc, UploadAborted) and exc.__cause__ else exc
@@ -508,13 +531,15 @@ def _roll_back(
     """Undo a failed insert: object first, then the record, so no object is ever left without its record."""
     from airflow_provider_datalake.ingest.reconcile import delete_with_segments
 
-    if object_may_exist:
+    with interrupts_held():
+        if object_may_exist:
+            try:
+                delete_with_segments(swift, record["swift_container"], record["swift_object_id"])
+            except SwiftError as exc:
+                name = record["swift_object_id"]
+                log.warning("rollback: could not delete %s (%s); reconcile will", name, exc)
+                return  # keep the record: it is what lets reconcile find the object
         try:
-            delete_with_segments(swift, record["swift_container"], record["swift_object_id"])
-        except SwiftError as exc:
-            log.warning("rollback: could not delete %s (%s); reconcile will", record["swift_object_id"], exc)
-            return  # keep the record: it is what lets reconcile find the object
-    try:
-        catalog.delete_record(record["_id"], Status.PENDING)
-    except Exception as exc:
-        log.warning("rollback: could not delete record %s (%s); reconcile will", record["_id"], exc)
+            catalog.delete_record(record["_id"], Status.PENDING)
+        except Exception as exc:
+            log.warning("rollback: could not delete record %s (%s); reconcile will", record["_id"], exc)

@@ -179,6 +179,21 @@ def test_ctrl_c_at_each_step(lake: dict, tmp_path: Path, step: str, large: bool)
         assert _nothing_left(lake), (swift_names(lake), segment_names(lake), all_records(lake))
 
 
+@pytest.mark.parametrize(
+    "second", ["rollback", "discard"], ids=["during-the-rollback", "during-the-segments-rollback"]
+)
+def test_a_second_ctrl_c_waits_for_the_rollback(lake: dict, tmp_path: Path, second: str) -> None:
+    """Ctrl-C, then Ctrl-C again while the insert rolls back (the user who presses twice): the rollback
+    still finishes, with no reconcile needed, and the second interrupt ends the writer after it."""
+    path = tmp_path / "file.bin"
+    write_blob(path, 3 << 20, seed=23)  # an SLO, so the hook's own rollback of segments runs as well
+    proc = _writer(lake, [path], failpoint=f"during_upload:sigint,{second}:sigint")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -2 and err.count("KeyboardInterrupt") >= 2, err  # both really came
+    assert "INSERTED" not in out
+    assert _nothing_left(lake), (swift_names(lake), segment_names(lake), all_records(lake))
+
+
 @pytest.mark.parametrize("large", [False, True], ids=["plain", "slo"])
 def test_ctrl_c_while_swift_stores_the_last_bytes(lake: dict, tmp_path: Path, large: bool) -> None:
     """Ctrl-C a moment after the last byte was read: the interrupt lands while Swift is still storing the

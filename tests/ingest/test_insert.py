@@ -219,8 +219,31 @@ def test_wrong_swift_credentials(lake: dict, monkeypatch: pytest.MonkeyPatch, tm
 def test_bad_format_or_container_names_are_refused(lake: dict) -> None:
     with pytest.raises(ValueError, match="format"):
         insert_into(lake, b"x", format="../etc")
-    with pytest.raises(ValueError, match="container"):
+    with pytest.raises(ValueError, match="container 'a/b': letters"):
         insert_datalake(b"x", container="a/b", swift_conn_id=lake["swift_conn_id"])
+    with pytest.raises(ValueError, match="container: empty name"):  # not the default one, silently
+        insert_datalake(b"x", container="", swift_conn_id=lake["swift_conn_id"])
+    with pytest.raises(ValueError, match="249 characters, 241 at most"):  # the real reason, not the letters
+        insert_datalake(b"x", container="c" * 249, swift_conn_id=lake["swift_conn_id"])
+    assert all_records(lake) == []
+
+
+@pytest.mark.parametrize("meta", [{"a.b": 1}, {"$set": 1}, {"": 1}, {"ok": {"in.ner": 1}}])
+def test_other_data_keys_the_catalog_cannot_keep_are_refused_up_front(lake: dict, meta: dict) -> None:
+    """Said as what it is, before anything is stored (it used to read "catalog unreachable")."""
+    with pytest.raises(ValueError, match=r"other_data.* key"):
+        insert_into(lake, b"x", other_data=meta)
+    assert all_records(lake) == [] and swift_names(lake) == set()
+
+
+def test_a_file_name_that_is_not_utf8_is_kept_visible(lake: dict, tmp_path: Path) -> None:
+    """Latin-1 names from lab shares: stored, the odd byte shown escaped, the content type still guessed."""
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/r\xe9sultats.csv"))
+    path.write_bytes(b"a;b\n1;2\n")
+    rec = insert_into(lake, path)
+    assert rec["original_object_name"] == "r\\xe9sultats.csv"
+    assert rec["content_type"] == "text/csv"
+    assert _read_back(lake, rec) == b"a;b\n1;2\n"
 
 
 def test_without_a_format_the_descriptors_match_rules_choose_it(lake: dict, tmp_path: Path) -> None:
