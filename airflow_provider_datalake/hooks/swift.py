@@ -269,6 +269,19 @@ class SwiftHook(BaseHook):
         """The login, recorded in the catalog's ``swift_user`` field."""
         return self._connection.login or ""
 
+    @property
+    def account(self) -> str:
+        """The storage account this connection reaches (``AUTH_...``, the last part of its storage URL).
+
+        Recorded in the catalog (``swift_account``): two connections (TempAuth, Keystone) may reach different
+        accounts, whose containers share names but not objects. Authenticates once if not done yet.
+        """
+        client = self.get_conn()
+        if not client.url:
+            with self._mapped("authentication for"):
+                client.get_auth()
+        return urlsplit(client.url).path.rstrip("/").rsplit("/", 1)[-1]
+
     def _sizes(self) -> tuple[int, int]:
         extra = self._connection.extra_dejson
         mib = {k: int(extra[k]) * _MIB for k in ("slo_threshold_mb", "segment_size_mb") if extra.get(k)}

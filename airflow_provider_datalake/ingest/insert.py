@@ -344,6 +344,11 @@ def _insert(
     progress: Callable[[int], None] | None,
     fields: dict[str, Any],
 ) -> dict[str, Any]:
+    try:
+        account = swift.account  # authenticates the first time: wrong credentials stop here
+    except SwiftError as exc:
+        what = prepared.original_name or "stream"
+        raise InsertError(f"insert of {what} failed, nothing was stored: {exc}") from exc
     key = dedupe_key(fmt, prepared.sha256) if dedupe and prepared.sha256 else None
     record_id = uuid.uuid4().hex
     now = utcnow()
@@ -354,6 +359,7 @@ def _insert(
         "content_type": prepared.content_type,
         "original_object_name": prepared.original_name,
         "swift_user": swift.user,
+        "swift_account": account,
         "swift_container": container,
         "swift_object_id": name,
         "sha256": prepared.sha256,

@@ -6,6 +6,8 @@
   then the record.
 - Swift objects that no record names are orphans: reported, and removed only when asked.
 - Committed records whose object is gone are reported (that would be data loss, never silently fixed).
+- Records of another Swift account than the connection's are left alone and counted: their objects are
+  out of this connection's sight, so they would look missing, and their pending records would be rolled back.
 
 Safe at any time and concurrently with inserts: an insert's record exists before its first byte is sent and
 is removed only after its object, so a live insert never looks orphaned, and live leases are never touched.
@@ -43,6 +45,7 @@ class ReconcileReport:
     orphans: list[tuple[str, str]] = field(default_factory=list)
     orphans_removed: list[tuple[str, str]] = field(default_factory=list)
     missing_objects: list[str] = field(default_factory=list)
+    other_accounts: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -56,6 +59,7 @@ class ReconcileReport:
             "orphans": [f"{c}/{o}" for c, o in self.orphans],
             "orphans_removed": [f"{c}/{o}" for c, o in self.orphans_removed],
             "missing_objects": self.missing_objects,
+            "other_accounts": self.other_accounts,
             "dry_run": self.dry_run,
         }
 
@@ -151,6 +155,15 @@ def settle_record(
     report.rolled_back.append(claimed["_id"])
     log.info("reconcile: rolled back %s", claimed["_id"])
     return "back"
+
+
+def in_account(rec: dict[str, Any], swift: SwiftHook) -> bool:
+    """Whether the record's object lives in the account this connection reaches. Records from before
+    ``swift_account`` was kept are told by their ``swift_user``. Another account's object is invisible
+    here: it must be neither rolled back nor reported missing through this connection."""
+    if rec.get("swift_account"):
+        return bool(rec["swift_account"] == swift.account)
+    return rec.get("swift_user") in (None, swift.user)
 
 
 def _containers(catalog: CatalogHook, explicit: list[str] | None) -> list[str]:
@@ -251,16 +264,21 @@ def reconcile(
     catalog = catalog or CatalogHook(mongo_conn_id)
     report = ReconcileReport(dry_run=dry_run)
     for rec in list(catalog.expired_pending(now)):
+        if not in_account(rec, swift):
+            report.other_accounts.append(rec["_id"])
+            continue
         settle_record(rec, catalog=catalog, swift=swift, report=report, dry_run=dry_run, now=now)
     for container in _containers(catalog, containers):
         listed = _find_orphans(swift, catalog, container, report, remove_orphans and not dry_run)
         if check_objects:
             visible = catalog.raw_objects.find(
                 {"swift_container": container, "status": {"$in": [s.value for s in VISIBLE]}},
-                {"swift_object_id": 1},
+                {"swift_object_id": 1, "swift_account": 1, "swift_user": 1},
             )
             for rec in visible:
-                if rec["swift_object_id"] not in listed and not swift.object_exists(
+                if not in_account(rec, swift):
+                    report.other_accounts.append(rec["_id"])
+                elif rec["swift_object_id"] not in listed and not swift.object_exists(
                     container, rec["swift_object_id"]
                 ):
                     report.missing_objects.append(rec["_id"])

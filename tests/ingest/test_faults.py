@@ -360,3 +360,25 @@ def test_committed_record_without_object_is_reported(lake: dict) -> None:
     report = _reconcile(lake)
     assert report.missing_objects == [rec["_id"]]
     assert CatalogHook(lake["mongo_conn_id"]).get(rec["_id"])["status"] == "committed"  # never silently fixed
+
+
+def test_records_of_another_swift_account_are_left_alone(lake: dict, swift_keystone_conn: dict) -> None:
+    """Reconcile through a connection to another account (Keystone's project, not TempAuth's) cannot see
+    this account's objects: it must neither report them missing nor roll back their pending records."""
+    committed = insert_into(lake, b"seen from TempAuth only", format="x")
+    assert committed["swift_account"] == SwiftHook(lake["swift_conn_id"]).account == "AUTH_test"
+    catalog = CatalogHook(lake["mongo_conn_id"])
+    crashed = insert_into(lake, b"uploaded, never committed", format="x", dedupe=False)
+    catalog.raw_objects.update_one(  # as if its writer died after the upload: the record still pending
+        {"_id": crashed["_id"]},
+        {"$set": {"status": "pending", "lease_until": utcnow() - dt.timedelta(seconds=1)}},
+    )
+    other = SwiftHook("swift_keystone")
+    assert other.account != "AUTH_test"
+    report = reconcile(containers=[lake["container"]], swift=other, catalog=catalog)
+    assert report.missing_objects == [] and report.rolled_back == [] and report.rolled_forward == []
+    assert len(report.other_accounts) == 2
+    assert sorted(r["status"] for r in all_records(lake)) == ["committed", "pending"]  # untouched
+    report = _reconcile(lake)  # through the account that holds them: the pending one is rolled forward
+    assert len(report.rolled_forward) == 1 and report.other_accounts == []
+    assert [r["status"] for r in assert_consistent(lake)] == ["committed", "committed"]
