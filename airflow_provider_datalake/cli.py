@@ -11,7 +11,9 @@ import gc
 import hashlib
 import json
 import os
+import re
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -53,10 +55,53 @@ def _parse_meta(values: tuple[str, ...]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--meta")
+        if "." in key or key.startswith("$"):  # else refused per file, after Airflow's import
+            raise click.BadParameter(
+                f"key {key!r}: no '.' in a key and no '$' first (MongoDB reads them as paths and operators)",
+                param_hint="--meta",
+            )
         if key in meta:  # keeping one of two values silently would store what the user did not check
             raise click.BadParameter(f"key {key!r} given twice", param_hint="--meta")
         meta[key] = value
     return meta
+
+
+def _check_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """The rule insert_datalake() applies to each file, checked once before any file is tried."""
+    if value is None:
+        return None
+    from airflow_provider_datalake.ingest.insert import FORMAT_NAME
+
+    if not FORMAT_NAME.match(value):
+        raise click.BadParameter(f"{value!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
+    return value
+
+
+def _check_container(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Swift's rules for a container name, checked before anything is stored (and saying which one broke)."""
+    if value is None:
+        return None
+    from airflow_provider_datalake.ingest.insert import CONTAINER_MAX, CONTAINER_NAME, DEFAULT_CONTAINER
+
+    if not value:
+        raise click.BadParameter(f"empty container name (leave --container out for {DEFAULT_CONTAINER})")
+    if len(value) > CONTAINER_MAX:
+        raise click.BadParameter(
+            f"{value[:20]!r}... is {len(value)} characters long, {CONTAINER_MAX} at most (Swift's 256, less "
+            "the '_segments' suffix of the container that holds large objects' segments)"
+        )
+    if not CONTAINER_NAME.match(value):
+        raise click.BadParameter(f"{value!r}: letters, digits, '_', '.', '-' only (and not '_.-' first)")
+    return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    """Text from the catalog (file names came from whoever inserted them) with its control characters
+    escaped (ESC as ``\\x1b``): printed raw, they would drive the user's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _json_default(value: Any) -> str:
@@ -70,9 +115,9 @@ def _short(rec: dict[str, Any]) -> list[str]:
     return [
         str(rec["_id"]),
         str(rec.get("status")),
-        str(rec.get("format") or "-"),
+        _visible(str(rec.get("format") or "-")),
         str(rec.get("size") if rec.get("size") is not None else "-"),
-        str(rec.get("original_object_name") or "-"),
+        _visible(str(rec.get("original_object_name") or "-")),
         created.strftime("%Y-%m-%d %H:%M:%S") if created else "-",
     ]
 
@@ -106,7 +151,93 @@ def _records_table(records: list[dict[str, Any]], title: str, *, width: int, sta
     return table
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and those it was raised from or while handling, as a traceback lists them."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+
+
+def _class(module: str, name: str) -> type | None:
+    """A class of a module already imported: an exception cannot come from a module never loaded, and
+    importing Airflow's (seconds) only to find that out would slow every error."""
+    return getattr(sys.modules.get(module), name, None)
+
+
+_MONGO_NOISE = re.compile(r" \(configured timeouts: [^)]*\)|, Timeout: .*|, Topology Description: .*")
+_SWIFT_WHY = re.compile(r"\[Errno -?\d+\] [^'\")]+|timed out|Name or service not known")
+
+
+def _outside_failure(exc: BaseException) -> tuple[str, str] | None:
+    """(what, one line) when the exception is the world failing the command: a catalog or Swift that cannot
+    be reached or refuses the credentials, a connection not defined. None for anything else: a bug, whose
+    traceback must show. The line reuses insert's wording and never holds a password."""
+    not_found = _class("airflow.sdk.exceptions", "AirflowNotFoundException") or _class(
+        "airflow.exceptions", "AirflowNotFoundException"
+    )
+    swift_error = _class("airflow_provider_datalake.hooks.swift", "SwiftError")
+    swift_auth = _class("airflow_provider_datalake.hooks.swift", "SwiftAuthError")
+    mongo_down = _class("pymongo.errors", "ConnectionFailure")
+    mongo_refused = _class("pymongo.errors", "OperationFailure")
+    for one in _chain(exc):
+        text = str(one)
+        if not_found and isinstance(one, not_found) and (conn := re.search(r"conn_id `([^`]*)`", text)):
+            why = f"the connection '{conn[1]}' is not defined"
+            return why, f"{why}: source the stack's env file (.stack/env) or define it in Airflow"
+        if swift_auth and isinstance(one, swift_auth):  # names the user and the auth URL, never the key
+            return "Swift refused the credentials", text
+        if swift_error and isinstance(one, swift_error) and text.startswith("Swift unreachable"):
+            cause = str(one.__cause__ or "")
+            short = _SWIFT_WHY.search(cause)
+            return "Swift unreachable", text.removesuffix(f": {cause}") + (f": {short[0]}" if short else "")
+        if mongo_down and isinstance(one, mongo_down):
+            # pymongo's text: "host:port: reason (configured timeouts...), Timeout: 5.0s, Topology ..."
+            clean = _MONGO_NOISE.sub("", text)
+            timeout = re.search(r", Timeout: ([\d.]+)s", text)
+            after = f" (gave up after {timeout[1]} s)" if timeout else ""
+            where, sep, why = clean.partition(": ")
+            if sep and re.fullmatch(r"\S+:\d+", where):
+                return "catalog unreachable", f"catalog (MongoDB) unreachable at {where}: {why}{after}"
+            return "catalog unreachable", f"catalog (MongoDB) unreachable: {clean[:200]}{after}"
+        if mongo_refused and isinstance(one, mongo_refused) and getattr(one, "code", None) in (13, 18):
+            why = text.split(", full error:")[0][:200]
+            return "catalog refused the credentials", f"catalog (MongoDB) refused the credentials: {why}"
+    return None
+
+
+def _interrupt_code() -> int:
+    return 128 + (signal.SIGTERM if _terminated else signal.SIGINT)
+
+
+def _interrupt_name() -> str:
+    return "SIGTERM" if _terminated else "Ctrl-C"
+
+
+class _Cli(click.Group):
+    """Every command ends the same way when the world fails it: one line on stderr and exit code 1 for a
+    server down, credentials refused or a connection not defined; "interrupted" and 130 for a Ctrl-C that
+    no command caught (143 for SIGTERM). Any other exception is a bug: its traceback shows."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # else click prints "Aborted!" and exits 1
+            stored_nothing = ctx.invoked_subcommand == "insert" and not ctx.meta.get("datalake.tried")
+            what = f"interrupted ({_interrupt_name()})" if _terminated else "interrupted"
+            console.print(f"[yellow]{what}[/yellow]" + (": nothing was stored" if stored_nothing else ""))
+            ctx.exit(_interrupt_code())
+        except Exception as exc:
+            failure = _outside_failure(exc)
+            if failure is None:
+                raise
+            console.print(f"[red]error[/red]: {escape(_visible(failure[1]))}", soft_wrap=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="datalake")
 @click.option(
     "--swift-conn-id", default="swift_default", show_default=True, help="Airflow connection of Swift."
@@ -176,6 +307,7 @@ class Inserted:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     already: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # content stored before (dedupe)
     interrupted: bool = False  # Ctrl-C: the file in flight is in `failed`, the rest in `not_attempted`
+    stopped: str | None = None  # why the rest was not attempted when a store failed ("catalog unreachable")
     not_attempted: list[Path] = field(default_factory=list)
 
 
@@ -201,11 +333,13 @@ def insert_paths(
     meta: dict[str, str],
     dedupe: bool,
     quiet: bool = False,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
+    on_record: Callable[[dict[str, Any], bool], None] | None = None,
 ) -> Inserted:
-    """Insert files one by one with a progress bar; failures are collected, not fatal to the others.
+    """Insert files one by one with a progress bar; a file's failure is collected, not fatal to the others,
+    unless a store is unreachable or refuses the credentials: every next file would wait for the same
+    timeout to fail the same way, so the rest is not attempted. ``on_record(rec, already_stored)``.
 
-    Ctrl-C stops after the file in flight (whose insert rolls back) and returns what was done so far.
+    Ctrl-C stops at once: the file in flight is rolled back; returns what was done so far.
     """
     from airflow_provider_datalake.hooks.catalog import utcnow
     from airflow_provider_datalake.ingest import insert_datalake
@@ -224,7 +358,8 @@ def insert_paths(
     with Progress(*columns, console=console, disable=quiet or (len(paths) == 1 and not show_bytes)) as bar:
         task = bar.add_task("inserting", total=sum(sizes.values()) if show_bytes else len(paths))
         for index, path in enumerate(paths):
-            bar.update(task, description=f"inserting {path.name}")
+            bar.update(task, description=f"inserting {_visible(path.name)}")
+            ctx.meta["datalake.tried"] = True  # from here on, an interrupt may have stored something
             started = utcnow()  # ms precision, as stored: a record created before it was already there
             rec = None
             try:
@@ -240,19 +375,28 @@ def insert_paths(
                     progress=(lambda n: bar.advance(task, n)) if show_bytes else None,
                 )
                 done.append(rec)
-                if _created_before(rec, started):
+                already = _created_before(rec, started)
+                if already:
                     result.already.append((path, rec))
                 if on_record is not None:
-                    on_record(rec)
+                    on_record(rec, already)
             except KeyboardInterrupt:
                 if rec is None:  # else it is committed and listed already
-                    why = "interrupted (Ctrl-C): rolled back; `datalake reconcile` settles anything left"
+                    why = f"interrupted ({_interrupt_name()}): rolled back"
+                    why += "; `datalake reconcile` settles anything left"
                     failed.append((path, why))
                 result.interrupted = True
                 result.not_attempted = paths[index + 1 :]
                 break
             except Exception as exc:
-                failed.append((path, str(exc)))
+                outside = _outside_failure(exc)
+                why = outside[1] if outside else str(exc)
+                if outside is None and path.is_dir():
+                    why += f" (a directory: pass its files, e.g. {path}{os.sep}*)"
+                failed.append((path, why))
+                if outside is not None:
+                    result.stopped, result.not_attempted = outside[0], paths[index + 1 :]
+                    break
                 if show_bytes:
                     bar.advance(task, sizes[path])
             if not show_bytes:
@@ -263,12 +407,25 @@ def insert_paths(
 @cli.command()
 # readable=False: an unreadable file fails on its own, like a missing one, and the others are still inserted
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
-@click.option("--format", "fmt", help="Data format name (selects the transformation DAG).")
-@click.option("--container", help="Swift container of the raw zone.  [default: datalake-raw]")
+@click.option(
+    "--format", "fmt", callback=_check_format, help="Data format name (selects the transformation DAG)."
+)
+@click.option(
+    "--container", callback=_check_container, help="Swift container of the raw zone.  [default: datalake-raw]"
+)
 @click.option("--application", help="Producing application, kept in the catalog.")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="Extra metadata (other_data); repeatable.")
-@click.option("--no-dedupe", is_flag=True, help="Store a second copy even if the same content is there.")
-@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
+@click.option(
+    "--no-dedupe",
+    is_flag=True,
+    help="Store a second copy even if the same content and format are stored (in any container).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print the records as JSON lines, each with "already_stored": true for content stored before.',
+)
 @click.pass_context
 def insert(
     ctx: click.Context,
@@ -282,13 +439,16 @@ def insert(
 ) -> None:
     """Insert files into the raw zone (Swift + catalog, atomically). Exits non-zero if any file failed.
 
-    Content already stored with the same format is not stored twice: its record is shown as "already
-    stored". Ctrl-C stops after the file in flight and reports what was inserted (exit code 130).
+    Content already stored with the same format, in any container (dedupe is lake-wide), is not stored
+    twice: its record is shown as "already stored" and where it is. If the catalog or Swift cannot be
+    reached, the remaining files are not attempted. Ctrl-C stops at once: the file in flight is rolled
+    back, the ones before it stay, and what was inserted is reported (exit code 130; 143 for SIGTERM).
     """
+    extra = _parse_meta(meta)  # a usage error before Airflow's import, not after
 
-    def emit(rec: dict[str, Any]) -> None:
+    def emit(rec: dict[str, Any], already: bool) -> None:
         # One line each, as it commits, so a killed run still leaves its list (not through rich: it wraps).
-        click.echo(json.dumps(rec, default=_json_default))
+        click.echo(json.dumps({**rec, "already_stored": already}, default=_json_default))
         sys.stdout.flush()
 
     result = insert_paths(
@@ -297,7 +457,7 @@ def insert(
         fmt=fmt,
         container=container,
         application=application,
-        meta=_parse_meta(meta),
+        meta=extra,
         dedupe=not no_dedupe,
         on_record=emit if as_json else None,
     )
@@ -308,18 +468,21 @@ def insert(
     if new and not as_json:
         out.print(_records_table(new, f"{len(new)} inserted", width=out.width, status=False))
     for path, rec in result.already:
+        _, _, _, _, name, created = map(escape, _short(rec))
+        where = escape(_visible(str(rec.get("swift_container"))))
         console.print(
-            f"[yellow]already stored[/yellow] {escape(str(path))}: same content and format as record "
-            f"{rec['_id']} ({escape(str(rec.get('original_object_name')))}, {_short(rec)[5]} UTC), "
-            "not stored twice (--no-dedupe stores a copy)",
+            f"[yellow]already stored[/yellow] {escape(_visible(str(path)))}: same content and format as "
+            f"record {rec['_id']} ({name}, {created} UTC) in container {where}, not stored twice (dedupe "
+            "is lake-wide; --no-dedupe stores a copy)",
             soft_wrap=True,
         )
     for path, why in failed:
-        console.print(f"[red]failed[/red] {escape(str(path))}: {escape(why)}", soft_wrap=True)
+        line = f"{escape(_visible(str(path)))}: {escape(_visible(why))}"
+        console.print(f"[red]failed[/red] {line}", soft_wrap=True)
     if result.not_attempted:
-        console.print(
-            f"[yellow]not attempted[/yellow]: {len(result.not_attempted)} files after the interruption"
-        )
+        after = "after the interruption" if result.interrupted else f"({result.stopped})"
+        files = f"{len(result.not_attempted)} file" + ("s" if len(result.not_attempted) > 1 else "")
+        console.print(f"[yellow]not attempted[/yellow]: {files} {after}")
     if fmt and done and (hint := _no_descriptor_hint(ctx, fmt)):
         console.print(f"[yellow]warning[/yellow]: {escape(hint)}", soft_wrap=True)
     summary = f"{len(new)} inserted"
@@ -330,7 +493,7 @@ def insert(
         summary += f", {len(result.not_attempted)} not attempted"
     console.print(summary)
     if result.interrupted:
-        sys.exit(130)
+        sys.exit(_interrupt_code())
     if failed:
         sys.exit(1)
 
@@ -370,14 +533,31 @@ def objects() -> None:
     ),
     help="Only records in this state.  [default: committed, processing, processed, failed]",
 )
-@click.option("--format", "fmt", help="Only this format.")
+@click.option("--format", "fmt", help="Only this format; '-': only records without one.")
+@click.option("--container", help="Only objects stored in this Swift container.")
+@click.option("--application", help="Only records of this producing application.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0), help="0: all.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per line, as stored, not a table.")
 @click.pass_context
-def objects_list(ctx: click.Context, status: str | None, fmt: str | None, limit: int, as_json: bool) -> None:
+def objects_list(
+    ctx: click.Context,
+    status: str | None,
+    fmt: str | None,
+    container: str | None,
+    application: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """List raw objects, newest first."""
     _, catalog = _hooks(ctx)
-    records = list(catalog.find(status=status, fmt=fmt, limit=limit, newest_first=True))
+    query: dict[str, Any] = {}
+    if fmt == "-":  # the table shows a missing format as '-': the same spelling selects them
+        fmt, query["format"] = None, None  # None matches a null field and a missing one alike
+    if container is not None:
+        query["swift_container"] = container
+    if application is not None:
+        query["application"] = application
+    records = list(catalog.find(status=status, fmt=fmt, query=query, limit=limit, newest_first=True))
     if as_json:
         for rec in records:
             # Not through rich: it would wrap long lines and eat "[...]" in values as markup.
@@ -412,11 +592,11 @@ def _file_name(rec: dict[str, Any]) -> str:
     """The file name an object is written under in a directory: the last component of its original name.
 
     That name came from whoever inserted the file: a path in it (``../../.bashrc``) must not choose where
-    the bytes land.
+    the bytes land, and its control characters (ESC, newline) become '_' (they would reach every `ls`).
     """
     raw = str(rec.get("original_object_name") or rec["_id"])
-    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
-    if name in ("", ".", "..") or "\0" in name:
+    name = _CONTROL.sub("_", raw.replace("\\", "/").rsplit("/", 1)[-1])
+    if name in ("", ".", ".."):
         _fail(f"raw object {rec['_id']}: its name {raw!r} is no file name: give -o DIR/NAME")
     return name
 
@@ -435,13 +615,16 @@ def _check_copy(rec: dict[str, Any], size: int, sha256: str) -> str | None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, allow_dash=True),
-    help="File, or directory (the object's original file name inside it); '-': stdout.  "
+    type=click.Path(allow_dash=True),  # a str: a Path would drop the trailing slash that means "a directory"
+    help="File, or directory (the object's original file name inside it; a path ending in '/' is one, "
+    "created if needed); a device or FIFO is written through; '-': stdout.  "
     "[default: stdout, unless it is a terminal]",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--force", is_flag=True, help="Overwrite an existing file (a symlink's target: the link stays)."
+)
 @click.pass_context
-def objects_get(ctx: click.Context, record_id: str, output: Path | None, force: bool) -> None:
+def objects_get(ctx: click.Context, record_id: str, output: str | None, force: bool) -> None:
     """Write a raw object's bytes, as stored in Swift, checked against its record's size and sha256."""
     from airflow_provider_datalake.hooks.catalog import VISIBLE
     from airflow_provider_datalake.hooks.swift import SwiftError
@@ -457,36 +640,76 @@ def objects_get(ctx: click.Context, record_id: str, output: Path | None, force: 
             "can be read"
         )
     container, name = rec["swift_container"], rec["swift_object_id"]
-    to_stdout = output is None or str(output) == "-"
+    to_stdout = output is None or output == "-"
     if to_stdout and _stdout_is_terminal():
-        _fail("not writing binary data to a terminal: give -o PATH, or pipe the output")
+        _fail("not writing the object's bytes to a terminal: use -o FILE or a pipe")
     try:
         if to_stdout:
             _get_to_stdout(swift, rec, container, name)
             return
         assert output is not None
-        target = output / _file_name(rec) if output.is_dir() else output
-        if target.is_dir():
-            _fail(f"{target} is a directory")
-        if target.exists() and not force:
-            _fail(f"{target} exists: --force overwrites it")
-        if not target.parent.is_dir():
-            _fail(f"no directory {target.parent}")
-        # Into a hidden file beside the target, renamed once checked: a failed copy leaves no partial file
-        # and does not destroy the file it was to replace.
-        part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-        try:
-            size = swift.download_object(container, name, part)
-            with open(part, "rb") as f:
-                problem = _check_copy(rec, size, hashlib.file_digest(f, "sha256").hexdigest())
-            if problem:
-                _fail(f"{container}/{name} is not the stored object ({problem}): nothing written")
-            os.replace(part, target)
-        finally:
-            part.unlink(missing_ok=True)
+        target = _output_target(rec, output)
+        real = Path(os.path.realpath(target))  # a symlink is followed: the link stays, its target is written
+        mode = real.stat().st_mode if real.exists() else None
+        if mode is not None and stat.S_ISDIR(mode):
+            _fail(f"{_visible(str(target))} is a directory")
+        if mode is not None and not stat.S_ISREG(mode):
+            size = _get_through(swift, rec, container, name, real)
+        else:
+            if mode is not None and not force:
+                _fail(f"{_visible(str(target))} exists: --force overwrites it")
+            if not real.parent.is_dir():
+                _fail(f"no directory {_visible(str(real.parent))}")
+            size = _get_replacing(swift, rec, container, name, real)
     except (SwiftError, OSError) as exc:  # the object missing from Swift, a directory not writable, ...
         _fail(f"cannot get raw object {record_id}: {exc}")
-    console.print(f"wrote {escape(str(target))} ({size} bytes, checked)", soft_wrap=True)
+    console.print(f"wrote {escape(_visible(str(target)))} ({size} bytes, checked)", soft_wrap=True)
+
+
+def _output_target(rec: dict[str, Any], output: str) -> Path:
+    """Where -o sends the object: a directory (one that exists, or any path ending in a slash: created,
+    parents too) gets the object's original file name inside it; anything else is the file itself."""
+    if output.endswith(("/", os.sep)):
+        folder = Path(output)
+        if folder.exists() and not folder.is_dir():
+            _fail(f"{_visible(output)} is not a directory")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / _file_name(rec)
+    path = Path(output)
+    return path / _file_name(rec) if path.is_dir() else path
+
+
+def _get_replacing(swift: Any, rec: dict[str, Any], container: str, name: str, target: Path) -> int:
+    """Into a hidden file beside the target, renamed once checked: a failed copy leaves no partial file and
+    does not destroy the file it was to replace."""
+    part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        size = swift.download_object(container, name, part)
+        with open(part, "rb") as f:
+            problem = _check_copy(rec, size, hashlib.file_digest(f, "sha256").hexdigest())
+        if problem:
+            _fail(f"{container}/{name} is not the stored object ({problem}): nothing written")
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return size
+
+
+def _get_through(swift: Any, rec: dict[str, Any], container: str, name: str, target: Path) -> int:
+    """Into a device or a FIFO (/dev/null, a pipe a reader waits on): written through, checked as it
+    streams. Replacing it by a regular file would break whatever reads it, and it was not the user's file
+    to lose: it takes no --force. Bytes that turn out not to be the object cannot be taken back from a
+    device, so the error says that they were written."""
+    digest, size = hashlib.sha256(), 0
+    with open(target, "wb") as sink:
+        for chunk in swift.iter_object(container, name):
+            sink.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    if problem := _check_copy(rec, size, digest.hexdigest()):
+        wrong = f"{container}/{name} is not the stored object ({problem})"
+        _fail(f"{wrong}: the bytes written to {target} are not it")
+    return size
 
 
 def _get_to_stdout(swift: Any, rec: dict[str, Any], container: str, name: str) -> None:
@@ -531,6 +754,9 @@ def objects_quarantine(
     if target is not None and target not in latest:
         console.print(f"[red]raw object {escape(record_id)} has no outcome for target {escape(target)}[/red]")
         sys.exit(1)
+    if not latest:  # else nothing at all is printed, which reads as "no bad rows"
+        console.print(f"no loads recorded yet for {escape(record_id)} (status: {rec.get('status')})")
+        return
     for name, op in sorted(latest.items()):
         link = op.get("quarantine")
         if not as_json:
@@ -574,12 +800,17 @@ def objects_quarantine(
     "--container",
     "containers",
     multiple=True,
-    help="Only check this container; repeatable.  [default: datalake-raw and every one the catalog names]",
+    help="Look for orphan and missing objects in this container only; repeatable. Expired pending records "
+    "are settled in every container.  [default: datalake-raw and every one the catalog names]",
 )
 @click.option(
-    "--show", default=20, show_default=True, help="Orphan names listed (the count is always given)."
+    "--show",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Record ids and orphan names listed (the counts are always given).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON document, every id and name.")
 @click.pass_context
 def reconcile_cmd(
     ctx: click.Context,
@@ -593,6 +824,10 @@ def reconcile_cmd(
     from airflow_provider_datalake.ingest import reconcile
 
     swift, catalog = _hooks(ctx)
+    if containers:
+        existing = {c["name"] for name in set(containers) for c in swift.list_containers(prefix=name)}
+        for name in sorted(set(containers) - existing):  # else its zero counts read as "all is well"
+            console.print(f"[yellow]warning[/yellow]: container {escape(_visible(name))} does not exist")
     report = reconcile(
         dry_run=dry_run,
         remove_orphans=remove_orphans,
@@ -617,9 +852,13 @@ def reconcile_cmd(
         for word, ids in (("forward", report.rolled_forward), ("back", report.rolled_back)):
             for rid in ids[:show]:  # which records: the counts alone cannot be checked
                 out.print(f"  {verb} {word} {rid}")
-        out.print(f"orphan objects: {len(report.orphans)}  removed: {len(report.orphans_removed)}")
+        if dry_run:  # nothing is removed by a dry run: say what --remove-orphans would do instead
+            removal = f"  would remove: {len(report.orphans)}" if remove_orphans else ""
+        else:
+            removal = f"  removed: {len(report.orphans_removed)}"
+        out.print(f"orphan objects: {len(report.orphans)}{removal}")
         for container, name in report.orphans[:show]:
-            out.print(f"  orphan {escape(f'{container}/{name}')}", soft_wrap=True)
+            out.print(f"  orphan {escape(_visible(f'{container}/{name}'))}", soft_wrap=True)
         if len(report.orphans) > show:
             out.print(
                 f"  ... and {len(report.orphans) - show} more (--show N, or --json for all; "
@@ -986,25 +1225,39 @@ def _check_targets(
 
 
 _as_script = False  # True under main(): only the console script may hold Ctrl-C back (not CliRunner's caller)
+_terminated = False  # a SIGTERM (under main()) raised the KeyboardInterrupt: exit 143, not 130
 _held_ctrl_c: list[int] = []
 
 
 def _outcome_follows() -> None:
-    """The work is done and its outcome is about to be printed: a Ctrl-C from here on is held until main()
-    ends the process by the signal, so it can neither cut the summary nor raise into the teardown."""
+    """The work is done and its outcome is about to be printed: a Ctrl-C (or SIGTERM) from here on is held
+    until main() ends the process by the signal, so it can neither cut the summary nor raise into the
+    teardown."""
     if _as_script:
-        signal.signal(signal.SIGINT, lambda signum, _frame: _held_ctrl_c.append(signum))
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda signum, _frame: _held_ctrl_c.append(signum))
+
+
+def _sigterm(_signum: int, _frame: Any) -> None:
+    """`kill PID` takes Ctrl-C's path: the insert in flight rolls back (no pending record waits for its
+    lease) and the summary is printed; the exit code then says SIGTERM (143)."""
+    global _terminated
+    _terminated = True
+    raise KeyboardInterrupt
 
 
 def main() -> None:
-    """The console script. After the command, a Ctrl-C during the interpreter's teardown (about a second
-    of freeing Airflow's modules) ends the process by the signal, as any program's, without a traceback."""
+    """The console script. SIGTERM is handled as Ctrl-C (see `_sigterm`). After the command, a Ctrl-C during
+    the interpreter's teardown (about a second of freeing Airflow's modules) ends the process by the signal,
+    as any program's, without a traceback."""
     global _as_script
     _as_script = True
+    signal.signal(signal.SIGTERM, _sigterm)
     try:
         cli()
     finally:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         gc.freeze()  # the teardown's collections then skip Airflow's heap: about 1.2 s -> 0.3 s
         if _held_ctrl_c:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), _held_ctrl_c[0])

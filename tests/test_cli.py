@@ -7,6 +7,7 @@ Each test gets its own catalog database and Swift container behind connection id
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -78,6 +79,44 @@ def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def run(*args: str) -> Result:
+    """The CLI with the global options given as they are (to name a broken or missing connection)."""
+    return CliRunner().invoke(cli, list(args))
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def broken(lake: dict, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Connection ids `mongo_down` (nothing listens; gives up within 0.3 s) and `swift_badpw` (the stack's
+    Swift, a wrong password), beside the lake's good ones."""
+    port = closed_port()
+    mongo = {"conn_type": "mongo", "host": "127.0.0.1", "port": port, "schema": lake["database"]}
+    mongo["extra"] = {"srv": False, "ssl": False, "serverSelectionTimeoutMS": 300}
+    swift = {**json.loads(os.environ["AIRFLOW_CONN_SWIFT_TEST"]), "password": "not-the-password-x7"}
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DOWN", json.dumps(mongo))
+    monkeypatch.setenv("AIRFLOW_CONN_SWIFT_BADPW", json.dumps(swift))
+    return {"mongo_address": f"127.0.0.1:{port}", "password": swift["password"]}
+
+
+def one_error_line(result: Result) -> str:
+    """The single stderr line of a command the world failed: exit 1, no traceback."""
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (
+        result.exception,
+        result.stderr,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
 @pytest.fixture
 def samples(tmp_path: Path) -> list[Path]:
     return write_sample_set(tmp_path / "samples", seed=7)
@@ -116,6 +155,37 @@ def test_ctrl_c_after_the_summary_ends_quietly(lake: dict, samples: list[Path]) 
     assert "1 inserted, 0 failed" in seen, seen + rest
     assert "Traceback" not in rest and "KeyboardInterrupt" not in rest, rest
     assert proc.returncode in (0, -signal.SIGINT)  # ended by the signal, as any program, unless already gone
+
+
+def test_sigterm_rolls_back_the_file_in_flight_and_exits_143(lake: dict, tmp_path: Path) -> None:
+    """`kill PID` takes Ctrl-C's path under the script: the summary is printed, the insert in flight rolled
+    back, so no pending record waits for its lease and no object is left without its record."""
+    files = []
+    for n in range(6):
+        files.append(tmp_path / f"big{n}.bin")
+        files[-1].write_bytes(os.urandom(4 * 1024 * 1024))  # SLOs of 1 MiB segments in the lake
+    args = ["--swift-conn-id", "swift_test", "--mongo-conn-id", "mongo_test", "insert", *map(str, files)]
+    proc = subprocess.Popen(
+        [str(SCRIPT), *args, "--container", lake["container"], "--no-dedupe", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=lake["env"],
+    )
+    first = proc.stdout.readline()  # type: ignore[union-attr]
+    proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=60)
+    assert json.loads(first)["original_object_name"] == "big0.bin", first + err
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "inserted," in err and "not attempted" in err, err
+    records = catalog_records()
+    assert {r["status"] for r in records} == {"committed"}  # no pending record left for its lease
+    assert len(records) == 1 + len(json_lines(rest))
+    named = {r["swift_object_id"] for r in records}
+    swift = SwiftHook("swift_test")
+    assert {o["name"] for o in swift.list_objects(lake["container"])} <= named
+    segments = {o["name"].rsplit("/", 1)[0] for o in swift.list_objects(f"{lake['container']}_segments")}
+    assert segments <= named
 
 
 # -- insert ----------------------------------------------------------------------------------------------
@@ -322,6 +392,103 @@ def test_insert_usage_errors(lake: dict) -> None:
     assert "No such option" in datalake("insert", "--bogus", "x", code=2).stderr
 
 
+@pytest.mark.parametrize("bad", ["a.b=1", "$x=2"])
+def test_meta_keys_the_catalog_cannot_store_are_usage_errors(
+    lake: dict, samples: list[Path], bad: str
+) -> None:
+    result = datalake("insert", str(samples[0]), "--container", lake["container"], "--meta", bad, code=2)
+    assert "--meta" in result.stderr and "no '.' in a key and no '$' first" in result.stderr
+    assert "unreachable" not in result.stderr
+    assert catalog_records() == []
+
+
+@pytest.mark.parametrize(
+    ("container", "reason"),
+    [("", "empty container name"), ("c" * 249, "is 249 characters long, 241 at most")],
+)
+def test_a_bad_container_is_a_usage_error_saying_why(
+    lake: dict, samples: list[Path], container: str, reason: str
+) -> None:
+    result = datalake("insert", str(samples[0]), "--container", container, code=2)
+    assert "--container" in result.stderr and reason in result.stderr, result.stderr
+    assert "letters, digits" not in result.stderr
+    assert catalog_records() == []
+
+
+def test_a_bad_format_is_one_usage_error_before_any_file(lake: dict, samples: list[Path]) -> None:
+    files = list(map(str, samples[:3]))
+    result = datalake("insert", *files, "--format", "Bad-Format", "--container", lake["container"], code=2)
+    assert result.stderr.count("expected a lower-case identifier") == 1 and "--format" in result.stderr
+    assert catalog_records() == []
+
+
+def test_insert_of_a_directory_hints_at_its_files(lake: dict, tmp_path: Path) -> None:
+    result = datalake("insert", str(tmp_path), "--container", lake["container"], code=1)
+    assert f"(a directory: pass its files, e.g. {tmp_path}{os.sep}*)" in result.stderr
+
+
+def test_insert_ctrl_c_before_any_file_says_nothing_was_stored(
+    lake: dict, samples: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while Airflow imports (before any file is tried): no "Aborted!", exit 130."""
+
+    def ctrl_c(_ctx: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_hooks", ctrl_c)
+    result = datalake("insert", str(samples[0]), "--container", lake["container"], code=130)
+    assert result.stderr.strip() == "interrupted: nothing was stored"
+    listing = datalake("objects", "list", code=130)
+    assert listing.stderr.strip() == "interrupted"
+
+
+def test_insert_help_says_ctrl_c_rolls_back_the_file_in_flight() -> None:
+    text = " ".join(CliRunner().invoke(cli, ["insert", "--help"]).stdout.split())
+    assert "Ctrl-C stops at once: the file in flight is rolled back, the ones before it stay" in text
+    assert "after the file in flight" not in text
+
+
+def test_insert_stops_at_the_first_file_when_a_store_is_unreachable_or_refuses(
+    broken: dict[str, str], lake: dict, samples: list[Path]
+) -> None:
+    """Every next file would wait for the same timeout: not attempted, one short line, exit 1."""
+    files = list(map(str, samples[:4]))
+    down = run("--mongo-conn-id", "mongo_down", "--swift-conn-id", "swift_test", "insert", *files)
+    assert down.exit_code == 1, down.stderr
+    assert "0 inserted, 1 failed, 3 not attempted" in down.stderr
+    assert "not attempted: 3 files (catalog unreachable)" in down.stderr
+    failed = [line for line in down.stderr.splitlines() if line.startswith("failed")]
+    assert failed == [
+        f"failed {files[0]}: catalog (MongoDB) unreachable at {broken['mongo_address']}: "
+        "[Errno 111] Connection refused (gave up after 0.3 s)"
+    ]
+    assert "Topology" not in down.stderr
+
+    container = ("--container", lake["container"], "--no-dedupe")
+    refused = run(
+        "--swift-conn-id", "swift_badpw", "--mongo-conn-id", "mongo_test", "insert", *files, *container
+    )
+    assert refused.exit_code == 1 and "0 inserted, 1 failed, 3 not attempted" in refused.stderr
+    assert "Swift refused user 'test:tester'" in refused.stderr and broken["password"] not in refused.stderr
+    assert catalog_records() == []
+
+
+def test_dedupe_is_lake_wide_and_says_where_the_content_is(lake: dict, samples: list[Path]) -> None:
+    first = json_lines(datalake("insert", str(samples[0]), "--container", lake["container"], "--json").stdout)
+    assert first[0]["already_stored"] is False
+    other = f"{lake['container']}-b"
+    try:
+        again = datalake("insert", str(samples[0]), "--container", other, "--json")
+        (hit,) = json_lines(again.stdout)
+        assert hit["already_stored"] is True and hit["_id"] == first[0]["_id"]
+        assert f"in container {lake['container']}, not stored twice (dedupe is lake-wide" in again.stderr
+    finally:
+        swift = SwiftHook("swift_test")
+        for name in (other, f"{other}_segments"):
+            with contextlib.suppress(Exception):  # not there when nothing reached it
+                swift.get_conn().delete_container(name)
+
+
 # -- objects list / show ---------------------------------------------------------------------------------
 
 
@@ -461,6 +628,67 @@ def test_objects_show_unknown_id_exits_1(lake: dict) -> None:
     assert result.stdout == ""
 
 
+def test_a_catalog_down_a_refused_password_or_an_undefined_connection_is_one_line(
+    broken: dict[str, str], lake: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    down = (
+        f"error: catalog (MongoDB) unreachable at {broken['mongo_address']}: [Errno 111] Connection refused"
+    )
+    for args in (["objects", "list"], ["objects", "show", "x"], ["reconcile", "--dry-run"]):
+        line = one_error_line(run("--mongo-conn-id", "mongo_down", "--swift-conn-id", "swift_test", *args))
+        assert line.startswith(down) and "Topology" not in line, line
+
+    refused = run("--swift-conn-id", "swift_badpw", "--mongo-conn-id", "mongo_test", "reconcile", "--dry-run")
+    line = one_error_line(refused)
+    assert line.startswith("error: Swift refused user 'test:tester' at http://") and "401" in line
+    assert broken["password"] not in refused.output
+
+    line = one_error_line(run("--mongo-conn-id", "nosuch", "objects", "list"))
+    assert line == (
+        "error: the connection 'nosuch' is not defined: source the stack's env file (.stack/env) "
+        "or define it in Airflow"
+    )
+    monkeypatch.delenv("AIRFLOW_CONN_MONGO_DEFAULT", raising=False)
+    assert "the connection 'mongo_default' is not defined" in one_error_line(run("objects", "list"))
+
+    def bug(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(CatalogHook, "find", bug)
+    unexpected = run("--mongo-conn-id", "mongo_test", "objects", "list")
+    assert isinstance(unexpected.exception, RuntimeError)  # a bug keeps its traceback
+
+
+def test_objects_list_by_container_application_and_no_format(populated: dict[str, dict]) -> None:
+    catalog = CatalogHook("mongo_test")
+    a, b = populated["a.json"]["_id"], populated["b.json"]["_id"]
+    catalog.raw_objects.update_one({"_id": a}, {"$set": {"application": "app1", "format": None}})
+    catalog.raw_objects.update_one({"_id": b}, {"$set": {"swift_container": "elsewhere"}})
+    catalog.raw_objects.update_one({"_id": b}, {"$unset": {"format": ""}})
+
+    def ids(*args: str) -> list[str]:
+        return [d["_id"] for d in json_lines(datalake("objects", "list", "--json", *args).stdout)]
+
+    assert ids("--application", "app1") == [a]
+    assert ids("--container", "elsewhere") == [b]
+    assert ids("--format", "-") == [b, a]  # null and missing alike
+    assert ids("--format", "-", "--container", "elsewhere") == [b]
+    assert "One JSON record per line" in datalake("objects", "list", "--help").stdout
+
+
+def test_control_characters_of_a_name_are_never_printed_nor_written_raw(
+    stored: tuple[dict, bytes], tmp_path: Path
+) -> None:
+    rec, _ = stored
+    CatalogHook("mongo_test").raw_objects.update_one(
+        {"_id": rec["_id"]}, {"$set": {"original_object_name": "evil\x1b[2Jname\n.bin"}}
+    )
+    table = datalake("objects", "list").stdout
+    assert "\x1b" not in table and "evil\\x1b[2Jname\\x0a.bin" in table
+    datalake("objects", "get", rec["_id"], "-o", f"{tmp_path}/out/")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["evil_[2Jname_.bin"]
+
+
 # -- objects get -----------------------------------------------------------------------------------------
 
 
@@ -516,7 +744,8 @@ def test_objects_get_refuses_unknown_invisible_and_a_terminal(
 
     monkeypatch.setattr(cli_module, "_stdout_is_terminal", lambda: True)
     tty = datalake("objects", "get", rec["_id"], code=1)
-    assert "not writing binary data to a terminal: give -o PATH" in tty.stderr and tty.stdout_bytes == b""
+    assert "not writing the object's bytes to a terminal: use -o FILE or a pipe" in tty.stderr
+    assert tty.stdout_bytes == b""
 
     catalog.transition(rec["_id"], Status.COMMITTED, Status.DELETED)
     assert "is deleted" in datalake("objects", "get", rec["_id"], "-o", str(tmp_path / "x"), code=1).stderr
@@ -549,6 +778,63 @@ def test_objects_get_keeps_catalog_paths_out_and_checks_the_bytes(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "in"]  # no file, no partial one
     piped = datalake("objects", "get", rec["_id"], code=1)
     assert piped.stdout_bytes == data and "the bytes written are not it" in piped.stderr
+
+
+def test_objects_get_to_a_path_ending_in_a_slash_makes_the_directory(
+    stored: tuple[dict, bytes], tmp_path: Path
+) -> None:
+    rec, data = stored
+    datalake("objects", "get", rec["_id"], "-o", f"{tmp_path}/new/deeper/")
+    assert (tmp_path / "new" / "deeper").is_dir()
+    assert (tmp_path / "new" / "deeper" / "blob.bin").read_bytes() == data
+    (tmp_path / "plain").write_bytes(b"x")
+    assert (
+        "is not a directory"
+        in datalake("objects", "get", rec["_id"], "-o", f"{tmp_path}/plain/", code=1).stderr
+    )
+
+
+def test_objects_get_writes_through_devices_and_fifos_and_follows_symlinks(
+    stored: tuple[dict, bytes], tmp_path: Path
+) -> None:
+    import stat
+    import threading
+
+    rec, data = stored
+    assert (
+        f"wrote /dev/null ({len(data)} bytes, checked)"
+        in datalake("objects", "get", rec["_id"], "-o", "/dev/null").stderr
+    )
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    datalake("objects", "get", rec["_id"], "-o", str(fifo))  # no --force: nothing of the user's is replaced
+    reader.join(timeout=30)
+    assert got == [data] and stat.S_ISFIFO(fifo.lstat().st_mode)
+
+    target, link = tmp_path / "tgt.txt", tmp_path / "lnk"
+    target.write_bytes(b"old")
+    link.symlink_to(target.name)
+    assert (
+        "exists: --force overwrites it"
+        in datalake("objects", "get", rec["_id"], "-o", str(link), code=1).stderr
+    )
+    datalake("objects", "get", rec["_id"], "-o", str(link), "--force")
+    assert link.is_symlink() and target.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "in", "lnk", "tgt.txt"]  # no temp left
+
+    CatalogHook("mongo_test").raw_objects.update_one({"_id": rec["_id"]}, {"$set": {"sha256": "0" * 64}})
+    wrong = datalake("objects", "get", rec["_id"], "-o", "/dev/null", code=1).stderr
+    assert "is not the stored object" in wrong and "the bytes written to /dev/null are not it" in wrong
+
+
+def test_objects_quarantine_of_an_object_never_loaded_says_so(stored: tuple[dict, bytes]) -> None:
+    rec, _ = stored
+    text = datalake("objects", "quarantine", rec["_id"]).stderr
+    assert f"no loads recorded yet for {rec['_id']} (status: committed)" in text
 
 
 # -- reconcile -------------------------------------------------------------------------------------------
@@ -598,10 +884,10 @@ def test_reconcile_on_a_clean_lake_has_nothing_to_do(lake: dict, samples: list[P
 
     dry = datalake("reconcile", "--dry-run", "--container", lake["container"]).stdout
     assert "would roll forward: 0  would roll back: 0" in dry
-    assert "orphan objects: 0  removed: 0" in dry
+    assert "orphan objects: 0\n" in dry and "removed" not in dry  # a dry run removes nothing
 
     report = json.loads(datalake("reconcile", "--json", "--container", lake["container"]).stdout)
-    assert report == {
+    expected = {
         "rolled_forward": [],
         "rolled_back": [],
         "orphans": [],
@@ -610,6 +896,7 @@ def test_reconcile_on_a_clean_lake_has_nothing_to_do(lake: dict, samples: list[P
         "dry_run": False,
         "pending_in_lease": [],
     }
+    assert {key: report.get(key) for key in expected} == expected  # reconcile's report may grow fields
     assert catalog_records() == before
 
 
@@ -703,6 +990,22 @@ def test_reconcile_reports_orphans_and_removes_them_only_when_asked(lake: dict) 
     )
     assert done["orphans_removed"] == [orphan]
     assert not swift.object_exists(lake["container"], "orphan/one")
+
+
+def test_reconcile_options_say_what_they_do(lake: dict) -> None:
+    assert "--show" in datalake("reconcile", "--show", "-1", code=2).stderr
+    missing = f"{lake['container']}-nosuch"
+    result = datalake("reconcile", "--dry-run", "--container", missing)
+    assert f"warning: container {missing} does not exist" in result.stderr
+    swift = SwiftHook("swift_test")
+    swift.ensure_container(lake["container"])
+    swift.put_object(lake["container"], "orphan/one", b"no record names me")
+    dry = datalake("reconcile", "--dry-run", "--remove-orphans", "--container", lake["container"]).stdout
+    assert "orphan objects: 1  would remove: 1" in dry and "removed" not in dry
+    assert "does not exist" not in datalake("reconcile", "--dry-run", "--container", lake["container"]).stderr
+    text = " ".join(datalake("reconcile", "--help").stdout.split())
+    assert "Expired pending records are settled in every container" in text
+    assert "The report as one JSON document" in text
 
 
 def test_reconcile_reports_a_committed_record_whose_object_is_gone(lake: dict, samples: list[Path]) -> None:
