@@ -628,6 +628,7 @@ def objects_get(ctx: click.Context, record_id: str, output: str | None, force: b
     """Write a raw object's bytes, as stored in Swift, checked against its record's size and sha256."""
     from airflow_provider_datalake.hooks.catalog import VISIBLE
     from airflow_provider_datalake.hooks.swift import SwiftError
+    from airflow_provider_datalake.ingest.reconcile import in_account
 
     swift, catalog = _hooks(ctx)
     rec = catalog.get(record_id)
@@ -638,6 +639,12 @@ def objects_get(ctx: click.Context, record_id: str, output: str | None, force: b
         _fail(
             f"raw object {record_id} is {status}: only {', '.join(s.value for s in VISIBLE)} objects "
             "can be read"
+        )
+    if not in_account(rec, swift):  # else Swift answers "not found", which reads as a lost object
+        stored = rec.get("swift_account") or f"user {rec.get('swift_user')!r}"
+        _fail(
+            f"raw object {record_id} is stored in Swift account {stored}, not in {swift.account} that "
+            f"{swift.swift_conn_id} reaches: give the connection of that account (--swift-conn-id)"
         )
     container, name = rec["swift_container"], rec["swift_object_id"]
     to_stdout = output is None or output == "-"
@@ -866,6 +873,13 @@ def reconcile_cmd(
             )
         for rid in report.missing_objects:
             out.print(f"  [red]record {rid} is committed but its object is missing from Swift[/red]")
+        if report.other_accounts:  # else they would read as checked
+            out.print(
+                f"records of other Swift accounts, not checked through {swift.swift_conn_id} "
+                f"(account {swift.account}): {len(report.other_accounts)}; reconcile with their "
+                "connection (--swift-conn-id) checks them",
+                soft_wrap=True,
+            )
         if waiting:
             out.print(
                 f"pending within their lease (an insert running, or stopped less than a lease ago), "

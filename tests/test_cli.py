@@ -1017,6 +1017,22 @@ def test_reconcile_reports_a_committed_record_whose_object_is_gone(lake: dict, s
     assert CatalogHook("mongo_test").get(rec["_id"])["status"] == "committed"  # reported, never "fixed"
 
 
+def test_records_of_another_swift_account_are_not_reported_missing_nor_read_through_this_one(
+    lake: dict, samples: list[Path], swift_keystone_conn: dict
+) -> None:
+    """Stored through TempAuth, looked at through Keystone (another account): named, never "missing"."""
+    datalake("insert", str(samples[4]), "--container", lake["container"])
+    rec = catalog_records()[0]
+    keystone = ["--swift-conn-id", "swift_keystone", "--mongo-conn-id", "mongo_test"]
+    check = CliRunner().invoke(cli, [*keystone, "reconcile", "--container", lake["container"]])
+    assert check.exit_code == 0, check.output
+    assert "missing" not in check.stdout
+    assert "records of other Swift accounts, not checked through swift_keystone" in check.stdout
+    got = CliRunner().invoke(cli, [*keystone, "objects", "get", rec["_id"], "-o", "-"])
+    assert got.exit_code == 1
+    assert f"raw object {rec['_id']} is stored in Swift account AUTH_test" in got.stderr
+
+
 # -- samples ---------------------------------------------------------------------------------------------
 
 
