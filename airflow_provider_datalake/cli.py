@@ -49,49 +49,40 @@ out = Console(width=None if sys.stdout.isatty() else 160)  # pipes and CI logs g
 LARGE = 32 * 1024 * 1024  # show a byte progress bar from this size on
 
 
+def _insert_rule(name: str, value: Any, param_hint: str) -> None:
+    """Apply one of insert_datalake()'s checks (``check_format``, ...) up front, as a usage error: checked
+    once before any file is tried instead of failing each file the same way."""
+    from airflow_provider_datalake.ingest import insert as rules
+
+    try:
+        getattr(rules, name)(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=param_hint) from exc
+
+
 def _parse_meta(values: tuple[str, ...]) -> dict[str, str]:
     meta: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--meta")
-        if "." in key or key.startswith("$"):  # else refused per file, after Airflow's import
-            raise click.BadParameter(
-                f"key {key!r}: no '.' in a key and no '$' first (MongoDB reads them as paths and operators)",
-                param_hint="--meta",
-            )
         if key in meta:  # keeping one of two values silently would store what the user did not check
             raise click.BadParameter(f"key {key!r} given twice", param_hint="--meta")
         meta[key] = value
+    if meta:
+        _insert_rule("check_keys", meta, "--meta")
     return meta
 
 
 def _check_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """The rule insert_datalake() applies to each file, checked once before any file is tried."""
-    if value is None:
-        return None
-    from airflow_provider_datalake.ingest.insert import FORMAT_NAME
-
-    if not FORMAT_NAME.match(value):
-        raise click.BadParameter(f"{value!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
+    if value is not None:
+        _insert_rule("check_format", value, "--format")
     return value
 
 
 def _check_container(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """Swift's rules for a container name, checked before anything is stored (and saying which one broke)."""
-    if value is None:
-        return None
-    from airflow_provider_datalake.ingest.insert import CONTAINER_MAX, CONTAINER_NAME, DEFAULT_CONTAINER
-
-    if not value:
-        raise click.BadParameter(f"empty container name (leave --container out for {DEFAULT_CONTAINER})")
-    if len(value) > CONTAINER_MAX:
-        raise click.BadParameter(
-            f"{value[:20]!r}... is {len(value)} characters long, {CONTAINER_MAX} at most (Swift's 256, less "
-            "the '_segments' suffix of the container that holds large objects' segments)"
-        )
-    if not CONTAINER_NAME.match(value):
-        raise click.BadParameter(f"{value!r}: letters, digits, '_', '.', '-' only (and not '_.-' first)")
+    if value is not None:
+        _insert_rule("check_container", value, "--container")
     return value
 
 
@@ -444,7 +435,7 @@ def insert(
     reached, the remaining files are not attempted. Ctrl-C stops at once: the file in flight is rolled
     back, the ones before it stay, and what was inserted is reported (exit code 130; 143 for SIGTERM).
     """
-    extra = _parse_meta(meta)  # a usage error before Airflow's import, not after
+    extra = _parse_meta(meta)  # a usage error before any file is tried
 
     def emit(rec: dict[str, Any], already: bool) -> None:
         # One line each, as it commits, so a killed run still leaves its list (not through rich: it wraps).

@@ -136,15 +136,11 @@ def _storable(name: str | None) -> str | None:
     """
     if name is None:
         return None
-    try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        raw = name.encode("utf-8", "surrogateescape" if _ESCAPED_ONLY.fullmatch(name) else "backslashreplace")
-        return raw.decode("utf-8", "backslashreplace")
-
-
-_ESCAPED_ONLY = re.compile(r"[^\ud800-\udc7f\udd00-\udfff]*")  # surrogates from os.fsdecode only
+    try:  # a UTF-8 name comes back as it was; os.fsdecode's escapes become the bytes they stand for
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # another lone surrogate: no bytes behind it, show its code point
+        raw = name.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _prepare(
@@ -279,13 +275,13 @@ def insert_datalake(
     ``format``, the active descriptors' ``match`` rules (container, content type, file-name globs,
     application) choose one when exactly one matches.
     """
-    if format is not None and not FORMAT_NAME.match(format):
-        raise ValueError(f"format {format!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
+    if format is not None:
+        check_format(format)
     swift = swift or SwiftHook(swift_conn_id)
     catalog = catalog or CatalogHook(mongo_conn_id)
     container = DEFAULT_CONTAINER if container is None else container
-    _check_container(container)
-    _check_keys(other_data or {}, "other_data")
+    check_container(container)
+    check_keys(other_data or {})
     prepared = _prepare(source, content_type, original_name, hash_first=dedupe)
     try:
         if format is None and match_formats:
@@ -310,26 +306,41 @@ def insert_datalake(
         prepared.close()
 
 
-def _check_container(name: str) -> None:
+def check_format(name: str) -> None:
+    """A format name: it becomes part of object names, DAG ids and table names, so a plain identifier."""
+    if not FORMAT_NAME.match(name):
+        raise ValueError(f"format {name!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
+
+
+def check_container(name: str) -> None:
     """Swift's limit is 256 bytes; the ``<name>_segments`` companion of large objects must fit as well."""
     if not name:
-        raise ValueError("container: empty name")
+        raise ValueError(
+            f"container: empty name (an empty container name is not the default one: leave it out for "
+            f"{DEFAULT_CONTAINER})"
+        )
     if len(name) > CONTAINER_MAX:
-        raise ValueError(f"container {name[:20]!r}...: {len(name)} characters, {CONTAINER_MAX} at most")
+        raise ValueError(
+            f"container {name[:20]!r}... is {len(name)} characters long, {CONTAINER_MAX} at most (Swift's "
+            "256, less the '_segments' suffix of the container that holds large objects' segments)"
+        )
     if not CONTAINER_NAME.match(name):
-        raise ValueError(f"container {name!r}: letters, digits, '_', '.', '-' only (and not first)")
+        raise ValueError(f"container {name!r}: letters, digits, '_', '.', '-' only (and not '_.-' first)")
 
 
-def _check_keys(value: Any, where: str) -> None:
+def check_keys(value: Any, where: str = "other_data") -> None:
     """Keys the catalog can store and query: a '.' or a leading '$' mean paths and operators to MongoDB."""
     if isinstance(value, dict):
         for key, inner in value.items():
             if not isinstance(key, str) or not key or key.startswith("$") or "." in key:
-                raise ValueError(f"{where} key {key!r}: not empty, no '.', not starting with '$'")
-            _check_keys(inner, f"{where}.{key}")
+                raise ValueError(
+                    f"{where} key {key!r}: not empty, no '.' in a key and no '$' first (MongoDB reads them "
+                    "as paths and operators)"
+                )
+            check_keys(inner, f"{where}.{key}")
     elif isinstance(value, list | tuple):
         for item in value:
-            _check_keys(item, where)
+            check_keys(item, where)
 
 
 def _insert(

@@ -223,7 +223,7 @@ def test_bad_format_or_container_names_are_refused(lake: dict) -> None:
         insert_datalake(b"x", container="a/b", swift_conn_id=lake["swift_conn_id"])
     with pytest.raises(ValueError, match="container: empty name"):  # not the default one, silently
         insert_datalake(b"x", container="", swift_conn_id=lake["swift_conn_id"])
-    with pytest.raises(ValueError, match="249 characters, 241 at most"):  # the real reason, not the letters
+    with pytest.raises(ValueError, match="is 249 characters long, 241 at most"):  # the real reason
         insert_datalake(b"x", container="c" * 249, swift_conn_id=lake["swift_conn_id"])
     assert all_records(lake) == []
 
