@@ -94,7 +94,8 @@ public final class Launcher {
   /** neo4j-admin's own command: data/dbms/auth.ini, read when the system database is created. */
   private static void setInitialPassword(Path home, String password) {
     ExecutionContext context = new ExecutionContext(home, home.resolve("conf"));
-    int status = new CommandLine(new SetInitialPasswordCommand(context)).execute(password);
+    // "--" ends the options: a generated password may start with "-" (token_urlsafe does, 1 time in 64)
+    int status = new CommandLine(new SetInitialPasswordCommand(context)).execute("--", password);
     if (status != 0) {
       throw new IllegalStateException("set-initial-password failed with status " + status);
     }
