@@ -9,20 +9,32 @@ export PIP_CACHE_DIR ?= $(CACHE)/pip
 STACK := $(BIN)/python devstack/stack.py
 WITH_ENV := set -a && . .stack/env && set +a &&
 PYTEST_ARGS ?=
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements/uv.in)
+UV_READY := $(BIN)/.uv-$(UV_VERSION)
 
-.PHONY: install lint format stack-up stack-down stack-status test unit demo bench clean
+.PHONY: install lock lint format stack-up stack-down stack-status test unit demo bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@test -x $(BIN)/uv || { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; \
-		$(BIN)/python -m pip install -q --disable-pip-version-check uv; }
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
-	@# Bytecode once, at install: where PYTHONDONTWRITEBYTECODE is set (as on CI machines) every interpreter
-	@# start (Airflow's task processes, the tests' writer subprocesses) would compile Airflow again, ~7 s.
-	$(BIN)/python -m compileall -q -j0 $(VENV)/lib >/dev/null
+# The environment is requirements/project.lock and nothing else (devstack/envs.py: `uv pip sync
+# --require-hashes`, then `uv pip check`); uv itself comes from requirements/uv.txt, hashed. Nothing is
+# resolved here: `make lock` does that, on purpose.
+$(VENV)/.installed: pyproject.toml requirements/project.lock devstack/envs.py Makefile $(UV_READY)
+	$(BIN)/python devstack/envs.py install project $(VENV)
 	@touch $@
+
+# The pinned uv, from requirements/uv.txt with its hashes, by the pip that the virtual environment starts with.
+$(UV_READY): requirements/uv.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/uv.txt
+	@# pip only brought uv in; it is in no lock, so it leaves (uv pip sync keeps it otherwise).
+	$(BIN)/uv pip uninstall -q --python $(BIN)/python pip
+	@rm -f $(BIN)/.uv-* && touch $@
+
+# Re-resolve every lock (the project's, uv's, each service's) and say what moved; commit the result.
+lock: $(UV_READY)
+	$(BIN)/python devstack/envs.py lock
 
 lint: install
 	$(BIN)/ruff check .

@@ -31,14 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import envs  # devstack/envs.py: the locked Python environments
+
 REPO = Path(__file__).resolve().parent.parent
 STACK = Path(os.environ.get("DATALAKE_STACK_DIR", REPO / ".stack")).resolve()
 CACHE = Path(os.environ.get("DATALAKE_CACHE_DIR", Path.home() / ".cache" / "datalake")).resolve()
 VENV = Path(os.environ.get("DATALAKE_VENV", REPO / ".venv"))
 HOST = "127.0.0.1"
 
-SWIFT_VERSION = "2.38.3"
-KEYSTONE_VERSION = "30.0.0"  # OpenStack Identity, for the Swift hook's Keystone v3 auth
+SWIFT_VERSION = envs.pinned("swift", "swift")
+KEYSTONE_VERSION = envs.pinned("keystone", "keystone")  # OpenStack Identity, for the Keystone v3 auth
 FERRETDB_VERSION = "v1.24.2"
 INFLUXDB_VERSION = "v1.8.3"
 
@@ -61,10 +63,10 @@ PORTS = {
 }
 PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
-SWIFT_VENV = CACHE / f"swift-{SWIFT_VERSION}"
-# Swift's proxy behind Keystone needs keystonemiddleware in Swift's environment.
-SWIFT_PACKAGES = [f"swift=={SWIFT_VERSION}", "python-swiftclient", "keystonemiddleware"]
-KEYSTONE_VENV = CACHE / f"keystone-{KEYSTONE_VERSION}"
+# Each service's environment is its lock in devstack/locks/ (Swift's with keystonemiddleware, for its proxy
+# behind Keystone), synced by devstack/envs.py.
+SWIFT_VENV = envs.venv_path("swift")
+KEYSTONE_VENV = envs.venv_path("keystone")
 # Keyed on our main.go, go.mod and go.sum too: a change to either builds a new binary.
 FERRETDB_SRC = REPO / "devstack" / "ferretdb"
 FERRETDB_KEY = hashlib.sha256(
@@ -276,34 +278,17 @@ def install_memcached() -> None:
         apt_install("memcached")
 
 
-def _venv_install(venv: Path, packages: list[str], what: str) -> None:
-    """A service's own virtual environment, cached outside the checkout; its marker names what is in it,
-    so a package added to the list is installed into a cached environment too."""
-    marker, wanted = venv / ".complete", " ".join(packages) + " (bytecode)"
-    if marker.exists() and marker.read_text() == wanted:
-        return
-    log(f"installing {what} into {venv}")
-    uv = VENV / "bin" / "uv"
-    env = {**os.environ, "UV_CACHE_DIR": str(CACHE / "uv")}
-    python = venv / "bin" / "python"
-    if not python.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        if uv.exists():
-            run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], env=env)
-        else:
-            run([sys.executable, "-m", "venv", str(venv)])
-    if uv.exists():
-        run([str(uv), "pip", "install", "-q", "--python", str(python), *packages], env=env)
-    else:
-        run([str(venv / "bin" / "pip"), "install", "-q", *packages])
-    # Bytecode at install, as the Makefile does for the project's venv: no service start recompiles it.
-    run([str(python), "-m", "compileall", "-q", "-j0", str(venv / "lib")])
-    marker.write_text(wanted)
+def _venv_install(name: str, what: str) -> None:
+    """A service's own virtual environment, made exactly its lock (nothing is resolved here)."""
+    try:
+        if envs.install(envs.ENVS[name], envs.venv_path(name)):
+            log(f"installed {what} from {envs.ENVS[name].lock.relative_to(REPO)}")
+    except envs.EnvError as exc:
+        raise StackError(str(exc)) from exc
 
 
 def install_swift() -> None:
-    """Swift lives in its own virtual environment, cached per version outside the checkout."""
-    _venv_install(SWIFT_VENV, SWIFT_PACKAGES, f"OpenStack Swift {SWIFT_VERSION}")
+    _venv_install("swift", f"OpenStack Swift {SWIFT_VERSION}")
 
 
 def swift_conf_common(port: int) -> str:
@@ -424,7 +409,7 @@ def keystone_manage(*args: str) -> None:
 
 def prepare_keystone() -> None:
     """Keystone in its own environment, with an SQLite database and Fernet keys in the stack folder."""
-    _venv_install(KEYSTONE_VENV, [f"keystone=={KEYSTONE_VERSION}"], f"OpenStack Keystone {KEYSTONE_VERSION}")
+    _venv_install("keystone", f"OpenStack Keystone {KEYSTONE_VERSION}")
     KEYSTONE_DIR.mkdir(parents=True, exist_ok=True)
     (KEYSTONE_DIR / "keystone.conf").write_text(
         f"[DEFAULT]\nlog_file = {LOGS / 'keystone-app.log'}\n\n"
@@ -579,6 +564,12 @@ def swift_keystone_ready() -> bool:
 # --------------------------------------------------------------------------- FerretDB
 
 
+def go_env() -> dict[str, str]:
+    """Pure-Go builds with the machine's own toolchain (never one downloaded for a go.mod's `toolchain`
+    line); every module is checked against go.sum."""
+    return {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
+
+
 def install_ferretdb() -> None:
     """Build FerretDB from the Go module proxy through our small main (cached binary, per version)."""
     if FERRETDB_BIN.exists():
@@ -588,8 +579,7 @@ def install_ferretdb() -> None:
     log(f"building FerretDB {FERRETDB_VERSION} (first time only, about 2 minutes)")
     FERRETDB_BIN.parent.mkdir(parents=True, exist_ok=True)
     tmp = FERRETDB_BIN.with_suffix(".tmp")
-    env = {**os.environ, "CGO_ENABLED": "0"}
-    run(["go", "build", "-trimpath", "-o", str(tmp), "."], cwd=FERRETDB_SRC, env=env)
+    run(["go", "build", "-trimpath", "-mod=readonly", "-o", str(tmp), "."], cwd=FERRETDB_SRC, env=go_env())
     tmp.rename(FERRETDB_BIN)
 
 
@@ -748,7 +738,7 @@ def install_influxdb() -> None:
     gobin = CACHE / f"bin-influxd-{INFLUXDB_VERSION}"
     shutil.rmtree(gobin, ignore_errors=True)
     INFLUXDB_BIN.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CGO_ENABLED": "0", "GOBIN": str(gobin)}
+    env = {**go_env(), "GOBIN": str(gobin)}
     version = INFLUXDB_VERSION.lstrip("v")
     run(
         [
@@ -848,6 +838,10 @@ def influxdb_ready() -> bool:
 NEO4J_SRC = REPO / "devstack" / "neo4j"
 NEO4J_LAUNCHER = NEO4J_SRC / "src" / "org" / "neocampus" / "datalake" / "devstack" / "Launcher.java"
 NEO4J_VERSION = re.search(r"<neo4j.version>([^<]+)<", (NEO4J_SRC / "pom.xml").read_text()).group(1)
+# Called by its full coordinates, so Maven looks up no plugin prefix nor a newest version.
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:" + (
+    re.search(r"<dependency-plugin.version>([^<]+)<", (NEO4J_SRC / "pom.xml").read_text()).group(1)
+)
 # Keyed on our pom.xml and launcher: a change to either resolves and compiles again.
 NEO4J_KEY = hashlib.sha256((NEO4J_SRC / "pom.xml").read_bytes() + NEO4J_LAUNCHER.read_bytes()).hexdigest()
 NEO4J_BUILD = CACHE / f"neo4j-{NEO4J_VERSION}-{NEO4J_KEY[:12]}"
@@ -886,7 +880,7 @@ def install_neo4j() -> None:
             f"-Dmaven.repo.local={CACHE / 'm2'}",
             "-f",
             str(NEO4J_SRC / "pom.xml"),
-            "dependency:build-classpath",
+            f"{DEPENDENCY_PLUGIN}:build-classpath",
             f"-Dmdep.outputFile={classpath}",
         ]
     )
