@@ -33,13 +33,15 @@ AIRFLOW_SERVICES = (
 ONE_SHOT_SERVICES = frozenset({"airflow-init"})
 
 # service -> (official image repository, pattern of the accepted tag)
+# Every tag exact (a patch release), or a digest where the image publishes only moving tags: a `mongo:7`
+# would be another MongoDB next month.
 THIRD_PARTY_IMAGES: dict[str, tuple[str, str]] = {
-    "swift": ("openstackswift/saio", r"py3"),
-    "mongo": ("mongo", r"7(\.\d+)*"),
-    "postgres": ("postgres", r"16(\.\d+)*"),
-    "influxdb": ("influxdb", r"2\.7(\.\d+)*"),
-    "neo4j": ("neo4j", r"5(\.\d+)*-community"),
-    "redis": ("redis", r"7(\.\d+)*"),
+    "swift": ("openstackswift/saio", r"latest@sha256:[0-9a-f]{64}"),
+    "mongo": ("mongo", r"7\.0\.\d+"),
+    "postgres": ("postgres", r"16\.\d+"),
+    "influxdb": ("influxdb", r"2\.7\.\d+"),
+    "neo4j": ("neo4j", r"5\.26\.\d+-community"),
+    "redis": ("redis", r"7\.2\.\d+"),
 }
 EXPECTED_SERVICES = frozenset(THIRD_PARTY_IMAGES) | frozenset(AIRFLOW_SERVICES)
 
@@ -308,6 +310,18 @@ def test_airflow_init_migrates_once(services: dict[str, Any]) -> None:
     assert "healthcheck" not in init and "ports" not in init
 
 
+def test_airflow_init_installs_the_format_dags(services: dict[str, Any]) -> None:
+    """A first `docker compose up` has the format DAGs: the init writes them, after the migration, with the
+    catalog up, through the image's entrypoint (which runs the migration)."""
+    init = services["airflow-init"]
+    command = init.get("command")
+    command_text = " ".join(command) if isinstance(command, list) else str(command)
+    migrate, _, install = command_text.partition("&&")
+    assert "/entrypoint airflow version" in migrate and "datalake dags install" in install, command_text
+    assert init.get("entrypoint") == "/bin/bash"
+    assert init["depends_on"]["mongo"]["condition"] == "service_healthy"
+
+
 @pytest.mark.parametrize("name", [name for name in AIRFLOW_SERVICES if name != "airflow-init"])
 def test_airflow_services_wait_for_their_dependencies(services: dict[str, Any], name: str) -> None:
     depends_on = services[name]["depends_on"]
@@ -558,6 +572,8 @@ def test_dockerfile_installs_the_provider_as_airflow() -> None:
             assert user == "airflow", "the official image wants packages installed as the airflow user"
             assert "--no-cache-dir" in rest
             assert '"apache-airflow==${AIRFLOW_VERSION}"' in rest, "pin Airflow so pip cannot replace it"
+            assert '--constraint "${HOME}/constraints.txt"' in rest, "install on the image's constraints"
+            assert rest.rstrip().endswith("pip check"), "a conflict must fail the build"
             installed = True
     assert installed, "the Dockerfile never pip-installs /opt/airflow-provider-datalake"
     assert user == "airflow", "the image must end as the airflow user"
