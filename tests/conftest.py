@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -29,6 +30,15 @@ def load_stack_env(path: Path) -> dict[str, str]:
             key, _, raw = line[len("export ") :].partition("=")
             values[key] = shlex.split(raw)[0] if raw else ""
     return values
+
+
+def sigint_as_at_a_terminal() -> None:
+    """``preexec_fn`` of a child that a test will Ctrl-C: SIGINT back to its default before the exec.
+
+    A non-interactive shell starts its background jobs with SIGINT ignored, and a child inherits that:
+    Python then never raises KeyboardInterrupt, and the test would depend on how it was launched.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def pytest_configure(config: pytest.Config) -> None:

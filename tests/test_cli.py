@@ -26,6 +26,7 @@ from airflow_provider_datalake.cli import cli
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.samples import write_mqtt_dump, write_sample_set
+from tests.conftest import sigint_as_at_a_terminal
 
 pytestmark = pytest.mark.stack
 
@@ -146,6 +147,7 @@ def test_ctrl_c_after_the_summary_ends_quietly(lake: dict, samples: list[Path]) 
         stderr=subprocess.PIPE,
         text=True,
         env=lake["env"],
+        preexec_fn=sigint_as_at_a_terminal,
     )
     seen = ""
     while "1 inserted, 0 failed" not in seen and (line := proc.stderr.readline()):  # type: ignore[union-attr]

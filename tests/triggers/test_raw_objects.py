@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import socket
 import threading
@@ -320,8 +321,12 @@ def test_cleanup_leaves_the_poll_without_closing_run(catalog: CatalogHook) -> No
 
 
 def test_backlog_of_one_format_does_not_hide_another(catalog: CatalogHook) -> None:
-    old = [_record(catalog, "fmt_a", Status.COMMITTED) for _ in range(5)]
-    newer = _record(catalog, "fmt_b", Status.COMMITTED)
+    # Each record a millisecond apart: records made in one millisecond tie on creation_date (BSON keeps
+    # milliseconds), and the tie-break on their random ids would make "the oldest three" a draw.
+    start = utcnow()
+    at = [start + dt.timedelta(milliseconds=i) for i in range(6)]
+    old = [_record(catalog, "fmt_a", Status.COMMITTED, creation_date=at[i]) for i in range(5)]
+    newer = _record(catalog, "fmt_b", Status.COMMITTED, creation_date=at[5])
     limits: dict[str | None, int] = {"fmt_a": 3, "fmt_b": 3, None: 2}
     got = committed_ids_by_format(catalog, limits)
     assert got == {fmt: committed_ids(catalog, fmt, limit) for fmt, limit in limits.items()}
