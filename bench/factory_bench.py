@@ -37,8 +37,9 @@
    * the factory's own steps, in one process and in one per-file process: cache reads + validation, our
      imports where they happen, ``dag_for`` net of them; and a cProfile of the DagBag grouped by package.
 
-   dag-factory's venv (``~/.cache/datalake/bench-dagfactory``) is made with the project's uv when
-   missing; if it cannot be made or does not run on Airflow 3.3, the report says why and goes on.
+   dag-factory's venv (``~/.cache/datalake/venvs/dagfactory``) is made exactly its lock
+   (``devstack/locks/dagfactory.lock``) when missing or stale; if it cannot be made or does not run
+   on Airflow 3.3, the report says why and goes on.
 2. Latency: with the stack's Airflow running, ``--inserts`` sequential `insert_datalake` calls of a
    campus MQTT dump; for each, seconds from commit to the asset-triggered run being created (queued) and
    to the rows being visible in PostgreSQL. p50 / p95 printed (goal: run queued p50 <= 5 s).
@@ -63,13 +64,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import say
+from devstack import envs
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).with_name("dagfactory_worker.py")
-CACHE = Path(os.environ.get("DATALAKE_CACHE_DIR", Path.home() / ".cache" / "datalake"))
-DAGFACTORY_VENV = CACHE / "bench-dagfactory"
-# dag-factory 1.x is the line that supports Airflow 3; Airflow pinned to the project's own version.
-DAGFACTORY_PINS = ("apache-airflow==3.3.2", "dag-factory==1.1.0")
+DAGFACTORY_VENV = envs.venv_path("dagfactory")
+# devstack/locks/dagfactory.lock: dag-factory 1.x (the line that supports Airflow 3) on the project's Airflow.
+DAGFACTORY_PINS = tuple(
+    f"{name}=={envs.pinned('dagfactory', name)}" for name in ("apache-airflow", "dag-factory")
+)
 WORKER_TIMEOUT = 900
 
 DESCRIPTOR = """
@@ -359,13 +362,6 @@ def time_cache_reads(cache_path: Path, repeats: int) -> dict[str, float]:
 # --------------------------------------------------------------------------------------- dag-factory venv
 
 
-def _uv() -> Path | None:
-    for candidate in (REPO / ".venv" / "bin" / "uv", Path(sys.executable).with_name("uv")):
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def _probe(python: Path, env: dict[str, str]) -> tuple[str | None, str]:
     """(dag-factory version, why not) of a venv: it must import and run on Airflow 3.3."""
     code = "import airflow, dagfactory; print(dagfactory.__version__, airflow.__version__)"
@@ -384,30 +380,17 @@ def _last_line(text: str) -> str:
 
 
 def dagfactory_python(venv: Path, env: dict[str, str]) -> tuple[Path | None, str]:
-    """The dag-factory venv's python (created with uv when missing), or None and the reason why not.
+    """The dag-factory venv's python (made exactly its lock when missing or stale), or None and why not.
 
     Kept apart from the project's venv: dag-factory brings its own dependencies, and the comparison
     must not change what the project runs with. ``env`` is the workers' clean Airflow environment.
     """
-    python, marker = venv / "bin" / "python", venv / ".bench-pins"
-    if not (python.exists() and marker.exists() and marker.read_text() == "\n".join(DAGFACTORY_PINS)):
-        uv = _uv()
-        if uv is None:
-            return None, "no uv to create its venv (expected .venv/bin/uv: run `make install`)"
-        say(f"creating {venv} with {' '.join(DAGFACTORY_PINS)} ...")
-        uv_env = {**os.environ, "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(CACHE / "uv"))}
-        steps = (
-            [str(uv), "venv", "-q", "--clear", "--python", sys.executable, str(venv)],
-            [str(uv), "pip", "install", "-q", "--python", str(python), *DAGFACTORY_PINS],
-        )
-        for step in steps:
-            try:
-                proc = subprocess.run(step, capture_output=True, text=True, env=uv_env, timeout=1800)
-            except subprocess.TimeoutExpired:
-                return None, f"`{' '.join(step[:3])}` timed out"
-            if proc.returncode != 0:
-                return None, f"install failed: {_last_line(proc.stderr or proc.stdout)}"
-        marker.write_text("\n".join(DAGFACTORY_PINS))
+    python = venv / "bin" / "python"
+    try:
+        if envs.install(envs.ENVS["dagfactory"], venv):
+            say(f"created {venv} from {envs.ENVS['dagfactory'].lock_name}")
+    except envs.EnvError as exc:
+        return None, f"install failed: {_last_line(str(exc))}"
     version, reason = _probe(python, env)
     return (python if version else None), (version or reason)
 

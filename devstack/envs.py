@@ -60,6 +60,11 @@ class LockedEnv:
     lock_only: bool = False
 
     @property
+    def lock_name(self) -> str:
+        """The lock's path as people see it: relative to the repository."""
+        return str(self.lock.relative_to(REPO)) if self.lock.is_relative_to(REPO) else str(self.lock)
+
+    @property
     def lock_hash(self) -> str:
         return hashlib.sha256(self.lock.read_bytes()).hexdigest()
 
@@ -129,7 +134,7 @@ def compile_lock(env: LockedEnv) -> dict[str, str]:
     before = pins(env.lock.read_text()) if env.lock.exists() else {}
     cmd = [str(uv_binary()), "pip", "compile", "--quiet", "--generate-hashes", "--no-strip-extras"]
     cmd += ["--python-version", PYTHON_VERSION, "--python-platform", PLATFORM]
-    cmd += ["--custom-compile-command", "make lock", "--output-file", str(env.lock.relative_to(REPO))]
+    cmd += ["--custom-compile-command", "make lock", "--output-file", env.lock_name]
     if env.own_package:
         cmd += ["--extra", "dev"]
     if env.constraints:
@@ -153,7 +158,7 @@ def cmd_lock(names: list[str]) -> None:
     for env in select(names):
         before = compile_lock(env)
         moves = describe_moves(before, pins(env.lock.read_text()))
-        log(f"{env.name}: {env.lock.relative_to(REPO)} " + ("unchanged" if not moves else "moved:"))
+        log(f"{env.name}: {env.lock_name} " + ("unchanged" if not moves else "moved:"))
         for line in moves:
             print(line)
 
@@ -175,7 +180,7 @@ def install(env: LockedEnv, venv: Path, python: str = sys.executable) -> bool:
     if is_current(env, venv):
         return False
     uv = str(uv_binary())
-    log(f"installing {env.name} from {env.lock.relative_to(REPO)} into {venv}")
+    log(f"installing {env.name} from {env.lock_name} into {venv}")
     marker = venv / ".datalake-lock"
     marker.unlink(missing_ok=True)  # an interrupted sync must not leave the old marker standing
     if not (venv / "bin" / "python").exists():
@@ -206,7 +211,7 @@ def check(env: LockedEnv, venv: Path) -> None:
     problems = describe_moves(pins(env.lock.read_text()), installed)
     if problems:
         raise EnvError(
-            f"{venv} differs from {env.lock.relative_to(REPO)} (+ not in the lock, - missing, ~ other "
+            f"{venv} differs from {env.lock_name} (+ not in the lock, - missing, ~ other "
             "version):\n" + "\n".join(problems)
         )
     _run([uv, "pip", "check", *target], f"`uv pip check` of {env.name}")
@@ -246,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{env.name}: not built ({venv})")
                     continue
                 check(env, venv)
-                log(f"{env.name}: matches {env.lock.relative_to(REPO)}; uv pip check clean")
+                log(f"{env.name}: matches {env.lock_name}; uv pip check clean")
     except EnvError as exc:
         print(f"[envs] ERROR: {exc}", file=sys.stderr)
         return 1

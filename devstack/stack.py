@@ -282,7 +282,7 @@ def _venv_install(name: str, what: str) -> None:
     """A service's own virtual environment, made exactly its lock (nothing is resolved here)."""
     try:
         if envs.install(envs.ENVS[name], envs.venv_path(name)):
-            log(f"installed {what} from {envs.ENVS[name].lock.relative_to(REPO)}")
+            log(f"installed {what} from {envs.ENVS[name].lock_name}")
     except envs.EnvError as exc:
         raise StackError(str(exc)) from exc
 
