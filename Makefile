@@ -9,6 +9,7 @@ export PIP_CACHE_DIR ?= $(CACHE)/pip
 STACK := $(BIN)/python devstack/stack.py
 WITH_ENV := set -a && . .stack/env && set +a &&
 PYTEST_ARGS ?=
+UPGRADE ?=
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements/uv.in)
 UV_READY := $(BIN)/.uv-$(UV_VERSION)
 
@@ -33,8 +34,9 @@ $(UV_READY): requirements/uv.txt
 	@rm -f $(BIN)/.uv-* && touch $@
 
 # Re-resolve every lock (the project's, uv's, each service's) and say what moved; commit the result.
+# Pins stay where the inputs still allow them; `make lock UPGRADE=1` takes the newest of everything.
 lock: $(UV_READY)
-	$(BIN)/python devstack/envs.py lock
+	$(BIN)/python devstack/envs.py lock $(if $(UPGRADE),--upgrade)
 
 lint: install
 	$(BIN)/ruff check .

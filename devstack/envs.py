@@ -1,6 +1,6 @@
 """Every Python environment the project makes, each built from a complete lock: ``python devstack/envs.py``.
 
-    python devstack/envs.py lock [NAME...]   re-resolve the locks on purpose, say what moved (`make lock`)
+    python devstack/envs.py lock [--upgrade] [NAME...]   re-resolve the locks, say what moved (`make lock`)
     python devstack/envs.py install NAME [VENV]
     python devstack/envs.py check [NAME...]  compare each built environment with its lock, `uv pip check` it
 
@@ -12,7 +12,8 @@ machine installs.
 
 The locks (inputs beside them, ``NAME.in``):
 - ``requirements/project.lock``: the project's own environment (``make install``), from ``pyproject.toml``
-  with its ``dev`` extra plus ``requirements/project.in`` (Airflow's exact version, the build backend, uv);
+  with all its extras (``dev``, ``celery``) plus ``requirements/project.in`` (Airflow's exact version, the
+  build backend, uv);
 - ``devstack/locks/swift.lock`` and ``keystone.lock``: the stack's OpenStack services, resolved within the
   OpenStack release's upper constraints (``devstack/locks/openstack-upper-constraints.txt``), as OpenStack
   itself installs them;
@@ -129,14 +130,18 @@ def pinned(env_name: str, package: str) -> str:
 # --------------------------------------------------------------------------- lock
 
 
-def compile_lock(env: LockedEnv) -> dict[str, str]:
-    """Resolve ``env`` afresh into its lock file; returns the pins it held before."""
+def compile_lock(env: LockedEnv, upgrade: bool = False) -> dict[str, str]:
+    """Resolve ``env`` into its lock file: its current pins are kept wherever the inputs still allow them
+    (only what an input changed moves), or with ``upgrade`` everything goes to the newest allowed.
+    Returns the pins it held before."""
     before = pins(env.lock.read_text()) if env.lock.exists() else {}
     cmd = [str(uv_binary()), "pip", "compile", "--quiet", "--generate-hashes", "--no-strip-extras"]
+    if upgrade:
+        cmd.append("--upgrade")
     cmd += ["--python-version", PYTHON_VERSION, "--python-platform", PLATFORM]
     cmd += ["--custom-compile-command", "make lock", "--output-file", env.lock_name]
     if env.own_package:
-        cmd += ["--extra", "dev"]
+        cmd += ["--all-extras"]
     if env.constraints:
         cmd += ["--constraint", str(env.constraints.relative_to(REPO))]
     _run([*cmd, *env.sources], f"locking {env.name}", cwd=REPO)
@@ -154,9 +159,9 @@ def describe_moves(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return lines
 
 
-def cmd_lock(names: list[str]) -> None:
+def cmd_lock(names: list[str], upgrade: bool = False) -> None:
     for env in select(names):
-        before = compile_lock(env)
+        before = compile_lock(env, upgrade)
         moves = describe_moves(before, pins(env.lock.read_text()))
         log(f"{env.name}: {env.lock_name} " + ("unchanged" if not moves else "moved:"))
         for line in moves:
@@ -231,7 +236,9 @@ def select(names: list[str]) -> list[LockedEnv]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("lock").add_argument("names", nargs="*")
+    lock = sub.add_parser("lock")
+    lock.add_argument("names", nargs="*")
+    lock.add_argument("--upgrade", action="store_true", help="every package to the newest its inputs allow")
     inst = sub.add_parser("install")
     inst.add_argument("name", choices=list(ENVS))
     inst.add_argument("venv", type=Path, nargs="?")
@@ -239,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "lock":
-            cmd_lock(args.names)
+            cmd_lock(args.names, args.upgrade)
         elif args.command == "install":
             install(ENVS[args.name], args.venv or venv_path(args.name))
         else:
