@@ -116,29 +116,45 @@ def _short(rec: dict[str, Any]) -> list[str]:
 WIDE = 120  # below this, a record takes two lines (id over name) rather than folding every column
 
 
-def _records_table(records: list[dict[str, Any]], title: str, *, width: int, status: bool = True) -> Table:
+def _lease(rec: dict[str, Any]) -> str:
+    """A processing record's lease: until when (UTC), whether it ran out, and which attempt this is."""
+    until = _utc(rec.get("lease_until"))
+    if rec.get("status") != "processing" or until is None:
+        return "-"
+    state = " expired" if until < dt.datetime.now(dt.UTC) else ""
+    return f"{until:%H:%M:%S}{state} try {rec.get('processing_attempts', 1)}/{rec.get('max_attempts', '?')}"
+
+
+def _records_table(
+    records: list[dict[str, Any]], title: str, *, width: int, status: bool = True, lease: bool = False
+) -> Table:
     """The records as a table that stays readable at ``width``: ids whole (they are copied), nothing folded
-    mid-word on an 80-column terminal; one line per record when wide (pipes are, for grep)."""
+    mid-word on an 80-column terminal; one line per record when wide (pipes are, for grep). ``lease`` adds
+    each processing record's lease."""
     if width >= WIDE:
         table = Table(title=title)
         table.add_column("id", no_wrap=True, min_width=32)  # whole, so it can be copied
         for col in ("status", "format", "bytes", "original name", "created (UTC)"):
             if col != "status" or status:
                 table.add_column(col, overflow="fold")
+        if lease:
+            table.add_column("lease until (UTC)", no_wrap=True)
         for rec in records:
             row = _short(rec)
-            table.add_row(*map(escape, row if status else row[:1] + row[2:]))  # names are data, not markup
+            row = (row if status else row[:1] + row[2:]) + ([_lease(rec)] if lease else [])
+            table.add_row(*map(escape, row))  # names are data, not markup
         return table
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column("id / original name", overflow="fold", min_width=32)
     table.add_column("status / format" if status else "format", overflow="fold", max_width=16)
     table.add_column("size", no_wrap=True, justify="right")
-    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("created / lease (UTC)" if lease else "created (UTC)", no_wrap=True)
     for rec in records:
         rid, state, fmt, _, name, created = _short(rec)
         size = decimal(rec["size"]).replace(" bytes", " B") if rec.get("size") is not None else "-"
         kind = f"{state}\n[dim]{escape(fmt)}[/dim]" if status else escape(fmt)
-        table.add_row(f"{escape(rid)}\n[dim]{escape(name)}[/dim]", kind, size, created[:16])  # to the minute
+        when = created[:16] + (f"\n[dim]{escape(_lease(rec))}[/dim]" if lease else "")  # to the minute
+        table.add_row(f"{escape(rid)}\n[dim]{escape(name)}[/dim]", kind, size, when)
     return table
 
 
@@ -554,7 +570,8 @@ def objects_list(
             # Not through rich: it would wrap long lines and eat "[...]" in values as markup.
             click.echo(json.dumps(rec, default=_json_default))
         return
-    out.print(_records_table(records, f"raw objects ({len(records)} shown)", width=out.width))
+    title = f"raw objects ({len(records)} shown)"
+    out.print(_records_table(records, title, width=out.width, lease=status == "processing"))
 
 
 @objects.command("show")
@@ -1203,6 +1220,46 @@ def reprocess_cmd(
         console.print(
             f"[red]not reprocessed[/red] (unknown or not processed/failed): {escape(', '.join(missing))}"
         )
+        sys.exit(1)
+
+
+@cli.command("health")
+@click.option(
+    "--bound",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Minutes an object may stay committed or processing, and a task queued, before it is reported.",
+)
+@click.option("--recover", is_flag=True, help="Run the recovery sweep first (what the triggerer does).")
+@click.option(
+    "--no-airflow", is_flag=True, help="Check the catalog only (no Airflow metadata database here)."
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.pass_context
+def health_cmd(ctx: click.Context, bound: float, recover: bool, no_airflow: bool, as_json: bool) -> None:
+    """Is the lake moving? Objects stuck past the bound, expired leases, a wedged executor, a dead
+    scheduler or triggerer. Exit 0 when healthy, 1 when something needs a look."""
+    from airflow_provider_datalake.health import check_health
+
+    _, catalog = _hooks(ctx)
+    report = check_health(catalog, bound=dt.timedelta(minutes=bound), recover=recover, airflow=not no_airflow)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), default=_json_default))
+    else:
+        if report.recovered:
+            out.print(
+                f"recovered {len(report.recovered)} object(s): "
+                + ", ".join(f"{rid} -> {state}" for rid, state in sorted(report.recovered.items()))
+            )
+        for check in report.checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            line = f"{mark} {check.name}: {escape(check.detail)}"
+            if check.examples:
+                more = ", ..." if check.count > len(check.examples) else ""
+                line += f" [dim]({escape(', '.join(check.examples))}{more})[/dim]"
+            out.print(line, soft_wrap=True)
+    if not report.ok:
         sys.exit(1)
 
 

@@ -7,8 +7,18 @@ DAGs). They hold no store-specific code: a target's ``store`` picks a loader fro
 - **load**: stream the object from Swift, parse it per the descriptor, and hand typed batches to the
   store's loader (one transaction per object and target). Bad rows are written to a quarantine object in
   Swift as JSON lines with their reasons; over the descriptor's ratio the load is rolled back and fails.
-- **finish**: processing -> processed, or failed when any target failed; outcomes per target are kept in
-  the record's ``successful_operations`` / ``failed_operations``.
+- **finish**: processing -> processed only when every target the object was due to load recorded a success
+  in this run; a target that failed fails the object, and a target that recorded nothing (its task was
+  killed, or never ran) counts as a failure too, since nothing proves the data reached the store. Outcomes
+  per target are kept in the record's ``successful_operations`` / ``failed_operations``.
+
+Nothing stays ``processing`` for ever: the claim gives each object a lease (``lease_until``, the
+descriptor's ``processing.lease_seconds``) that its load tasks renew while they work. When a run dies — a
+task or worker killed, an executor that never runs the rest — the lease runs out, and the recovery sweep
+(``recover_expired``, run by the triggers' shared catalog poll and by ``datalake health --recover``) puts
+the object back to committed for another run, up to ``processing.max_attempts`` claims, then fails it with
+the reason. A load that died without an outcome is retried the same way by ``finish``; a load that failed
+with an error is not (the same bytes would fail again): ``datalake reprocess`` takes it once fixed.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -36,6 +47,10 @@ LOADERS: dict[str, str] = {
 }
 #: catalog field: when set (``datalake reprocess ID --target T``), the next run loads only these targets
 ONLY_TARGETS = "reprocess_targets"
+#: the defaults of a descriptor's ``processing`` settings (`descriptors.model.Processing`)
+DEFAULT_LEASE = dt.timedelta(seconds=300)
+DEFAULT_MAX_ATTEMPTS = 3
+NO_OUTCOME = "load task ended without an outcome (killed, or never ran)"
 
 
 class QuarantineExceeded(ValueError):
@@ -67,40 +82,162 @@ def make_loader(target: Any, fields: list[Any]) -> Any:
 
 
 def claim_objects(
-    fmt: str, run_id: str, *, catalog: CatalogHook, limit: int = 100, ids: Iterable[str] | None = None
+    fmt: str,
+    run_id: str,
+    *,
+    catalog: CatalogHook,
+    limit: int = 100,
+    ids: Iterable[str] | None = None,
+    lease: dt.timedelta = DEFAULT_LEASE,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> list[str]:
-    """Take committed objects of ``fmt`` for this run; each id is taken by exactly one claimer."""
+    """Take committed objects of ``fmt`` for this run; each id is taken by exactly one claimer.
+
+    Each claimed object gets a lease of ``lease`` (renewed by its loads), counts one more attempt and
+    keeps ``max_attempts``, for the recovery sweep to know when to give up on it."""
     from airflow_provider_datalake.triggers.raw_objects import committed_ids
 
     candidates = list(ids) if ids is not None else committed_ids(catalog, fmt, limit)
     claimed = []
     for rid in candidates:
+        now = utcnow()
         done = catalog.transition(
             rid,
             Status.COMMITTED,
             Status.PROCESSING,
-            set_fields={"processing_run": run_id, "processing_started": utcnow()},
+            set_fields={
+                "processing_run": run_id,
+                "processing_started": now,
+                "lease_until": now + lease,
+                "lease_seconds": lease.total_seconds(),
+                "max_attempts": max_attempts,
+            },
             extra_filter={"format": fmt},
+            inc={"processing_attempts": 1},
         )
         if done is not None:
             claimed.append(rid)
     return claimed
 
 
-def finish_objects(ids: Iterable[str], run_id: str, *, catalog: CatalogHook) -> dict[str, str]:
-    """processing -> processed, or failed when this run recorded any failed target for the object."""
+def _attempts_left(rec: dict[str, Any]) -> bool:
+    return int(rec.get("processing_attempts", 1)) < int(rec.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+
+
+def finish_objects(
+    ids: Iterable[str], run_id: str, *, catalog: CatalogHook, targets: Iterable[str] | None = None
+) -> dict[str, str]:
+    """processing -> processed, only with proof: every target in ``targets`` that the object was due to load
+    in this run (all of them, or those a ``reprocess --target`` named) recorded a success in this run.
+
+    A target that recorded nothing gets a failed outcome (``NO_OUTCOME``) and the object goes back to
+    committed for another run while it has attempts left, else to failed; a target that recorded a failure
+    fails the object. ``targets`` None (a DAG of an older release) checks only recorded failures.
+    Returns each object's new status.
+    """
+    wanted = None if targets is None else set(targets)
     result = {}
     for rid in ids:
         rec = catalog.get(rid)
         if rec is None or rec.get("processing_run") != run_id:
             continue
-        failed = any(op.get("run_id") == run_id for op in rec.get("failed_operations", []))
-        new = Status.FAILED if failed else Status.PROCESSED
+        ops = [("ok", op) for op in rec.get("successful_operations", [])]
+        ops += [("failed", op) for op in rec.get("failed_operations", [])]
+        seen = {op.get("target") for _, op in ops if op.get("run_id") == run_id}
+        failed = any(kind == "failed" and op.get("run_id") == run_id for kind, op in ops)
+        due = set() if wanted is None else wanted & set(rec.get(ONLY_TARGETS) or wanted)
+        missing = sorted(due - seen)
+        for target in missing:
+            outcome = {"target": target, "run_id": run_id, "error": NO_OUTCOME, "finished": utcnow()}
+            catalog.add_outcome(rid, outcome, ok=False)
+        if missing and not failed and _attempts_left(rec):
+            new = Status.COMMITTED  # nothing says the bytes are bad: another run takes it
+        else:
+            new = Status.FAILED if (failed or missing) else Status.PROCESSED
+        unset = (
+            [ONLY_TARGETS, "lease_until"]
+            if new is not Status.COMMITTED
+            else ["processing_run", "lease_until"]
+        )
         if catalog.transition(
-            rid, Status.PROCESSING, new, extra_filter={"processing_run": run_id}, unset_fields=[ONLY_TARGETS]
+            rid, Status.PROCESSING, new, extra_filter={"processing_run": run_id}, unset_fields=unset
         ):
             result[rid] = new.value
     return result
+
+
+def recover_expired(
+    catalog: CatalogHook, *, now: dt.datetime | None = None, limit: int = 200
+) -> dict[str, str]:
+    """The recovery sweep: objects whose processing lease ran out (their run died, or its executor stopped
+    running its tasks) go back to committed for another run while they have attempts left, else to failed,
+    each with the reason in ``failed_operations``. Objects waiting for inference whose claim ran out are
+    released the same way (`inference.drafts.release_expired`). Returns each recovered object's new status.
+    """
+    from airflow_provider_datalake.inference.drafts import release_expired
+
+    now = now or utcnow()
+    result: dict[str, str] = {}
+    expired = {"status": Status.PROCESSING.value, "lease_until": {"$lt": now}}
+    fields = {"processing_run": 1, "processing_attempts": 1, "max_attempts": 1, "lease_until": 1}
+    for rec in catalog.raw_objects.find(expired, fields).limit(limit):
+        run = rec.get("processing_run")
+        retry = _attempts_left(rec)
+        reason = (
+            f"lease expired at {rec['lease_until']:%Y-%m-%d %H:%M:%S} UTC: run {run} stopped working on it"
+        )
+        if not retry:
+            reason += f" (attempt {rec.get('processing_attempts', 1)} of {rec.get('max_attempts')}: gave up)"
+        new = Status.COMMITTED if retry else Status.FAILED
+        done = catalog.transition(
+            rec["_id"],
+            Status.PROCESSING,
+            new,
+            extra_filter={"processing_run": run, "lease_until": {"$lt": now}},
+            unset_fields=["processing_run", "lease_until"] if retry else ["lease_until"],
+            push={"failed_operations": {"target": None, "run_id": run, "error": reason, "finished": now}},
+        )
+        if done is not None:
+            result[rec["_id"]] = new.value
+    result.update(release_expired(catalog, now=now, limit=limit))
+    return result
+
+
+class LeaseKeeper:
+    """Renews a claimed object's processing lease every third of its length while a load works, so only a
+    load that is dead (or never started) lets it run out."""
+
+    def __init__(self, catalog: CatalogHook, rec: dict[str, Any], run_id: str) -> None:
+        self.catalog, self.record_id, self.run_id = catalog, rec["_id"], run_id
+        self.length = dt.timedelta(seconds=float(rec.get("lease_seconds", DEFAULT_LEASE.total_seconds())))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{self.record_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.length.total_seconds() / 3):
+            try:
+                self.catalog.renew_lease(
+                    self.record_id,
+                    utcnow() + self.length,
+                    Status.PROCESSING,
+                    extra_filter={"processing_run": self.run_id},
+                )
+            except Exception:  # noqa: S112 (a catalog blip: the next renewal tries again, well in time)
+                continue
+
+    def __enter__(self) -> LeaseKeeper:
+        self.catalog.renew_lease(
+            self.record_id,
+            utcnow() + self.length,
+            Status.PROCESSING,
+            extra_filter={"processing_run": self.run_id},
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def reprocess(
@@ -128,8 +265,9 @@ def reprocess(
             rid,
             states,
             Status.COMMITTED,
-            set_fields={ONLY_TARGETS: only} if only else None,
-            unset_fields=["processing_run"] if only else ["processing_run", ONLY_TARGETS],
+            # A reprocess is a new start: the attempts the recovery sweep counts begin again.
+            set_fields={"processing_attempts": 0, **({ONLY_TARGETS: only} if only else {})},
+            unset_fields=["processing_run", "lease_until"] + ([] if only else [ONLY_TARGETS]),
         ):
             done.append(rid)
     return done
@@ -197,9 +335,10 @@ def load_object(
     if rec.get(ONLY_TARGETS) and target_name not in rec[ONLY_TARGETS]:
         # `reprocess --target`: another target is being re-run; this store already holds the object.
         return {"target": target_name, "store": target.store, "run_id": run_id, "skipped": True}
-    outcome, _ = load_into_target(
-        descriptor, target, rec, run_id, catalog=catalog, swift=swift, batch_size=batch_size
-    )
+    with LeaseKeeper(catalog, rec, run_id):
+        outcome, _ = load_into_target(
+            descriptor, target, rec, run_id, catalog=catalog, swift=swift, batch_size=batch_size
+        )
     return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in outcome.items()}
 
 

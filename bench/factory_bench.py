@@ -125,8 +125,12 @@ with DAG(
     default_args={{"owner": "datalake", "retries": 0}},
 ) as dag:
     conns = {{"mongo_conn_id": "mongo_default", "database": None}}
-    claim = ClaimRawObjectsOperator(task_id="claim", format=FMT, limit=100, **conns)
-    finish = FinishRawObjectsOperator(task_id="finish", format=FMT, record_ids=claim.output, **conns)
+    claim = ClaimRawObjectsOperator(
+        task_id="claim", format=FMT, limit=100, lease_seconds=300.0, max_attempts=3, **conns
+    )
+    finish = FinishRawObjectsOperator(
+        task_id="finish", format=FMT, record_ids=claim.output, targets=[{target!r}], **conns
+    )
     load = LoadRawObjectOperator.partial(
         task_id={load_id!r},
         format=FMT,

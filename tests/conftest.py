@@ -124,6 +124,20 @@ def lake(swift_conn: dict, mongo_conn: dict, monkeypatch: pytest.MonkeyPatch) ->
             pass
 
 
+def pg_connect(conn: dict) -> Any:
+    """An autocommit psycopg connection to the stack's PostgreSQL from its Airflow connection fields."""
+    import psycopg
+
+    return psycopg.connect(
+        host=conn["host"],
+        port=conn["port"],
+        user=conn["login"],
+        password=conn["password"],
+        dbname=conn["schema"],
+        autocommit=True,
+    )
+
+
 def insert_into(lake: dict, source: Any, **kw: Any) -> dict:
     """``insert_datalake`` into the isolated ``lake`` (its container and connections); the record."""
     from airflow_provider_datalake import insert_datalake

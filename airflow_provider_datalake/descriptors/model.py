@@ -757,6 +757,17 @@ class Quarantine(Strict):
     max_ratio: float = Field(0.1, ge=0, le=1, description="bad rows / rows above which the load fails")
 
 
+class Processing(Strict):
+    """How long a claimed object may go unattended, and how often it is tried, before it fails."""
+
+    max_attempts: int = Field(
+        3, ge=1, le=20, description="runs that may take an object whose load died before it is failed"
+    )
+    lease_seconds: float = Field(
+        300, ge=10, le=86_400, description="a claim's lease, renewed while a load works; expired: recovered"
+    )
+
+
 class FieldEvidence(Strict):
     """What the sample showed about one field of an inferred descriptor."""
 
@@ -796,6 +807,7 @@ class Descriptor(Strict):
     fields: list[FieldSpec] = Field(min_length=1)
     targets: list[Target] = Field(min_length=1)
     quarantine: Quarantine = Field(default_factory=Quarantine)
+    processing: Processing = Field(default_factory=Processing)
     evidence: Evidence | None = Field(None, description="set by inference: how the descriptor was guessed")
 
     @model_validator(mode="wrap")

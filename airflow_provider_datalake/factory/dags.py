@@ -190,8 +190,17 @@ def dag_from_spec(
         description=(spec.description or f"raw objects of format {fmt} into the gold zone")[:200],
         default_args={"owner": spec.owner or "datalake", "retries": 0},
     ) as dag:
-        claim = ClaimRawObjectsOperator(task_id="claim", format=fmt, limit=claim_limit, **conns)
-        finish = FinishRawObjectsOperator(task_id="finish", format=fmt, record_ids=claim.output, **conns)
+        claim = ClaimRawObjectsOperator(
+            task_id="claim",
+            format=fmt,
+            limit=claim_limit,
+            lease_seconds=spec.lease_seconds,
+            max_attempts=spec.max_attempts,
+            **conns,
+        )
+        finish = FinishRawObjectsOperator(
+            task_id="finish", format=fmt, record_ids=claim.output, targets=spec.targets, **conns
+        )
         for target in spec.targets:
             load = LoadRawObjectOperator.partial(
                 task_id=f"load__{target}",

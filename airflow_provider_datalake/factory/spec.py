@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_datalake.descriptors.model import Descriptor
 
 # Bump when the fields below change: older specs are then ignored, and the descriptor validated instead.
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,8 @@ class DagSpec:
     targets: tuple[str, ...]  # target names, in the descriptor's order: one load task each
     stores: tuple[str, ...]  # sorted, distinct: tags
     doc_md: str
+    max_attempts: int  # the descriptor's processing settings: the claim records them on each object
+    lease_seconds: float
 
     @classmethod
     def from_descriptor(cls, desc: Descriptor) -> DagSpec:
@@ -50,6 +52,8 @@ class DagSpec:
             targets=tuple(t.name for t in desc.targets),
             stores=tuple(sorted({t.store for t in desc.targets})),
             doc_md=_doc(desc),
+            max_attempts=desc.processing.max_attempts,
+            lease_seconds=desc.processing.lease_seconds,
         )
 
     def to_cache(self, yaml_text: str) -> dict[str, Any]:
@@ -85,6 +89,8 @@ class DagSpec:
                 targets=tuple(str(t) for t in stored["targets"]),
                 stores=tuple(str(s) for s in stored["stores"]),
                 doc_md=str(stored["doc_md"]),
+                max_attempts=int(stored["max_attempts"]),
+                lease_seconds=float(stored["lease_seconds"]),
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -205,6 +205,7 @@ class CatalogHook(MongoHook):
         unset_fields: Iterable[str] = (),
         extra_filter: dict[str, Any] | None = None,
         push: dict[str, Any] | None = None,
+        inc: dict[str, int] | None = None,
     ) -> dict[str, Any] | None:
         """Move one record from an expected state to ``new`` atomically; None if it was not in that state.
 
@@ -221,6 +222,8 @@ class CatalogHook(MongoHook):
             update["$unset"] = dict.fromkeys(unset, "")
         if push:
             update["$push"] = push
+        if inc:
+            update["$inc"] = inc
         query = {"_id": record_id, "status": {"$in": [s.value for s in expected_set]}, **(extra_filter or {})}
         try:
             with self.record_lock(record_id):
@@ -258,11 +261,20 @@ class CatalogHook(MongoHook):
             raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
         return new if res.matched_count == 1 else None
 
-    def renew_lease(self, record_id: str, until: dt.datetime) -> bool:
-        """Keep a long upload's pending record from being taken by the reconciler."""
+    def renew_lease(
+        self,
+        record_id: str,
+        until: dt.datetime,
+        status: Status = Status.PENDING,
+        extra_filter: dict[str, Any] | None = None,
+    ) -> bool:
+        """Push a record's lease to ``until`` while it is still in ``status`` (and matches ``extra_filter``):
+        a long upload keeps its pending record from the reconciler, a load its processing record from the
+        recovery sweep. False when the record is no longer the caller's."""
         with self.record_lock(record_id):
             res = self.raw_objects.update_one(
-                {"_id": record_id, "status": Status.PENDING.value}, {"$set": {"lease_until": until}}
+                {"_id": record_id, "status": status.value, **(extra_filter or {})},
+                {"$set": {"lease_until": until}},
             )
         return res.matched_count == 1
 

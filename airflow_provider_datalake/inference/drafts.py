@@ -376,6 +376,42 @@ def claim_unformatted(catalog: CatalogHook, run_id: str, *, limit: int = 20) -> 
     return claimed
 
 
+def release_expired(
+    catalog: CatalogHook, *, now: dt.datetime | None = None, limit: int = 200, max_attempts: int = 3
+) -> dict[str, str]:
+    """Objects whose inference claim ran out (the task died) are released for the next run of the
+    unknown-formats DAG (whose trigger sees only unclaimed objects); after ``max_attempts`` claims the
+    inference is marked failed with the reason. Part of `processing.recover_expired`'s sweep."""
+    now = now or _now()
+    stale = {
+        "status": "committed",
+        "format": None,
+        "inference.state": "inferring",
+        "inference.until": {"$lt": now},
+    }
+    result: dict[str, str] = {}
+    for rec in catalog.raw_objects.find(stale, {"inference": 1, "inference_attempts": 1}).limit(limit):
+        attempts = int(rec.get("inference_attempts", 0)) + 1
+        run = rec["inference"].get("run_id")
+        if attempts < max_attempts:
+            update: dict[str, Any] = {"$unset": {"inference": ""}, "$set": {"inference_attempts": attempts}}
+            state = "committed"
+        else:
+            reason = (
+                f"inference claim expired {attempts} times (run {run} last): the task dies on this object"
+            )
+            update = {"$set": {"inference": {"state": "failed", "run_id": run, "at": now, "reason": reason}}}
+            update["$set"]["inference_attempts"] = attempts
+            state = "inference failed"
+        with catalog.record_lock(rec["_id"]):
+            done = catalog.raw_objects.update_one(
+                {"_id": rec["_id"], **stale, "inference.run_id": run}, update
+            )
+        if done.matched_count:
+            result[rec["_id"]] = state
+    return result
+
+
 def _mark(catalog: CatalogHook, rid: str, run_id: str, **inference: Any) -> None:
     with catalog.record_lock(rid):
         catalog.raw_objects.update_one(

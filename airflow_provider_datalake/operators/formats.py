@@ -30,7 +30,8 @@ def _catalog(mongo_conn_id: str, database: str | None) -> CatalogHook:
 
 class ClaimRawObjectsOperator(BaseOperator):
     """Take up to ``limit`` committed objects of ``format`` for this run (atomic per object: two runs never
-    take the same one). Returns their ids, for the load tasks to map over."""
+    take the same one), each with a processing lease of ``lease_seconds`` and ``max_attempts`` (the
+    descriptor's ``processing`` settings). Returns their ids, for the load tasks to map over."""
 
     ui_color = "#e8f4fd"
 
@@ -41,6 +42,8 @@ class ClaimRawObjectsOperator(BaseOperator):
         mongo_conn_id: str = "mongo_default",
         database: str | None = None,
         limit: int = 100,
+        lease_seconds: float = 300.0,
+        max_attempts: int = 3,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -48,8 +51,12 @@ class ClaimRawObjectsOperator(BaseOperator):
         self.mongo_conn_id = mongo_conn_id
         self.database = database
         self.limit = limit
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
 
     def execute(self, context: Context) -> list[str]:
+        import datetime as dt
+
         from airflow_provider_datalake.processing import claim_objects
 
         return claim_objects(
@@ -57,6 +64,8 @@ class ClaimRawObjectsOperator(BaseOperator):
             context["run_id"],
             catalog=_catalog(self.mongo_conn_id, self.database),
             limit=self.limit,
+            lease=dt.timedelta(seconds=self.lease_seconds),
+            max_attempts=self.max_attempts,
         )
 
 
@@ -125,8 +134,9 @@ class LoadRawObjectOperator(BaseOperator):
 
 
 class FinishRawObjectsOperator(BaseOperator):
-    """processing -> processed, or failed when any target of the object failed in this run; the task then
-    fails, naming the objects. Runs whatever the loads did (trigger rule ``all_done`` by default)."""
+    """processing -> processed only when every one of ``targets`` recorded a success for the object in this
+    run; else failed (or committed again, for a load that ended without an outcome), and the task fails,
+    naming the objects, so the run shows red. Runs whatever the loads did (trigger rule ``all_done``)."""
 
     template_fields: Sequence[str] = ("record_ids",)
     ui_color = "#fdf6e8"
@@ -136,6 +146,7 @@ class FinishRawObjectsOperator(BaseOperator):
         *,
         format: str,
         record_ids: list[str] | Any,
+        targets: Sequence[str] | None = None,
         mongo_conn_id: str = "mongo_default",
         database: str | None = None,
         trigger_rule: str = "all_done",
@@ -144,6 +155,7 @@ class FinishRawObjectsOperator(BaseOperator):
         super().__init__(trigger_rule=trigger_rule, **kwargs)
         self.format = format
         self.record_ids = record_ids
+        self.targets = None if targets is None else list(targets)
         self.mongo_conn_id = mongo_conn_id
         self.database = database
 
@@ -151,8 +163,15 @@ class FinishRawObjectsOperator(BaseOperator):
         from airflow_provider_datalake.processing import finish_objects
 
         ids = list(self.record_ids or [])
-        states = finish_objects(ids, context["run_id"], catalog=_catalog(self.mongo_conn_id, self.database))
+        catalog = _catalog(self.mongo_conn_id, self.database)
+        states = finish_objects(ids, context["run_id"], catalog=catalog, targets=self.targets)
         failed = sorted(rid for rid, state in states.items() if state == "failed")
-        if failed:
-            raise RuntimeError(f"{len(failed)} object(s) of format {self.format} failed: {', '.join(failed)}")
+        again = sorted(rid for rid, state in states.items() if state == "committed")
+        if failed or again:
+            raise RuntimeError(
+                f"format {self.format}: {len(failed)} object(s) failed"
+                + (f" ({', '.join(failed)})" if failed else "")
+                + f", {len(again)} put back for another run: a load ended without an outcome"
+                + (f" ({', '.join(again)})" if again else "")
+            )
         return states

@@ -10,6 +10,11 @@ asks for the union of their formats (``format: {$in: [...]}``) once per interval
 its own ids. A deployment watches one asset per format; one query each every 2 s kept FerretDB (whose
 SQLite backend scans the collection for any filter but ``_id``) busy at rest.
 
+The shared poll also runs the recovery sweep (`processing.recover_expired`) every ``SWEEP_EVERY`` seconds,
+before its query: objects whose processing lease ran out (their run died) are committed again, and so
+announced in the same answer. It lives here because the triggerer is the one Airflow process that always
+runs while the lake waits for data, whatever the executor does.
+
 Lost or doubled objects are prevented downstream, not here: a DAG run *claims* objects with one guarded
 update each (committed -> processing), so two runs never take the same object, and an object announced
 twice is simply claimed once. The trigger only has to make sure nothing stays committed unannounced: it
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Hashable
@@ -34,6 +40,9 @@ if TYPE_CHECKING:  # pymongo and MongoHook only where the trigger runs, not in e
     from airflow_provider_datalake.hooks.catalog import CatalogHook
 
 _ORDER = [("creation_date", 1), ("_id", 1)]
+#: seconds between two recovery sweeps of one shared poll
+SWEEP_EVERY = 30.0
+log = logging.getLogger(__name__)
 
 
 def committed_filter(fmt: str | None, query: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -121,6 +130,7 @@ class _SharedPoll:
         self.members: dict[_Subscription, None] = {}  # insertion-ordered set
         self.wake = asyncio.Event()
         self.catalog: CatalogHook | None = None
+        self.swept = -SWEEP_EVERY  # monotonic time of the last recovery sweep: the first poll sweeps
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"datalake-poll-{key}")
 
     def add(self, sub: _Subscription) -> None:
@@ -137,7 +147,22 @@ class _SharedPoll:
 
         if self.catalog is None:
             self.catalog = CatalogHook(self.mongo_conn_id, self.database)
+        if time.monotonic() - self.swept >= SWEEP_EVERY:
+            self.swept = time.monotonic()
+            self._sweep(self.catalog)
         return committed_ids_by_format(self.catalog, limits, self.query)
+
+    @staticmethod
+    def _sweep(catalog: CatalogHook) -> None:
+        from airflow_provider_datalake.processing import recover_expired
+
+        try:
+            recovered = recover_expired(catalog)
+        except Exception as exc:  # the poll's own query reports an outage; the sweep tries again later
+            log.warning("recovery sweep failed: %s", exc)
+            return
+        if recovered:
+            log.warning("recovered %d object(s) whose run died: %s", len(recovered), recovered)
 
     async def _run(self) -> None:
         try:

@@ -23,7 +23,7 @@ from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.processing import reprocess
 from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
-from tests.conftest import REPO
+from tests.conftest import REPO, pg_connect
 from tests.factory.conftest import run_dag
 
 pytestmark = pytest.mark.stack
@@ -37,14 +37,7 @@ def e2e(lake: dict, postgres_conn: dict, tmp_path: Path) -> Iterator[dict]:
     raw["targets"][0]["schema"] = schema
     raw["name"] = f"mqtt_{schema}"  # its own format, DAG and asset: nothing shared with a running Airflow
     desc = Descriptor.model_validate(raw)
-    pg = psycopg.connect(
-        host=postgres_conn["host"],
-        port=postgres_conn["port"],
-        user=postgres_conn["login"],
-        password=postgres_conn["password"],
-        dbname=postgres_conn["schema"],
-        autocommit=True,
-    )
+    pg = pg_connect(postgres_conn)
     yield {**lake, "desc": desc, "schema": schema, "pg": pg, "tmp": tmp_path}
     pg.execute(psycopg.sql.SQL("drop schema if exists {} cascade").format(psycopg.sql.Identifier(schema)))
     pg.close()

@@ -21,7 +21,7 @@ from airflow_provider_datalake.descriptors.store import FormatStore
 from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
-from tests.conftest import REPO
+from tests.conftest import REPO, pg_connect
 
 pytestmark = pytest.mark.stack
 
@@ -64,14 +64,7 @@ def live_format(request: pytest.FixtureRequest, postgres_conn: dict) -> Iterator
     store.push(desc, author="tests")
     install_dags_folder(dags, layout=request.param)
     sync_dags_folder(dags, force=True)
-    pg = psycopg.connect(
-        host=postgres_conn["host"],
-        port=postgres_conn["port"],
-        user=postgres_conn["login"],
-        password=postgres_conn["password"],
-        dbname=postgres_conn["schema"],
-        autocommit=True,
-    )
+    pg = pg_connect(postgres_conn)
     yield {"desc": desc, "pg": pg, "schema": f"live_{tag}", "dags": dags, "layout": request.param}
     store.deactivate(desc.name)
     install_dags_folder(dags, layout="per-format")  # the stack's own layout

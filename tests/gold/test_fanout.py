@@ -22,7 +22,7 @@ from airflow_provider_datalake.factory import dag_for
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.processing import ONLY_TARGETS
 from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
-from tests.conftest import REPO
+from tests.conftest import REPO, pg_connect
 from tests.factory.conftest import run_dag
 from tests.gold.conftest import Graph, Influx
 
@@ -65,14 +65,7 @@ def campus(
         )
     desc = Descriptor.model_validate(raw)
     assert [t.name for t in desc.targets] == TARGETS
-    conn = psycopg.connect(
-        host=postgres_conn["host"],
-        port=postgres_conn["port"],
-        user=postgres_conn["login"],
-        password=postgres_conn["password"],
-        dbname=postgres_conn["schema"],
-        autocommit=True,
-    )
+    conn = pg_connect(postgres_conn)
     yield {
         **lake,
         "desc": desc,

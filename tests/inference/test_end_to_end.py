@@ -18,6 +18,7 @@ from airflow_provider_datalake.factory.dags import CACHE_NAME, unknown_formats_d
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.inference.corpus import csv_fr_latin1
 from airflow_provider_datalake.inference.drafts import AUTO, PolicyStore
+from tests.conftest import pg_connect
 from tests.factory.conftest import run_dag
 
 pytestmark = pytest.mark.stack
@@ -26,14 +27,7 @@ pytestmark = pytest.mark.stack
 @pytest.fixture
 def pg(postgres_conn: dict) -> Iterator[tuple[psycopg.Connection, str]]:
     schema = f"test_inf_{uuid.uuid4().hex[:8]}"
-    conn = psycopg.connect(
-        host=postgres_conn["host"],
-        port=postgres_conn["port"],
-        user=postgres_conn["login"],
-        password=postgres_conn["password"],
-        dbname=postgres_conn["schema"],
-        autocommit=True,
-    )
+    conn = pg_connect(postgres_conn)
     yield conn, schema
     conn.execute(psycopg.sql.SQL("drop schema if exists {} cascade").format(psycopg.sql.Identifier(schema)))
     conn.close()
