@@ -60,6 +60,9 @@ PORTS = {
     "influxdb": 18086,  # HTTP: InfluxQL /query and the v2 API (/api/v2/write, Flux /api/v2/query)
     "influxdb-rpc": 18088,  # influxd's backup/restore RPC
     "neo4j": 17687,  # Bolt
+    "redis": 16379,  # the Celery broker (DATALAKE_EXECUTOR=celery)
+    "celery-worker-1-logs": 18793,  # each Celery worker's log server, for the UI's task logs
+    "celery-worker-2-logs": 18794,
 }
 PORTS = {name: port + PORT_OFFSET for name, port in PORTS.items()}
 
@@ -76,6 +79,8 @@ FERRETDB_BIN = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{FERRETDB_KEY}"
 INFLUXDB_BIN = CACHE / "bin" / f"influxd-{INFLUXDB_VERSION}"
 RUN = STACK / "run"
 LOGS = STACK / "logs"
+EXECUTORS = ("local", "celery")
+CELERY_WORKERS = ("celery-worker-1", "celery-worker-2")
 
 
 class StackError(RuntimeError):
@@ -130,6 +135,7 @@ def secrets_file() -> dict[str, str]:
         "keystone_admin": 18,
         "keystone_swift": 18,
         "keystone_alice": 18,
+        "redis": 18,
     }
     missing = {key: secrets.token_urlsafe(n) for key, n in wanted.items() if key not in values}
     if not missing:
@@ -179,6 +185,7 @@ class Service:
     env: Callable[[], dict[str, str]] = dict
     start_timeout: float = 60
     needs: list[str] = field(default_factory=list)
+    cwd: Path | None = None  # default: the stack folder
 
     @property
     def pid_path(self) -> Path:
@@ -236,7 +243,7 @@ class Service:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                cwd=STACK,
+                cwd=self.cwd or STACK,
                 env={**os.environ, **self.env()},
                 user=self.user if is_root() else None,
             )
@@ -989,7 +996,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
             f"postgresql+psycopg2://airflow:{pw['airflow_db']}@{HOST}:{PORTS['postgres']}/airflow"
         ),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        **executor_env(pw),
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -1011,6 +1018,46 @@ def airflow_env() -> dict[str, str]:
     }
 
 
+def executor() -> str:
+    """The stack's executor: `DATALAKE_EXECUTOR` (local or celery) when set, else the one this stack folder
+    was started with, else local. `up` records it; a change needs `make stack-down` first (`check_executor`).
+    """
+    wanted = os.environ.get("DATALAKE_EXECUTOR", "").strip().lower()
+    recorded = STACK / "executor"
+    if not wanted:
+        wanted = recorded.read_text().strip() if recorded.exists() else "local"
+    if wanted not in EXECUTORS:
+        raise StackError(f"DATALAKE_EXECUTOR={wanted!r}: expected one of {', '.join(EXECUTORS)}")
+    return wanted
+
+
+def check_executor() -> None:
+    """Record the executor for this stack folder; refuse to switch while Airflow runs on the other one."""
+    recorded = STACK / "executor"
+    now = executor()
+    before = recorded.read_text().strip() if recorded.exists() else None
+    if before and before != now and services()["airflow-scheduler"].pid() is not None:
+        raise StackError(
+            f"the stack's Airflow runs on the {before} executor: `make stack-down` first, then start it with "
+            f"DATALAKE_EXECUTOR={now}"
+        )
+    recorded.write_text(now + "\n")
+
+
+def executor_env(pw: dict[str, str]) -> dict[str, str]:
+    """Airflow's executor settings. Celery: Redis as the broker, the metadata database as the result backend,
+    two tasks at a time per worker (two workers: the same parallelism as LocalExecutor's four)."""
+    if executor() == "local":
+        return {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}
+    db = f"airflow:{pw['airflow_db']}@{HOST}:{PORTS['postgres']}/airflow"
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://:{pw['redis']}@{HOST}:{PORTS['redis']}/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{db}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+    }
+
+
 def prepare_airflow() -> None:
     """Create the metadata schema once; `db migrate` is idempotent but slow, so a marker skips it."""
     (AIRFLOW_HOME / "dags").mkdir(parents=True, exist_ok=True)
@@ -1020,6 +1067,75 @@ def prepare_airflow() -> None:
     log("airflow db migrate (first time only)")
     run([airflow_bin(), "db", "migrate"], env={**os.environ, **stack_env()})
     marker.write_text("ok")
+
+
+def install_redis() -> None:
+    if not shutil.which("redis-server"):
+        apt_install("redis-server")
+
+
+def redis_argv() -> list[str]:
+    """Debian's redis-server on loopback, password from the stack's secrets, nothing written to disk."""
+    return [
+        shutil.which("redis-server") or "redis-server",
+        "--bind",
+        HOST,
+        "--port",
+        str(PORTS["redis"]),
+        "--requirepass",
+        secrets_file()["redis"],
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(STACK),
+    ]
+
+
+def redis_ready() -> bool:
+    """A real answer: PING with the password, over the wire protocol (no client library needed)."""
+    with socket.create_connection((HOST, PORTS["redis"]), timeout=2) as conn:
+        password = secrets_file()["redis"].encode()
+        conn.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n" % (len(password), password))
+        answer = b""
+        while answer.count(b"\r\n") < 2:
+            chunk = conn.recv(64)
+            if not chunk:
+                break
+            answer += chunk
+    return answer == b"+OK\r\n+PONG\r\n"
+
+
+def celery_worker(name: str) -> Service:
+    """One Celery worker: its own hostname, working folder (its tasks' cwd and TMPDIR) and log server port,
+    as two machines would have."""
+    home = STACK / name
+
+    def env() -> dict[str, str]:
+        return {
+            **stack_env(),
+            "TMPDIR": str(home / "tmp"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(PORTS[f"{name}-logs"]),
+        }
+
+    def prepare() -> None:
+        (home / "tmp").mkdir(parents=True, exist_ok=True)
+
+    worker = Service(
+        name,
+        None,
+        lambda: [airflow_bin(), "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "2"],
+        lambda: False,
+        prepare=prepare,
+        env=env,
+        cwd=home,
+        start_timeout=180,
+        needs=["redis", "airflow-api-server"],
+    )
+    # Celery says so once it is connected to the broker and consuming: "<name>@<host> ready."
+    worker.ready = lambda: re.search(rf"{re.escape(name)}@\S+ ready\.", worker.tail_log(400)) is not None
+    return worker
 
 
 def airflow_health() -> bool:
@@ -1282,6 +1398,11 @@ def services() -> dict[str, Service]:
             )
         ),
     ]
+    if executor() == "celery":
+        svc.append(
+            Service("redis", PORTS["redis"], redis_argv, redis_ready, prepare=install_redis, start_timeout=30)
+        )
+        svc += [celery_worker(name) for name in CELERY_WORKERS]
     return {s.name: s for s in svc}
 
 
@@ -1291,6 +1412,7 @@ GROUPS = {
     "mongo": ["ferretdb"],
     "gold": ["postgres", "influxdb", "ferretdb", "neo4j"],
     "airflow": ["airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"],
+    "celery": ["redis", *CELERY_WORKERS],  # with DATALAKE_EXECUTOR=celery only
 }
 
 
@@ -1300,6 +1422,8 @@ def select(names: list[str], with_needs: bool = True) -> list[Service]:
     wanted: set[str] = set()
     for name in names or list(all_svc):
         members = GROUPS.get(name, [name])
+        if name == "airflow":
+            members = [*members, *(m for m in GROUPS["celery"] if m in all_svc)]
         for member in members:
             if member not in all_svc:
                 raise StackError(f"unknown service {member!r}; known: {', '.join(all_svc)}")
@@ -1319,6 +1443,7 @@ def cmd_up(names: list[str]) -> None:
     started = time.monotonic()
     STACK.mkdir(parents=True, exist_ok=True)
     secrets_file()
+    check_executor()
     write_env_file()
     for svc in select(names):
         svc.start()
@@ -1330,6 +1455,8 @@ def cmd_up(names: list[str]) -> None:
 
 def cmd_down(names: list[str]) -> None:
     stopped = [svc.name for svc in reversed(select(names, with_needs=False)) if svc.stop()]
+    if not names:  # the whole stack is down: the next `up` takes DATALAKE_EXECUTOR (default local) afresh
+        (STACK / "executor").unlink(missing_ok=True)
     log(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
