@@ -1133,8 +1133,18 @@ def celery_worker(name: str) -> Service:
         start_timeout=180,
         needs=["redis", "airflow-api-server"],
     )
-    # Celery says so once it is connected to the broker and consuming: "<name>@<host> ready."
-    worker.ready = lambda: re.search(rf"{re.escape(name)}@\S+ ready\.", worker.tail_log(400)) is not None
+
+    def ready() -> bool:
+        """Celery says "<name>@<host> ready." once connected to the broker and consuming; only a line after
+        its last start banner counts (the log is appended to across restarts, and grows with every task)."""
+        try:
+            text = worker.log_path.read_text(errors="replace")
+        except OSError:
+            return False
+        since = text[text.rfind(f"-------------- {name}@") :]
+        return re.search(rf"{re.escape(name)}@\S+ ready\.", since) is not None
+
+    worker.ready = ready
     return worker
 
 
