@@ -1,7 +1,17 @@
-"""Helpers for the factory's tests (the end-to-end ones use the isolated `lake` of tests/conftest.py)."""
+"""Helpers for the factory's tests (the end-to-end ones use the isolated `lake` of tests/conftest.py), and for
+the tests under the stack's running Airflow: its REST API, waiting, a format installed under it."""
 
 import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def write_synced_cache(folder: Path, entries: dict[str, str], version: int = 2) -> Path:
@@ -37,3 +47,57 @@ def run_dag(dag, tmp_path):
     with create_session() as session:
         session.execute(update(DagModel).where(DagModel.dag_id == dag.dag_id).values(is_paused=True))
     return dag.test()
+
+
+def api(path: str) -> dict:
+    """GET the stack's Airflow REST API (``/api/v2/<path>``); {} for a 404."""
+    base = os.environ.get("AIRFLOW__API__BASE_URL")
+    assert base, "AIRFLOW__API__BASE_URL missing: run `make stack-up`"
+    try:
+        with urllib.request.urlopen(f"{base}/api/v2/{path}", timeout=5) as resp:  # noqa: S310 (loopback)
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return {}
+        raise
+    except OSError as exc:
+        pytest.fail(f"Airflow API server is down at {base} ({exc}): start it with `make stack-up`")
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float) -> float:
+    """Seconds until ``check()`` holds; the test fails, naming ``what``, after ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@contextmanager
+def format_under_airflow(desc: Any, *, layout: str = "per-format") -> Iterator[str]:
+    """``desc`` pushed to the stack's catalog and its DAG in the running Airflow's dags folder (``layout``),
+    parsed and watched by the triggerer; retired afterwards, the folder back to the stack's own layout.
+    Yields the DAG id."""
+    from airflow_provider_datalake.descriptors.store import FormatStore
+    from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    store = FormatStore(CatalogHook())
+    store.push(desc, author="tests")
+    install_dags_folder(dags, layout=layout)
+    sync_dags_folder(dags, force=True)
+    dag_id = f"datalake__{desc.name}"
+    try:
+        wait_for(
+            f"the dag-processor to parse {dag_id}",
+            lambda: api(f"dags/{dag_id}").get("is_paused") is False,
+            120,
+        )
+        time.sleep(5)  # the triggerer picks the new asset watcher up on its next loop
+        yield dag_id
+    finally:
+        store.deactivate(desc.name)
+        install_dags_folder(dags, layout="per-format")  # the stack's own layout
+        sync_dags_folder(dags, force=True)  # its DAG file goes away

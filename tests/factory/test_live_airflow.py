@@ -3,10 +3,7 @@ causes the run, and the rows appear in PostgreSQL. Nothing here triggers a DAG b
 
 from __future__ import annotations
 
-import json
-import os
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,36 +14,12 @@ import yaml
 
 from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.model import Descriptor
-from airflow_provider_datalake.descriptors.store import FormatStore
-from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
 from tests.conftest import REPO, pg_connect
+from tests.factory.conftest import api, format_under_airflow, wait_for
 
 pytestmark = pytest.mark.stack
-
-
-def _api(path: str) -> dict:
-    base = os.environ.get("AIRFLOW__API__BASE_URL")
-    assert base, "AIRFLOW__API__BASE_URL missing: run `make stack-up`"
-    try:
-        with urllib.request.urlopen(f"{base}/api/v2/{path}", timeout=5) as resp:  # noqa: S310 (loopback)
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return {}
-        raise
-    except OSError as exc:
-        pytest.fail(f"Airflow API server is down at {base} ({exc}): start it with `make stack-up`")
-
-
-def _wait(what: str, check, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if check():
-            return time.monotonic() - start
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @pytest.fixture(params=["per-format", "single"])
@@ -59,16 +32,9 @@ def live_format(request: pytest.FixtureRequest, postgres_conn: dict) -> Iterator
     raw["targets"] = raw["targets"][:1]  # PostgreSQL only (the other stores: tests/gold/test_fanout.py)
     raw["targets"][0]["schema"] = f"live_{tag}"
     desc = Descriptor.model_validate(raw)
-    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    store = FormatStore(CatalogHook())
-    store.push(desc, author="tests")
-    install_dags_folder(dags, layout=request.param)
-    sync_dags_folder(dags, force=True)
     pg = pg_connect(postgres_conn)
-    yield {"desc": desc, "pg": pg, "schema": f"live_{tag}", "dags": dags, "layout": request.param}
-    store.deactivate(desc.name)
-    install_dags_folder(dags, layout="per-format")  # the stack's own layout
-    sync_dags_folder(dags, force=True)  # its DAG file goes away
+    with format_under_airflow(desc, layout=request.param):
+        yield {"desc": desc, "pg": pg, "schema": f"live_{tag}", "layout": request.param}
     pg.execute(
         psycopg.sql.SQL("drop schema if exists {} cascade").format(psycopg.sql.Identifier(f"live_{tag}"))
     )
@@ -88,13 +54,13 @@ def _count(live: dict) -> int:
 def test_insert_alone_starts_the_run_and_rows_appear(live_format: dict, tmp_path: Path) -> None:
     fmt = live_format["desc"].name
     dag_id = f"datalake__{fmt}"
-    _wait(
-        f"the dag-processor to parse {dag_id}", lambda: _api(f"dags/{dag_id}").get("is_paused") is False, 90
+    wait_for(
+        f"the dag-processor to parse {dag_id}", lambda: api(f"dags/{dag_id}").get("is_paused") is False, 90
     )
     expected_file = "datalake_formats.py" if live_format["layout"] == "single" else f"{dag_id}.py"
-    _wait(
+    wait_for(
         f"{dag_id} to come from {expected_file}",
-        lambda: _api(f"dags/{dag_id}/details").get("fileloc", "").endswith(expected_file),
+        lambda: api(f"dags/{dag_id}/details").get("fileloc", "").endswith(expected_file),
         90,
     )
     time.sleep(5)  # the triggerer picks the new asset watcher up on its next loop
@@ -105,7 +71,7 @@ def test_insert_alone_starts_the_run_and_rows_appear(live_format: dict, tmp_path
         len(m["value"]) if isinstance(m["value"], list) else 1 for m in mqtt_messages(120, seed=33)
     )
     rec = insert_datalake(path, format=fmt)
-    _wait("the rows in PostgreSQL", lambda: _count(live_format) == expected, 180)
-    runs = _api(f"dags/{dag_id}/dagRuns")["dag_runs"]
+    wait_for("the rows in PostgreSQL", lambda: _count(live_format) == expected, 180)
+    runs = api(f"dags/{dag_id}/dagRuns")["dag_runs"]
     assert runs and all(r["run_type"] == "asset_triggered" for r in runs)
-    _wait("the object to be processed", lambda: CatalogHook().get(rec["_id"])["status"] == "processed", 60)
+    wait_for("the object to be processed", lambda: CatalogHook().get(rec["_id"])["status"] == "processed", 60)

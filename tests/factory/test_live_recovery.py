@@ -5,7 +5,6 @@ a lost node would; every object then ends `processed` with exactly its rows, no 
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import signal
 import time
@@ -20,13 +19,12 @@ import yaml
 
 from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.model import Descriptor
-from airflow_provider_datalake.descriptors.store import FormatStore
-from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.processing import NO_OUTCOME
 from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
 from tests.conftest import REPO, pg_connect
-from tests.factory.test_live_airflow import _api, _count, _wait
+from tests.factory.conftest import api, format_under_airflow, wait_for
+from tests.factory.test_live_airflow import _count
 
 pytestmark = pytest.mark.stack
 
@@ -43,20 +41,9 @@ def recovering_format(postgres_conn: dict) -> Iterator[dict]:
     raw["targets"][0]["schema"] = f"recover_{tag}"
     raw["processing"] = {"lease_seconds": 10, "max_attempts": 3}
     desc = Descriptor.model_validate(raw)
-    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    store = FormatStore(CatalogHook())
-    store.push(desc, author="tests")
-    install_dags_folder(dags, layout="per-format")
-    sync_dags_folder(dags, force=True)
     pg = pg_connect(postgres_conn)
-    dag_id = f"datalake__{desc.name}"
-    _wait(
-        f"the dag-processor to parse {dag_id}", lambda: _api(f"dags/{dag_id}").get("is_paused") is False, 90
-    )
-    time.sleep(5)  # the triggerer picks the new asset watcher up on its next loop
-    yield {"desc": desc, "pg": pg, "schema": f"recover_{tag}", "dag_id": dag_id}
-    store.deactivate(desc.name)
-    sync_dags_folder(dags, force=True)
+    with format_under_airflow(desc) as dag_id:
+        yield {"desc": desc, "pg": pg, "schema": f"recover_{tag}", "dag_id": dag_id}
     pg.execute(
         psycopg.sql.SQL("drop schema if exists {} cascade").format(psycopg.sql.Identifier(f"recover_{tag}"))
     )
@@ -66,7 +53,7 @@ def recovering_format(postgres_conn: dict) -> Iterator[dict]:
 def _running_load_processes(dag_id: str) -> list[psutil.Process]:
     """The task processes of ``dag_id``'s running load tasks: Airflow titles each `airflow worker -- <TI id>`
     (its supervisor, a LocalExecutor worker or a Celery worker's child, names the same id after a colon)."""
-    tis = _api(f"dags/{dag_id}/dagRuns/~/taskInstances?state=running").get("task_instances", [])
+    tis = api(f"dags/{dag_id}/dagRuns/~/taskInstances?state=running").get("task_instances", [])
     ids = {ti["id"] for ti in tis if ti["task_id"].startswith("load__")}
     found = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -122,7 +109,7 @@ def test_a_load_that_dies_is_never_processed_and_the_object_comes_back(
     seen: list[str] = []
     first_run = catalog.get(rec["_id"])["processing_run"]
     if sig == signal.SIGSTOP:
-        _wait(
+        wait_for(
             "the recovery sweep to take the object from the hung run",
             lambda: catalog.get(rec["_id"]).get("processing_run") != first_run,
             120,
@@ -142,7 +129,7 @@ def test_a_load_that_dies_is_never_processed_and_the_object_comes_back(
         return status in ("processed", "failed")
 
     try:
-        _wait(f"the object to settle after {sig.name} of its load", settled, 240)
+        wait_for(f"the object to settle after {sig.name} of its load", settled, 240)
     finally:
         for proc in victims:  # a frozen task is ended now: its run is the lost one
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -156,8 +143,8 @@ def test_a_load_that_dies_is_never_processed_and_the_object_comes_back(
     assert _count(recovering_format) == _expected_rows(seed)  # every row once: the loads are idempotent
 
     def states() -> set[str]:
-        return {r["state"] for r in _api(f"dags/{recovering_format['dag_id']}/dagRuns")["dag_runs"]}
+        return {r["state"] for r in api(f"dags/{recovering_format['dag_id']}/dagRuns")["dag_runs"]}
 
-    _wait("the run that loaded it to succeed", lambda: "success" in states(), 60)
+    wait_for("the run that loaded it to succeed", lambda: "success" in states(), 60)
     if sig == signal.SIGKILL:  # the run that lost its load shows red, not green
-        _wait("the run that lost its load to fail", lambda: "failed" in states(), 60)
+        wait_for("the run that lost its load to fail", lambda: "failed" in states(), 60)

@@ -27,13 +27,11 @@ import yaml
 
 from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.model import Descriptor
-from airflow_provider_datalake.descriptors.store import FormatStore
-from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.processing import reprocess
 from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
 from tests.conftest import REPO, STACK_DIR, pg_connect
-from tests.factory.test_live_airflow import _api, _wait
+from tests.factory.conftest import format_under_airflow, wait_for
 from tests.factory.test_live_recovery import _running_load_processes
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
@@ -107,20 +105,9 @@ def campus(postgres_conn: dict) -> Iterator[dict[str, Any]]:
     for rel in neo["relationships"]:
         rel.update({k: f"{rel[k]}_{tag}" for k in ("from", "to")}, type=f"{rel['type']}_{tag}")
     desc = Descriptor.model_validate(raw)
-    dags = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    store = FormatStore(CatalogHook())
-    store.push(desc, author="tests")
-    install_dags_folder(dags, layout="per-format")
-    sync_dags_folder(dags, force=True)
-    dag_id = f"datalake__{desc.name}"
-    _wait(
-        f"the dag-processor to parse {dag_id}", lambda: _api(f"dags/{dag_id}").get("is_paused") is False, 120
-    )
-    time.sleep(5)  # the triggerer picks the new asset watcher up on its next loop
-    yield {"desc": desc, "tag": tag, "dag_id": dag_id, "postgres_conn": postgres_conn}
-    _stack("up")  # whatever the fault stopped
-    store.deactivate(desc.name)
-    sync_dags_folder(dags, force=True)
+    with format_under_airflow(desc) as dag_id:
+        yield {"desc": desc, "tag": tag, "dag_id": dag_id, "postgres_conn": postgres_conn}
+        _stack("up")  # whatever the fault stopped
     with pg_connect(postgres_conn) as conn:
         drop = psycopg.sql.SQL("drop schema if exists {} cascade")
         conn.execute(drop.format(psycopg.sql.Identifier(pg["schema"])))
@@ -175,7 +162,7 @@ def test_a_fault_in_the_middle_of_the_runs(campus: dict, tmp_path: Path, fault: 
         )
         ids.append(insert_datalake(path, format=campus["desc"].name)["_id"])
 
-    _wait("a load task to run", lambda: bool(_running_load_processes(campus["dag_id"])), 180)
+    wait_for("a load task to run", lambda: bool(_running_load_processes(campus["dag_id"])), 180)
     time.sleep(rng.uniform(0.0, 2.0))
     started = time.monotonic()
     if fault == "task-process":
