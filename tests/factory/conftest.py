@@ -101,3 +101,12 @@ def format_under_airflow(desc: Any, *, layout: str = "per-format") -> Iterator[s
         store.deactivate(desc.name)
         install_dags_folder(dags, layout="per-format")  # the stack's own layout
         sync_dags_folder(dags, force=True)  # its DAG file goes away
+
+
+def mqtt_rows(count: int, seed: int) -> int:
+    """Rows the campus MQTT format makes of ``mqtt_messages(count, seed)``: one per message and unit."""
+    from airflow_provider_datalake.samples import mqtt_messages
+
+    return sum(
+        len(m["value"]) if isinstance(m["value"], list) else 1 for m in mqtt_messages(count, seed=seed)
+    )

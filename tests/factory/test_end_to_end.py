@@ -24,7 +24,7 @@ from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.processing import reprocess
 from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
 from tests.conftest import REPO, pg_connect
-from tests.factory.conftest import run_dag
+from tests.factory.conftest import mqtt_rows, run_dag
 
 pytestmark = pytest.mark.stack
 
@@ -59,12 +59,6 @@ def _insert(e2e: dict, path: Path) -> dict:
     )
 
 
-def _expected_rows(count: int, seed: int) -> int:
-    return sum(
-        len(m["value"]) if isinstance(m["value"], list) else 1 for m in mqtt_messages(count, seed=seed)
-    )
-
-
 def _rows(e2e: dict, where: str = "") -> list[tuple]:
     query = psycopg.sql.SQL("select _raw_object_id, count(*) from {}.mqtt_readings {} group by 1").format(
         psycopg.sql.Identifier(e2e["schema"]), psycopg.sql.SQL(where)
@@ -78,20 +72,20 @@ def test_campus_mqtt_to_postgres_with_lineage_and_idempotent_rerun(e2e: dict, tm
     rec = _insert(e2e, path)
     run = run_dag(_dag(e2e), e2e["tmp"])
     assert run.state == "success"
-    assert _rows(e2e) == [(rec["_id"], _expected_rows(300, 21))]
+    assert _rows(e2e) == [(rec["_id"], mqtt_rows(300, 21))]
 
     catalog = CatalogHook(e2e["mongo_conn_id"])
     done = catalog.get(rec["_id"])
     assert done["status"] == "processed"
     (outcome,) = done["successful_operations"]
     assert outcome["target"] == "postgres_mqtt_readings"
-    assert outcome["rows_loaded"] == _expected_rows(300, 21) and outcome["rows_quarantined"] == 0
+    assert outcome["rows_loaded"] == mqtt_rows(300, 21) and outcome["rows_quarantined"] == 0
     assert "postgres" in done["processed_data_area_service"]
 
     # Re-run: reprocess puts it back, the DAG loads it again, and the counts do not move.
     assert reprocess(catalog, ids=[rec["_id"]]) == [rec["_id"]]
     assert run_dag(_dag(e2e), e2e["tmp"]).state == "success"
-    assert _rows(e2e) == [(rec["_id"], _expected_rows(300, 21))]
+    assert _rows(e2e) == [(rec["_id"], mqtt_rows(300, 21))]
     assert catalog.get(rec["_id"])["status"] == "processed"
 
 

@@ -15,9 +15,9 @@ import yaml
 from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.hooks.catalog import CatalogHook
-from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
+from airflow_provider_datalake.samples import write_mqtt_dump
 from tests.conftest import REPO, pg_connect
-from tests.factory.conftest import api, format_under_airflow, wait_for
+from tests.factory.conftest import api, format_under_airflow, mqtt_rows, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -67,9 +67,7 @@ def test_insert_alone_starts_the_run_and_rows_appear(live_format: dict, tmp_path
 
     path = tmp_path / "mqtt_dump_live.json"
     write_mqtt_dump(path, 120, seed=33)
-    expected = sum(
-        len(m["value"]) if isinstance(m["value"], list) else 1 for m in mqtt_messages(120, seed=33)
-    )
+    expected = mqtt_rows(120, seed=33)
     rec = insert_datalake(path, format=fmt)
     wait_for("the rows in PostgreSQL", lambda: _count(live_format) == expected, 180)
     runs = api(f"dags/{dag_id}/dagRuns")["dag_runs"]

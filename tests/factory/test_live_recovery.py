@@ -21,9 +21,9 @@ from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.processing import NO_OUTCOME
-from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
+from airflow_provider_datalake.samples import write_mqtt_dump
 from tests.conftest import REPO, pg_connect
-from tests.factory.conftest import api, format_under_airflow, wait_for
+from tests.factory.conftest import api, format_under_airflow, mqtt_rows, wait_for
 from tests.factory.test_live_airflow import _count
 
 pytestmark = pytest.mark.stack
@@ -82,12 +82,6 @@ def _hit_load(
     pytest.fail(f"no load task of {dag_id} ran within {timeout:.0f}s")
 
 
-def _expected_rows(seed: int) -> int:
-    return sum(
-        len(m["value"]) if isinstance(m["value"], list) else 1 for m in mqtt_messages(MESSAGES, seed=seed)
-    )
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "frozen"])
 def test_a_load_that_dies_is_never_processed_and_the_object_comes_back(
     recovering_format: dict, tmp_path: Path, sig: signal.Signals
@@ -140,7 +134,7 @@ def test_a_load_that_dies_is_never_processed_and_the_object_comes_back(
     errors = [op["error"] for op in final.get("failed_operations", [])]
     expected = NO_OUTCOME if sig == signal.SIGKILL else "lease expired"
     assert any(expected in e for e in errors), errors
-    assert _count(recovering_format) == _expected_rows(seed)  # every row once: the loads are idempotent
+    assert _count(recovering_format) == mqtt_rows(MESSAGES, seed)  # every row once: the loads are idempotent
 
     def states() -> set[str]:
         return {r["state"] for r in api(f"dags/{recovering_format['dag_id']}/dagRuns")["dag_runs"]}

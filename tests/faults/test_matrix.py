@@ -29,9 +29,9 @@ from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.processing import reprocess
-from airflow_provider_datalake.samples import mqtt_messages, write_mqtt_dump
+from airflow_provider_datalake.samples import write_mqtt_dump
 from tests.conftest import REPO, STACK_DIR, pg_connect
-from tests.factory.conftest import format_under_airflow, wait_for
+from tests.factory.conftest import format_under_airflow, mqtt_rows, wait_for
 from tests.factory.test_live_recovery import _running_load_processes
 
 pytestmark = [pytest.mark.stack, pytest.mark.faults]
@@ -157,9 +157,7 @@ def test_a_fault_in_the_middle_of_the_runs(campus: dict, tmp_path: Path, fault: 
         path = tmp_path / f"mqtt_dump_{n}.json"
         seed = rng.randrange(10_000)
         write_mqtt_dump(path, MESSAGES, seed=seed)
-        expected += sum(
-            len(m["value"]) if isinstance(m["value"], list) else 1 for m in mqtt_messages(MESSAGES, seed=seed)
-        )
+        expected += mqtt_rows(MESSAGES, seed)
         ids.append(insert_datalake(path, format=campus["desc"].name)["_id"])
 
     wait_for("a load task to run", lambda: bool(_running_load_processes(campus["dag_id"])), 180)
