@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
+from airflow_provider_datalake.hooks.catalog import COUNT_CAP, CatalogHook, Status, utcnow
 
 DEFAULT_BOUND = dt.timedelta(minutes=15)
 
@@ -46,8 +46,9 @@ class Health:
 
 def _objects(catalog: CatalogHook, name: str, query: dict[str, Any], what: str, limit: int = 5) -> Check:
     ids = [doc["_id"] for doc in catalog.raw_objects.find(query, {"_id": 1}).limit(limit)]
-    count = catalog.raw_objects.count_documents(query) if len(ids) == limit else len(ids)
-    detail = f"{count} {what}" if count else f"none {what}"
+    count = catalog.count(**query) if len(ids) == limit else len(ids)
+    shown = f"{count}+" if count >= COUNT_CAP else str(count)
+    detail = f"{shown} {what}" if count else f"none {what}"
     return Check(name, count == 0, detail, count, ids)
 
 

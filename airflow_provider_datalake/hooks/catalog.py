@@ -25,13 +25,18 @@ from enum import StrEnum
 from typing import Any
 
 from airflow.providers.mongo.hooks.mongo import MongoHook
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 RAW_OBJECTS = "raw_objects"
 RECORD_LOCKS = "record_locks"
+#: One document per Swift container that holds raw objects (``_id``: its name), so that reconcile knows
+#: which containers to check without reading every record.
+RAW_CONTAINERS = "raw_containers"
+#: In RAW_CONTAINERS: present once the containers of records older than the list have been added to it.
+CONTAINERS_COMPLETE = {"_id": "", "complete": True}
 DEFAULT_DATABASE = "datalake"
 LOCK_TTL = dt.timedelta(seconds=30)
 
@@ -59,6 +64,37 @@ TRANSITIONS: dict[Status, set[Status]] = {
 
 #: States a reader may see: the object is in Swift, verified.
 VISIBLE = (Status.COMMITTED, Status.PROCESSING, Status.PROCESSED, Status.FAILED)
+
+
+#: Every index the catalog's own queries need, each with what uses it. They are created at a hook's first
+#: use and by `datalake catalog init`; tests/hooks/test_catalog_plans.py explains every query the package
+#: sends and fails on one that scans the collection.
+INDEXES = (
+    # insert_datalake's dedupe: one record per (format, content)
+    IndexModel([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key_unique"),
+    # one record per Swift object; reconcile's look-ups and a container's records
+    IndexModel(
+        [("swift_container", ASCENDING), ("swift_object_id", ASCENDING)], unique=True, name="object_unique"
+    ),
+    # the trigger poll and claim candidates (committed, by format, oldest first); listings of a format;
+    # reprocess; per-format health and counts
+    IndexModel(
+        [("status", ASCENDING), ("format", ASCENDING), ("creation_date", ASCENDING), ("_id", ASCENDING)],
+        name="status_format_created",
+    ),
+    # listings of every format, newest first
+    IndexModel(
+        [("status", ASCENDING), ("creation_date", ASCENDING), ("_id", ASCENDING)], name="status_created"
+    ),
+    # expired leases: reconcile's pending records, the recovery sweep's processing ones, health
+    IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)], name="status_lease"),
+)
+#: Indexes earlier releases made that no query uses any more: `ensure_indexes` drops them.
+RETIRED_INDEXES = ("status_format", "sha256_format")
+#: (connection, database, container) this process has listed in RAW_CONTAINERS.
+_NOTED_CONTAINERS: set[tuple[str, str, str]] = set()
+#: The most a count goes to before it is shown as "more than": counting is bounded like listing.
+COUNT_CAP = 10_000
 
 
 class CatalogError(RuntimeError):
@@ -124,17 +160,15 @@ class CatalogHook(MongoHook):
         return coll
 
     def ensure_indexes(self) -> None:
-        """Idempotent: creating an index that exists with the same spec is a no-op on both servers."""
+        """Create every index in `INDEXES` (idempotent: an index that exists with the same spec is a no-op)
+        and drop the retired ones, so a catalog made by an older release carries no index nobody uses."""
         coll = self.db[RAW_OBJECTS]
-        coll.create_index([("dedupe_key", ASCENDING)], unique=True, name="dedupe_key_unique")
-        coll.create_index(
-            [("swift_container", ASCENDING), ("swift_object_id", ASCENDING)],
-            unique=True,
-            name="object_unique",
-        )
-        coll.create_index([("status", ASCENDING), ("format", ASCENDING)], name="status_format")
-        coll.create_index([("sha256", ASCENDING), ("format", ASCENDING)], name="sha256_format")
-        coll.create_index([("status", ASCENDING), ("lease_until", ASCENDING)], name="status_lease")
+        for model in INDEXES:  # one per command: FerretDB 1 panics on a createIndexes of several that exist
+            coll.create_indexes([model])
+        existing = set(coll.index_information())
+        for name in RETIRED_INDEXES:
+            if name in existing:
+                coll.drop_index(name)
         self._indexed = True
 
     @property
@@ -177,8 +211,44 @@ class CatalogHook(MongoHook):
 
     # -- records --------------------------------------------------------------------------------------
 
+    def note_container(self, container: str) -> None:
+        """Add a container to `RAW_CONTAINERS`: an idempotent upsert by name, sent once per process and
+        catalog (a name, once listed, stays listed), so a loop of inserts pays it once."""
+        key = (self.mongo_conn_id, self.database, container)
+        if key in _NOTED_CONTAINERS:
+            return
+        try:
+            self.db[RAW_CONTAINERS].update_one(
+                {"_id": container}, {"$setOnInsert": {"first_seen": utcnow()}}, upsert=True
+            )
+        except (DuplicateKeyError, OperationFailure) as exc:
+            if not is_duplicate_key(exc):  # else a concurrent upsert of the same name won: it is there
+                raise
+        _NOTED_CONTAINERS.add(key)
+
+    def containers(self) -> list[str]:
+        """Every container that holds raw objects. A catalog written before the list was kept is read once,
+        in full, to make it (`backfill_containers`)."""
+        coll = self.db[RAW_CONTAINERS]
+        if coll.find_one({"_id": CONTAINERS_COMPLETE["_id"]}) is None:
+            self.backfill_containers()
+        return sorted(doc["_id"] for doc in coll.find({"_id": {"$ne": CONTAINERS_COMPLETE["_id"]}}))
+
+    def backfill_containers(self) -> None:
+        """Add the container of every record to `RAW_CONTAINERS` (one pass over the catalog's index of
+        objects), then mark the list complete."""
+        for name in self.raw_objects.distinct("swift_container"):
+            if name:
+                self.note_container(name)
+        self.db[RAW_CONTAINERS].replace_one(
+            {"_id": CONTAINERS_COMPLETE["_id"]}, CONTAINERS_COMPLETE, upsert=True
+        )
+
     def insert_pending(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Phase 1: the record exists (status pending, with a lease) before any byte reaches Swift."""
+        """Phase 1: the record exists (status pending, with a lease) before any byte reaches Swift. Its
+        container is listed first, so reconcile never misses a container that has a record."""
+        if record.get("swift_container"):
+            self.note_container(record["swift_container"])
         record = {**record, "status": Status.PENDING.value}
         try:
             self.raw_objects.insert_one(record)
@@ -186,14 +256,17 @@ class CatalogHook(MongoHook):
             if not is_duplicate_key(exc):
                 raise
             key = record.get("dedupe_key", "")
-            raise DuplicateContent(key, self.raw_objects.find_one({"dedupe_key": key})) from exc
+            raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
         return record
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         return self.raw_objects.find_one({"_id": record_id})
 
     def find_by_dedupe_key(self, key: str) -> dict[str, Any] | None:
-        return self.raw_objects.find_one({"dedupe_key": key})
+        """The record holding this dedupe key, if any. Without ``limit``: the key is unique, and a limit of
+        one leads PostgreSQL-based servers (FerretDB 2) to walk the collection in ``_id`` order hoping for
+        an early match, which for new content (no match) reads every record."""
+        return next(iter(self.raw_objects.find({"dedupe_key": key})), None)
 
     def transition(
         self,
@@ -306,9 +379,14 @@ class CatalogHook(MongoHook):
         limit: int = 0,
         query: dict[str, Any] | None = None,
         newest_first: bool = False,
+        after: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Records, oldest first (newest first: what a person listing them wants to see). Without ``status``
-        only reader-visible ones (never pending)."""
+        only reader-visible ones (never pending).
+
+        ``after`` is a record id: the listing goes on after that record, in the same order. Paging by key
+        reads one page whatever its depth, where ``skip`` would read every record before it.
+        """
         if status is None:
             statuses = [s.value for s in VISIBLE]
         elif isinstance(status, str):
@@ -318,8 +396,27 @@ class CatalogHook(MongoHook):
         q: dict[str, Any] = {"status": {"$in": statuses}, **(query or {})}
         if fmt is not None:
             q["format"] = fmt
+        if after is not None:
+            q = {"$and": [q, *self._after(after, newest_first)]}
         order = DESCENDING if newest_first else ASCENDING
         yield from self.raw_objects.find(q).sort([("creation_date", order), ("_id", order)]).limit(limit)
+
+    def _after(self, record_id: str, newest_first: bool) -> list[dict[str, Any]]:
+        """The conditions for "after this record" in (creation_date, _id) order: a range on the date (which
+        bounds the index scan), less the records of that very date up to and including this one."""
+        mark = self.raw_objects.find_one({"_id": record_id}, {"creation_date": 1})
+        if mark is None or mark.get("creation_date") is None:
+            raise CatalogError(f"no record {record_id} to list after")
+        date = mark["creation_date"]
+        if newest_first:
+            return [
+                {"creation_date": {"$lte": date}},
+                {"$nor": [{"creation_date": date, "_id": {"$gte": record_id}}]},
+            ]
+        return [
+            {"creation_date": {"$gte": date}},
+            {"$nor": [{"creation_date": date, "_id": {"$lte": record_id}}]},
+        ]
 
     def expired_pending(self, now: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
         """Pending or reconciling records whose lease ran out: what a crash left behind."""
@@ -358,5 +455,22 @@ class CatalogHook(MongoHook):
         )
         return {doc["swift_object_id"] for doc in cursor}
 
-    def count(self, **filters: Any) -> int:
-        return self.raw_objects.count_documents(filters)
+    def status_counts(self, fmt: str | None = None) -> dict[str | None, dict[str, int]]:
+        """How many records each format has in each state (``{format: {status: n}}``; ``None``: records
+        without a format), for every format or one."""
+        match: dict[str, Any] = {"status": {"$in": [s.value for s in Status]}}
+        if fmt is not None:
+            match["format"] = fmt
+        pipeline = [
+            {"$match": match},
+            {"$group": {"_id": {"format": "$format", "status": "$status"}, "n": {"$sum": 1}}},
+        ]
+        counts: dict[str | None, dict[str, int]] = {}
+        for row in self.raw_objects.aggregate(pipeline):
+            counts.setdefault(row["_id"].get("format"), {})[row["_id"]["status"]] = int(row["n"])
+        return counts
+
+    def count(self, cap: int | None = COUNT_CAP, **filters: Any) -> int:
+        """How many records match, counting no further than ``cap`` (None: all): a bounded count reads at
+        most ``cap`` index entries however large the catalog."""
+        return self.raw_objects.count_documents(filters, **({"limit": cap} if cap else {}))

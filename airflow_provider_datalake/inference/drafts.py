@@ -49,6 +49,9 @@ CLAIM_LEASE = dt.timedelta(minutes=15)
 ORIGIN = "inferred"
 #: The catalog filter of objects the unknown-formats DAG takes (the trigger uses it too).
 UNCLAIMED: dict[str, Any] = {"format": None, "inference": {"$exists": False}}
+#: Objects waiting for a steward's review of their draft: committed, still without a format (the status and
+#: format are spelled out, though implied, so the query walks the catalog's status/format index).
+WAITING: dict[str, Any] = {"status": "committed", "format": None, "inference.state": "waiting"}
 
 
 def _now() -> dt.datetime:
@@ -250,7 +253,7 @@ class Drafts:
         query: dict[str, Any] = {"status": DRAFT, **({"name": name} if name else {})}
         docs = self.store.collection.find(query).sort([("name", 1), ("version", 1)])
         waiting: dict[tuple[str, int], int] = {}
-        for rec in self.catalog.raw_objects.find({"inference.state": "waiting"}, {"inference": 1}):
+        for rec in self.catalog.raw_objects.find(WAITING, {"inference": 1}):
             key = (rec["inference"].get("format"), rec["inference"].get("version"))
             waiting[key] = waiting.get(key, 0) + 1
         return [
@@ -300,7 +303,7 @@ class Drafts:
             name, version, REJECTED, expected=DRAFT, rejected_by=by, rejected_at=_now(), reject_reason=reason
         )
         self.catalog.raw_objects.update_many(
-            {"inference.state": "waiting", "inference.format": name, "inference.version": version},
+            {**WAITING, "inference.format": name, "inference.version": version},
             {"$set": {"inference.state": "rejected"}},
         )
         return version
@@ -310,9 +313,7 @@ def release(catalog: CatalogHook, name: str, version: int) -> list[str]:
     """Objects waiting for ``name`` at ``version`` or before get the format: its DAG takes them."""
     ids = [
         r["_id"]
-        for r in catalog.raw_objects.find(
-            {"status": "committed", "inference.state": "waiting", "inference.format": name}, {"inference": 1}
-        )
+        for r in catalog.raw_objects.find({**WAITING, "inference.format": name}, {"inference": 1})
         if int(r["inference"].get("version", 0)) <= version
     ]
     return [rid for rid in ids if _set_format(catalog, rid, name, version, expect_state="waiting")]

@@ -173,7 +173,7 @@ def _containers(catalog: CatalogHook, explicit: list[str] | None) -> list[str]:
     from airflow_provider_datalake.ingest.insert import DEFAULT_CONTAINER
 
     names = {DEFAULT_CONTAINER}
-    names.update(c for c in catalog.raw_objects.distinct("swift_container") if c)
+    names.update(catalog.containers())
     return sorted(names)
 
 

@@ -20,6 +20,7 @@ from airflow_provider_datalake.hooks.catalog import (
     RAW_OBJECTS,
     TRANSITIONS,
     VISIBLE,
+    CatalogError,
     CatalogHook,
     DuplicateContent,
     InvalidTransition,
@@ -33,8 +34,8 @@ pytestmark = pytest.mark.stack
 EXPECTED_INDEXES = {
     "dedupe_key_unique": ([("dedupe_key", 1)], True),
     "object_unique": ([("swift_container", 1), ("swift_object_id", 1)], True),
-    "status_format": ([("status", 1), ("format", 1)], False),
-    "sha256_format": ([("sha256", 1), ("format", 1)], False),
+    "status_format_created": ([("status", 1), ("format", 1), ("creation_date", 1), ("_id", 1)], False),
+    "status_created": ([("status", 1), ("creation_date", 1), ("_id", 1)], False),
     "status_lease": ([("status", 1), ("lease_until", 1)], False),
 }
 
@@ -362,6 +363,54 @@ def test_find_breaks_creation_date_ties_by_id(catalog: CatalogHook) -> None:
         _seed(catalog, Status.COMMITTED, _id=rid, creation_date=same)
     assert [r["_id"] for r in catalog.find()] == sorted(rids)
     assert [r["_id"] for r in catalog.find(newest_first=True)] == sorted(rids, reverse=True)
+
+
+def test_pages_after_a_record_walk_the_whole_listing_once_in_order(catalog: CatalogHook) -> None:
+    now = utcnow()
+    rids = []
+    for n in range(23):
+        # Groups of three share a creation date: a page boundary inside a group must not lose or repeat one.
+        rid = f"{n:02d}" + "x" * 30
+        _seed(
+            catalog, Status.PROCESSED, _id=rid, format="csv", creation_date=now + dt.timedelta(seconds=n // 3)
+        )
+        rids.append(rid)
+    _seed(catalog, Status.PENDING, creation_date=now)  # never listed by default
+    for newest_first in (True, False):
+        pages: list[list[str]] = []
+        after = None
+        while True:
+            page = [r["_id"] for r in catalog.find(limit=5, newest_first=newest_first, after=after)]
+            if not page:
+                break
+            pages.append(page)
+            after = page[-1]
+        walked = [rid for page in pages for rid in page]
+        assert walked == (sorted(rids, reverse=True) if newest_first else sorted(rids))
+        assert [len(page) for page in pages] == [5, 5, 5, 5, 3]
+    only = [r["_id"] for r in catalog.find(fmt="csv", status="processed", limit=4, after=rids[10])]
+    assert only == [rids[11], rids[12], rids[13], rids[14]]
+
+
+def test_paging_after_an_unknown_record_is_an_error(catalog: CatalogHook) -> None:
+    with pytest.raises(CatalogError, match="no record nope to list after"):
+        list(catalog.find(after="nope"))
+
+
+def test_ensure_indexes_drops_the_retired_ones(catalog: CatalogHook) -> None:
+    catalog.db[RAW_OBJECTS].create_index([("sha256", 1), ("format", 1)], name="sha256_format")
+    catalog.ensure_indexes()
+    assert "sha256_format" not in catalog.db[RAW_OBJECTS].index_information()
+
+
+def test_counts_stop_at_the_cap_and_status_counts_group_by_format(catalog: CatalogHook) -> None:
+    for state, fmt in [("committed", "csv"), ("committed", "csv"), ("processed", "csv"), ("failed", None)]:
+        _seed(catalog, Status(state), format=fmt)
+    assert catalog.count(status="committed") == 2
+    assert catalog.count(cap=1, status="committed") == 1
+    assert catalog.count(cap=None) == 4
+    assert catalog.status_counts() == {"csv": {"committed": 2, "processed": 1}, None: {"failed": 1}}
+    assert catalog.status_counts("csv") == {"csv": {"committed": 2, "processed": 1}}
 
 
 def test_expired_pending_returns_only_records_whose_lease_passed(catalog: CatalogHook) -> None:
