@@ -544,6 +544,11 @@ def objects() -> None:
 @click.option("--container", help="Only objects stored in this Swift container.")
 @click.option("--application", help="Only records of this producing application.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0), help="0: all.")
+@click.option(
+    "--after",
+    metavar="ID",
+    help="The next page: records listed after this one (the last id of the previous page).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per line, as stored, not a table.")
 @click.pass_context
 def objects_list(
@@ -553,9 +558,12 @@ def objects_list(
     container: str | None,
     application: str | None,
     limit: int,
+    after: str | None,
     as_json: bool,
 ) -> None:
-    """List raw objects, newest first."""
+    """List raw objects, newest first, a page at a time (--after the last id shown for the next one)."""
+    from airflow_provider_datalake.hooks.catalog import CatalogError
+
     _, catalog = _hooks(ctx)
     query: dict[str, Any] = {}
     if fmt == "-":  # the table shows a missing format as '-': the same spelling selects them
@@ -564,7 +572,12 @@ def objects_list(
         query["swift_container"] = container
     if application is not None:
         query["application"] = application
-    records = list(catalog.find(status=status, fmt=fmt, query=query, limit=limit, newest_first=True))
+    try:
+        records = list(
+            catalog.find(status=status, fmt=fmt, query=query, limit=limit, newest_first=True, after=after)
+        )
+    except CatalogError as exc:
+        _fail(str(exc))
     if as_json:
         for rec in records:
             # Not through rich: it would wrap long lines and eat "[...]" in values as markup.
@@ -572,6 +585,8 @@ def objects_list(
         return
     title = f"raw objects ({len(records)} shown)"
     out.print(_records_table(records, title, width=out.width, lease=status == "processing"))
+    if limit and len(records) == limit:
+        console.print(f"next page: --after {escape(records[-1]['_id'])}", soft_wrap=True)
 
 
 @objects.command("show")
@@ -899,6 +914,55 @@ def reconcile_cmd(
                 out.print(f"  pending {rid}")
     if report.missing_objects:
         sys.exit(1)
+
+
+@cli.group()
+def catalog() -> None:
+    """The catalog itself: its indexes, and how many objects it holds."""
+
+
+@catalog.command("init")
+@click.pass_context
+def catalog_init(ctx: click.Context) -> None:
+    """Create the catalog's indexes and its list of containers (idempotent; also done at first use).
+
+    Run it once after restoring or upgrading a catalog: on a large one, building an index takes a while,
+    better spent here than in the first insert."""
+    from airflow_provider_datalake.hooks.catalog import INDEXES, RAW_OBJECTS
+
+    _, hook = _hooks(ctx)
+    before = set(hook.db[RAW_OBJECTS].index_information())
+    hook.ensure_indexes()
+    containers = hook.containers()
+    table = Table("index", "keys", "", box=box.SIMPLE, title=f"catalog {hook.database}.{RAW_OBJECTS}")
+    for model in INDEXES:
+        doc = model.document
+        keys = ", ".join(f"{k}{'' if d == 1 else ' desc'}" for k, d in doc["key"].items())
+        state = "exists" if doc["name"] in before else "created"
+        table.add_row(doc["name"], keys + (" (unique)" if doc.get("unique") else ""), state)
+    out.print(table)
+    out.print(f"{len(containers)} container(s) hold raw objects: {escape(', '.join(containers)) or '-'}")
+
+
+@catalog.command("stats")
+@click.option("--format", "fmt", help="Only this format.")
+@click.option("--json", "as_json", is_flag=True, help="The counts as one JSON object.")
+@click.pass_context
+def catalog_stats(ctx: click.Context, fmt: str | None, as_json: bool) -> None:
+    """How many raw objects each format has in each state."""
+    from airflow_provider_datalake.hooks.catalog import Status
+
+    _, hook = _hooks(ctx)
+    counts = hook.status_counts(fmt)
+    if as_json:
+        click.echo(json.dumps({name if name is not None else "-": c for name, c in counts.items()}))
+        return
+    states = [s.value for s in Status]
+    table = Table("format", *states, "total", box=box.SIMPLE, title="raw objects by state")
+    for name in sorted(counts, key=lambda n: (n is None, n or "")):
+        row = counts[name]
+        table.add_row(name or "-", *(str(row.get(s, 0)) for s in states), str(sum(row.values())))
+    out.print(table)
 
 
 @cli.group()

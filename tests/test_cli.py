@@ -580,6 +580,45 @@ def test_objects_list_json_is_one_record_per_line_newest_first(populated: dict[s
     assert docs[-1]["_id"] == populated["a.json"]["_id"]
 
 
+def test_objects_list_pages_by_the_last_id_shown(populated: dict[str, dict]) -> None:
+    first = datalake("objects", "list", "--limit", "2")
+    after = populated["b.json"]["_id"]
+    assert f"next page: --after {after}" in first.stderr
+    docs = json_lines(datalake("objects", "list", "--json", "--limit", "2", "--after", after).stdout)
+    assert [d["original_object_name"] for d in docs] == ["a.json"]
+    last = datalake("objects", "list", "--limit", "2", "--after", populated["a.json"]["_id"])
+    rest = last.stdout
+    assert "next page" not in last.stderr
+    assert "raw objects (0 shown)" in rest
+    missing = datalake("objects", "list", "--after", "no-such-id", code=1)
+    assert "no record no-such-id to list after" in missing.stderr
+
+
+def test_catalog_init_creates_the_indexes_and_lists_containers(
+    lake: dict, populated: dict[str, dict]
+) -> None:
+    from airflow_provider_datalake.hooks.catalog import INDEXES, RAW_OBJECTS
+
+    out = datalake("catalog", "init").stdout
+    for model in INDEXES:
+        assert model.document["name"] in out
+    assert lake["container"] in out
+    info = CatalogHook("mongo_test").db[RAW_OBJECTS].index_information()
+    assert {m.document["name"] for m in INDEXES} <= set(info)
+    again = datalake("catalog", "init").stdout.split()
+    assert again.count("exists") == len(INDEXES) and "created" not in again  # the second time, all exist
+
+
+def test_catalog_stats_counts_each_format_s_states(populated: dict[str, dict]) -> None:
+    counts = json.loads(datalake("catalog", "stats", "--json").stdout)
+    assert counts == {
+        "neocampus_mqtt": {"committed": 1, "processing": 1, "pending": 1},
+        "other_fmt": {"committed": 1},
+    }
+    table = datalake("catalog", "stats", "--format", "other_fmt").stdout
+    assert "other_fmt" in table and "neocampus_mqtt" not in table
+
+
 def test_objects_list_filters(populated: dict[str, dict]) -> None:
     def names(*args: str) -> list[str]:
         return [
