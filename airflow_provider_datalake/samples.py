@@ -624,7 +624,8 @@ def catalog_records(
 ) -> Iterator[dict]:
     """Catalog records as a lake that ran for a while holds them: ``formats`` formats (``format_00``...),
     one record every ``every`` from ``start`` on (oldest first), in the states of `CATALOG_STATES`, with
-    the fields and outcomes the real insert and loads write. A few have no format (waiting for inference).
+    the fields and outcomes the real insert and loads write. The committed ones have no format: at rest,
+    every object of a described format has been taken, and what waits is waiting for a descriptor.
     Ids are deterministic hex strings, so the same seed gives the same catalog."""
     _check_count(count)
     rng = random.Random(seed)  # noqa: S311 (seeded test data, not security)
@@ -634,7 +635,8 @@ def catalog_records(
     for n in range(count):
         created = begin + every * n
         state = rng.choices(states, weights)[0]
-        fmt = f"format_{rng.randrange(formats):02d}" if rng.random() > 0.002 else None
+        # At rest, what stays committed is what waits for a format (a descriptor, or a steward's review).
+        fmt = f"format_{rng.randrange(formats):02d}" if state != "committed" else None
         rid = hashlib.sha256(f"{seed}:{n}".encode()).hexdigest()[:32]
         sha = hashlib.sha256(f"{seed}:{n}:content".encode()).hexdigest()
         size = int(rng.lognormvariate(9, 1.5)) + 1

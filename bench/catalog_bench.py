@@ -5,7 +5,8 @@ functions vs the same query written in plain pymongo, in the same run, on the sa
 Measured (median of the rounds, milliseconds):
 
 - ``poll``: the triggerer's shared poll, committed objects of 25 formats, oldest first, 50 at most;
-- ``claim candidates``: one format's oldest committed objects (what a run claims);
+- ``claim candidates``: one format's oldest committed objects (what a run claims; none at rest);
+- ``unformatted``: the oldest committed objects without a format (what the unknown-formats DAG claims);
 - ``by id``: one record;
 - ``page``: a page of 50 of one format's processed or failed records, newest first, 1,000 records deep
   (less on a small catalog): ours pages by key (``after``), the baseline is the plain query of the same
@@ -39,7 +40,7 @@ from bench import common
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "catalog.json"
 FORMATS = [f"format_{n:02d}" for n in range(25)]
-SEED = 11
+SEED = 12
 DEPTH = 1000
 MARKER = "bench_complete"
 
@@ -85,7 +86,8 @@ def timed(fn: Callable[[], Any], rounds: int) -> float:
 
 
 def cpu_seconds(names: set[str]) -> float:
-    """User + system CPU seconds of every process whose comm is in ``names`` (children reaped excluded)."""
+    """User + system CPU seconds of every process whose comm starts with one of ``names``, with those of its
+    children that ended (a server's workers)."""
     total = 0
     tick = os.sysconf("SC_CLK_TCK")
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -96,7 +98,8 @@ def cpu_seconds(names: set[str]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
+        # Its own time, and its reaped children's: PostgreSQL's parallel workers and ended backends.
+        total += sum(int(value) for value in fields[11:15])
     return total / tick
 
 
@@ -104,6 +107,7 @@ def measure(hook: Any, rounds: int, depth: int) -> dict[str, dict[str, float]]:
     from pymongo import ASCENDING, DESCENDING
 
     from airflow_provider_datalake.hooks.catalog import RAW_OBJECTS
+    from airflow_provider_datalake.inference.drafts import UNCLAIMED
     from airflow_provider_datalake.triggers.raw_objects import committed_ids, committed_ids_by_format
 
     coll = hook.db[RAW_OBJECTS]
@@ -135,6 +139,10 @@ def measure(hook: Any, rounds: int, depth: int) -> dict[str, dict[str, float]]:
             lambda: list(
                 coll.find({"status": "committed", "format": fmt}, {"_id": 1}).sort(order).limit(100)
             ),
+        ),
+        "unformatted": (
+            lambda: committed_ids(hook, None, 100, UNCLAIMED),
+            lambda: list(coll.find({"status": "committed", **UNCLAIMED}, {"_id": 1}).sort(order).limit(100)),
         ),
         "by id": (lambda: hook.get(some_id), lambda: coll.find_one({"_id": some_id})),
         "page": (
