@@ -75,6 +75,16 @@ def build(hook: Any, records: int, without: set[str]) -> float:
     return time.perf_counter() - started
 
 
+def server_name(info: dict[str, Any]) -> str:
+    """What answers, from ``buildInfo``: FerretDB 2 says its version under ``ferretdb``, FerretDB 1 under
+    ``ferretdbVersion`` (``unknown`` when built from the Go module, as the stack does)."""
+    if "ferretdb" in info:
+        return f"FerretDB {info['ferretdb'].get('version')}"
+    if "ferretdbVersion" in info:
+        return f"FerretDB 1 ({info['ferretdbVersion']})"
+    return f"MongoDB {info.get('version')}"
+
+
 def timed(fn: Callable[[], Any], rounds: int) -> float:
     fn()  # warm: connections, plan caches
     times = []
@@ -225,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         info = hook.get_conn().server_info()
         result: dict[str, Any] = {
             "records": args.records,
-            "server": f"FerretDB {info.get('ferretdb', {}).get('version') or info.get('ferretdbVersion')}"
-            if "ferretdb" in json.dumps(info, default=str).lower()
-            else f"MongoDB {info.get('version')}",
+            "server": server_name(info),
             "indexes": sorted(hook.db["raw_objects"].index_information()),
             "build_seconds": round(built, 1),
             "page_depth": depth,
