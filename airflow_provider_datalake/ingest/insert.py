@@ -391,6 +391,7 @@ def _insert(
     claim = _pending_writer().submit(_claim, catalog, swift, record, key, lease)
 
     def record_written() -> None:
+        failpoint("before_body")  # the PUT is under way; the pending record may not be written yet
         existing = claim.result()
         if existing is not None:
             raise _AlreadyStored(existing)
@@ -430,6 +431,8 @@ def _insert(
                 why = f"catalog (MongoDB) unreachable, nothing was stored: {claim_error}"
                 raise InsertError(why) from exc
             if existing is not None:  # the same content is already stored: the upload was stopped
+                if not isinstance(exc, Exception):  # Ctrl-C or exit: the caller asked to stop, not to wait
+                    raise
                 return existing
             _roll_back(swift, catalog, record, object_may_exist=upload_started)
         if isinstance(exc, InsertError | KeyboardInterrupt):

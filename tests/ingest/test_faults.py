@@ -235,6 +235,22 @@ def test_ctrl_c_while_swift_stores_the_last_bytes(lake: dict, tmp_path: Path, la
     assert waiting, f"no interrupt landed while Swift finished a PUT, the test proves nothing: {landed}"
 
 
+def test_ctrl_c_while_deduplicating_stops_the_writer(lake: dict, tmp_path: Path) -> None:
+    """Ctrl-C while the catalog answers that the content is already stored: the writer stops there (the
+    stored copy stays as it was) rather than taking the old record as its result and going on."""
+    path = tmp_path / "file.bin"
+    write_blob(path, 64 << 10, seed=24)
+    first = _writer(lake, [path])
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0 and "INSERTED" in out, err
+    proc = _writer(lake, [path, path], failpoint="before_body:sigint")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -2 and "KeyboardInterrupt" in err, (proc.returncode, out, err)
+    assert "INSERTED" not in out
+    (rec,) = assert_consistent(lake)
+    assert _read_sha(lake, rec) == _sha(path)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_random_interrupts_across_many_inserts(lake: dict, tmp_path: Path, sig: signal.Signals) -> None:
     """Kill or Ctrl-C a writer at random instants, many times. Right after each: no object without its
