@@ -1,8 +1,9 @@
 """Field expressions: sandboxed Jinja2, compiled once per field, evaluated once per row.
 
-Descriptors come from users, so expressions run in Jinja's `ImmutableSandboxedEnvironment`, tightened in two
-ways: touching an unsafe attribute (`__class__`, `__globals__`, `dict.update`...) raises at once instead of
-quietly yielding an undefined value, and `*` / `**` refuse results big enough to exhaust memory or CPU.
+Descriptors come from users, so expressions run in `descriptors.sandbox.Sandbox`: Jinja's
+`ImmutableSandboxedEnvironment`, tightened so that touching an unsafe attribute (`__class__`, `__globals__`,
+`dict.update`...) raises at once instead of quietly yielding an undefined value, and so that `*` / `**`
+refuse results big enough to exhaust memory or CPU.
 """
 
 from __future__ import annotations
@@ -10,36 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-MAX_SEQUENCE = 1_000_000  # longest string/list an expression may build with `*`
-MAX_EXPONENT = 1_000
+from airflow_provider_datalake.descriptors.sandbox import Sandbox as _Sandbox
 
 Expression = Callable[..., Any]
 
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"exponent {right!r} is too large (max {MAX_EXPONENT})")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                sized = isinstance(seq, str | bytes | list | tuple) and isinstance(times, int)
-                if sized and len(seq) * times > MAX_SEQUENCE:
-                    raise SecurityError(f"sequence of {len(seq) * times} items is too long")
-        return super().call_binop(context, operator, left, right)
-
-
-# Not optimized: Jinja's optimizer folds constants at compile time, outside the checks above (a
-# `'x' | center(300000000)` took 3 s and 1.2 GB just to compile).
-_SANDBOX = _Sandbox(optimized=False)
+_SANDBOX = _Sandbox(optimized=False)  # see Sandbox: unoptimized, so the checks see every operation
 
 
 def compile_expression(source: str) -> Expression:
