@@ -7,9 +7,11 @@ still quote them (psycopg `sql.Identifier`, parameterised Cypher).
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,3 +83,11 @@ def check_separators(decimal: str | None, thousands: str | None) -> str | None:
     if thousands is not None and thousands == decimal:
         raise ValueError(f"thousands separator {thousands!r} is also the decimal separator")
     return thousands
+
+
+def did_you_mean(word: Any, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the choice closest to a mistyped word, else ''."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

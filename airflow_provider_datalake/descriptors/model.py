@@ -34,6 +34,7 @@ from airflow_provider_datalake.descriptors.base import (
     GraphName,
     Identifier,
     Strict,
+    did_you_mean,
     is_identifier,
 )
 from airflow_provider_datalake.descriptors.fields import (
@@ -293,7 +294,7 @@ def _consistency_errors(
         if known is not None:
             for ref_path, key in target.field_refs():
                 if key not in known and ref_path[0] not in bad:
-                    hint = _did_you_mean(key, known)
+                    hint = did_you_mean(key, known)
                     error(
                         ("targets", index, tag, *ref_path),
                         key,
@@ -312,10 +313,3 @@ def _consistency_errors(
         else:
             loaded[target.name] = index
     return errors
-
-
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -24,7 +24,6 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -457,10 +456,3 @@ def read_cache_entry(
     Raises KeyError when the format is not in the cache, FileNotFoundError when there is no cache.
     """
     return _cache_entry(name, cache_entries(path)[name])
-
-
-def cache_errors(
-    cached: dict[str, tuple[Descriptor | None, DescriptorError | None]],
-) -> Iterable[DescriptorError]:
-    """The errors of a ``read_cache`` result (for logging them in one place)."""
-    return (err for _, err in cached.values() if err is not None)
