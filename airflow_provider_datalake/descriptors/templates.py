@@ -2,8 +2,8 @@
 expression is a located descriptor error rather than a failed load.
 
 Checks parse and compile in the same sandbox that later runs the Jinja (`descriptors.sandbox`), with the
-same filters and tests. Jinja is imported on first use: DAG files import the descriptor model, and most
-descriptors hold no Jinja at all.
+same filters and tests. Jinja is imported on the first check: DAG files import the descriptor model, and
+a descriptor with no expression and no InfluxDB target checks none.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _SPECIAL_NAME = re.compile(r"__\w*__")
 @functools.cache
 def _checking_sandbox() -> Sandbox:
     """The sandbox validation parses and compiles with (never renders with)."""
-    # Imported here: it imports Jinja, which a descriptor without templates never needs (cold start).
+    # Imported here: it imports Jinja, which most descriptors never need (a cold start of DAG parsing).
     from airflow_provider_datalake.descriptors.sandbox import Sandbox
 
     return Sandbox(optimized=False)
