@@ -1,7 +1,7 @@
 """One run of a format's DAG: claim raw objects, load each into each target, record the outcome.
 
 The steps are plain functions (the DAG factory wraps them in tasks, and users may call them from their own
-DAGs). They hold no store-specific code: a target's ``store`` picks a loader from ``LOADERS``.
+DAGs). They hold no store-specific code: a target's ``store`` picks its loader (`gold.registry`).
 
 - **claim**: committed -> processing, one guarded update per object, so concurrent runs never share one.
 - **load**: stream the object from Swift, parse it per the descriptor, and hand typed batches to the
@@ -27,24 +27,18 @@ import datetime as dt
 import json
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any
 
 from airflow_provider_datalake.descriptors.model import Descriptor
+from airflow_provider_datalake.gold.common import LoadResult
+from airflow_provider_datalake.gold.registry import make_loader
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
 from airflow_provider_datalake.hooks.swift import SwiftHook
 
 QUARANTINE_CONTAINER = "datalake-quarantine"
 
-#: store name -> "module:factory" building a loader from (target, fields); new stores register here.
-LOADERS: dict[str, str] = {
-    "postgres": "airflow_provider_datalake.processing:_postgres_loader",
-    "influxdb": "airflow_provider_datalake.gold.influxdb:make_loader",
-    "mongodb": "airflow_provider_datalake.gold.mongo:make_loader",
-    "neo4j": "airflow_provider_datalake.gold.neo4j:make_loader",
-}
 #: catalog field: when set (``datalake reprocess ID --target T``), the next run loads only these targets
 ONLY_TARGETS = "reprocess_targets"
 #: the defaults of a descriptor's ``processing`` settings (`descriptors.model.Processing`)
@@ -59,23 +53,6 @@ class QuarantineExceeded(ValueError):
 
 class NotClaimed(RuntimeError):
     """The object is not in `processing` for this run (another run or a reprocess took it)."""
-
-
-def _postgres_loader(target: Any, fields: list[Any]) -> Any:
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    from airflow_provider_datalake.gold.postgres import PostgresLoader
-
-    return PostgresLoader(PostgresHook(postgres_conn_id=target.conn_id), target, fields)
-
-
-def make_loader(target: Any, fields: list[Any]) -> Any:
-    try:
-        module, _, name = LOADERS[target.store].partition(":")
-    except KeyError:
-        raise ValueError(f"no loader for store {target.store!r}; known: {', '.join(LOADERS)}") from None
-    factory: Callable[[Any, list[Any]], Any] = getattr(import_module(module), name)
-    return factory(target, fields)
 
 
 # --------------------------------------------------------------------------- claim / finish
@@ -352,7 +329,7 @@ def load_into_target(
     swift: SwiftHook,
     batches: Iterable[Any] | None = None,
     batch_size: int = 10_000,
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[dict[str, Any], LoadResult]:
     """Load one raw object into one target: bad rows (the parser's and those the store refuses) go to a
     quarantine object in Swift with their reasons, and the outcome is appended to the record's
     ``successful_operations`` / ``failed_operations`` (unless ``catalog`` is None). The record's status is
@@ -379,10 +356,8 @@ def load_into_target(
         if batches is None:
             chunks = swift.iter_object(rec["swift_container"], rec["swift_object_id"])
             batches = parse(descriptor, chunks, batch_size=batch_size)
-        if getattr(loader, "rejects_rows", False):  # the loader quarantines rows its store refuses
-            result = loader.load(record_id, tap(batches), reject=tap.reject)
-        else:
-            result = loader.load(record_id, tap(batches))
+        # Rows the store refuses are quarantined like the parser's bad rows.
+        result = loader.load(record_id, tap(batches), reject=tap.reject)
         outcome.update(rows_loaded=result.rows_written, rows_in=tap.good + tap.bad)
     except Exception as exc:
         outcome.update(error=f"{type(exc).__name__}: {exc}", rows_in=tap.good + tap.bad)

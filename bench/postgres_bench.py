@@ -177,7 +177,7 @@ def worker(args: argparse.Namespace) -> None:
     else:
         batches = csv_batches(path, batch_type=batch_class())
     if args.worker == "parse":
-        from airflow_provider_datalake.gold.postgres import frozen_heap  # as the loader runs the parser
+        from airflow_provider_datalake.gold.common import frozen_heap  # as the loader runs the parser
 
         import_rss = common.vmhwm_bytes()
         start = time.perf_counter()

@@ -1,21 +1,34 @@
-"""What the InfluxDB, MongoDB and Neo4j loaders share: their result, their errors, refused rows, templates.
+"""The contract of the gold zone: the `GoldLoader` protocol every store implements, its result and errors.
 
-These stores have no multi-batch transaction like PostgreSQL's, so their loads are made *idempotent*
-instead of atomic: a load that fails half-way (a server stopped, too many bad rows) may leave part of the
-object written, and running the object again converges to the same state (same points, documents,
-nodes) — never duplicates. Rows a store cannot take (a null key, a null time...) are handed to ``reject``
-with the reason, so the data lake quarantines them beside the parser's bad rows.
+A store's loader is built by its module's ``make_loader(target, fields)`` (see `gold.registry`), then:
+
+1. ``ensure_table()`` makes the store ready for the descriptor's fields (tables, indexes, constraints), or
+   raises `GoldSchemaError` when that needs a manual migration;
+2. ``load(raw_object_id, batches, reject)`` writes one raw object's parsed batches and returns a
+   `LoadResult`, or raises `GoldLoadError`.
+
+Every load is idempotent per raw object: running an object again converges to the same state, never to
+duplicates. PostgreSQL also makes it atomic (one transaction per object). InfluxDB, MongoDB and Neo4j have
+no transaction across batches, so a load that fails half-way may leave part of the object written, which
+the next run of the object overwrites. Rows a store cannot take (a null key, a null time...) are handed to
+``reject`` with the reason, so the data lake quarantines them beside the parser's bad rows.
+
+Every row written carries its lineage: the raw object it came from, its row number in that object, and
+when it was loaded (`LINEAGE`).
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+import gc
 import json
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from airflow_provider_datalake.descriptors.model import FieldSpec, _template_fields, is_template
+from airflow_provider_datalake.descriptors.model import FieldSpec
 
 RAW_OBJECT_ID, SOURCE_ROW, LOADED_AT = "_raw_object_id", "_source_row", "_loaded_at"
 LINEAGE = (RAW_OBJECT_ID, SOURCE_ROW, LOADED_AT)
@@ -25,7 +38,15 @@ Reject = Callable[[int, str | None, Any, str, Any], None]
 
 
 class GoldLoadError(RuntimeError):
-    """A load failed; what was written before the failure is overwritten by the next run of the object."""
+    """A load into the gold zone failed.
+
+    What stays written is the store's guarantee: PostgreSQL rolled the object back; the other stores keep
+    whole batches, which the next run of the object overwrites.
+    """
+
+
+class GoldSchemaError(GoldLoadError):
+    """The store cannot hold the descriptor's fields without a manual migration (nothing was changed)."""
 
 
 class BatchLike(Protocol):
@@ -38,11 +59,39 @@ class BatchLike(Protocol):
 
 @dataclass(frozen=True)
 class LoadResult:
-    rows_written: int  # points / documents / rows merged into the graph
+    """What one load wrote. ``rows_rejected`` is None for a store that refuses no single row (a value
+    PostgreSQL cannot take fails the whole object)."""
+
+    rows_written: int  # rows, points, documents or graph rows written or changed (a no-op re-run may say 0)
     rows_in: int  # rows received from the batches (rejected ones included)
     mode: str
-    table: str  # where: bucket/measurement, database.collection, graph
-    rows_rejected: int = 0
+    table: str  # where: schema.table, bucket/measurement, database.collection, neo4j:database/graph
+    rows_rejected: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (an XCom value); ``rows_rejected`` only for stores that reject rows."""
+        data = dataclasses.asdict(self)
+        if data["rows_rejected"] is None:
+            del data["rows_rejected"]
+        return data
+
+
+class GoldLoader(Protocol):
+    """One target of a descriptor in one store: what `processing` calls, whatever the store."""
+
+    def ensure_table(self) -> None:
+        """Create or evolve what the target needs in the store; idempotent and safe in parallel."""
+        ...
+
+    def load(
+        self, raw_object_id: str, batches: Iterable[BatchLike], reject: Reject | None = None
+    ) -> LoadResult:
+        """Write one raw object's rows; re-running it gives the same state.
+
+        ``reject`` receives each row the store refuses, while the batch it came in is consumed; a store
+        that refuses no single row never calls it.
+        """
+        ...
 
 
 class Rejects:
@@ -62,6 +111,7 @@ class Rejects:
 
 
 def check_fields(fields: Sequence[FieldSpec], store: str) -> list[str]:
+    """The fields' names, refusing an empty list and names that clash with the lineage."""
     names = [f.name for f in fields]
     if not names:
         raise ValueError(f"a {store} target needs at least one field")
@@ -72,58 +122,42 @@ def check_fields(fields: Sequence[FieldSpec], store: str) -> list[str]:
 
 
 def check_batch(batch: BatchLike, names: list[str]) -> None:
+    """Refuse a batch whose columns are not the descriptor's fields, or whose row numbers do not match."""
+    check_columns(batch, names)
+    check_row_numbers(batch)
+
+
+def check_columns(batch: BatchLike, names: list[str]) -> None:
     if batch.columns != names:
         raise GoldLoadError(f"batch columns {batch.columns} do not match the descriptor's fields {names}")
+
+
+def check_row_numbers(batch: BatchLike) -> None:
     if len(batch.rows) != len(batch.row_numbers):
         raise GoldLoadError(f"batch has {len(batch.rows)} rows but {len(batch.row_numbers)} row numbers")
 
 
-@functools.cache
-def _sandbox() -> Any:
-    """The tightened sandbox of field expressions (unsafe attributes raise, huge `*` / `**` are refused);
-    a null value renders as nothing (not 'None'), so an absent unit gives an empty, refused, key."""
-    from airflow_provider_datalake.parsing.expressions import _Sandbox
-
-    return _Sandbox(optimized=False, finalize=lambda value: "" if value is None else value)  # see expressions
+_gc_lock = threading.Lock()
+_gc_loads = 0
 
 
-class RowTemplate:
-    """A descriptor template ('{{ kind }}') over a row's fields, in the project's tightened Jinja sandbox.
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the objects that exist before a load out of the garbage collector's full passes, during it.
 
-    Rendered once per distinct tuple of the values it reads (a per-sensor-kind measurement renders six
-    times for a million rows); a plain name is returned as is.
+    A load allocates many short-lived tuples, which trigger full collections now and then; each one walks
+    every tracked object, and in an Airflow task that is the whole Airflow heap. ``gc.freeze()`` parks those
+    objects for the load's duration. Nested and threaded loads share one freeze; the last one out unfreezes.
     """
-
-    CACHE = 100_000
-
-    def __init__(self, source: str, columns: Sequence[str]) -> None:
-        self.source = source
-        self.constant: str | None = None if is_template(source) else source
-        names = _template_fields(source)
-        self.names = names
-        self.indexes = [list(columns).index(n) for n in names]
-        self.cache: dict[tuple[Any, ...], str] = {}
-        if self.constant is None:
-            self.template = _sandbox().from_string(source)
-
-    def __call__(self, row: tuple[Any, ...]) -> str:
-        """The rendered text; raises ValueError (the row is then rejected) when rendering fails."""
-        if self.constant is not None:
-            return self.constant
-        key = tuple(row[i] for i in self.indexes)
-        try:
-            return self.cache[key]
-        except KeyError:
-            pass
-        except TypeError:  # a json value (dict, list) is not hashable: render without the cache
-            return self._render(key)
-        text = self._render(key)
-        if len(self.cache) < self.CACHE:
-            self.cache[key] = text
-        return text
-
-    def _render(self, values: tuple[Any, ...]) -> str:
-        try:
-            return self.template.render(dict(zip(self.names, values, strict=True))).strip()
-        except Exception as exc:
-            raise ValueError(f"template {self.source!r} failed: {type(exc).__name__}: {exc}") from None
+    global _gc_loads
+    with _gc_lock:
+        if _gc_loads == 0:
+            gc.freeze()
+        _gc_loads += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_loads -= 1
+            if _gc_loads == 0:
+                gc.unfreeze()

@@ -36,10 +36,11 @@ from airflow_provider_datalake.gold.common import (
     LoadResult,
     Reject,
     Rejects,
-    RowTemplate,
     check_batch,
     check_fields,
+    frozen_heap,
 )
+from airflow_provider_datalake.gold.templates import RowTemplate
 
 if TYPE_CHECKING:
     from airflow.providers.influxdb.hooks.influxdb import InfluxDBHook
@@ -71,7 +72,8 @@ def escape_key(value: str) -> str:
 
 
 def make_loader(target: InfluxTarget, fields: list[FieldSpec]) -> InfluxLoader:
-    """``processing.LOADERS`` entry: the loader on the official InfluxDBHook of the target's connection."""
+    """The loader on the official InfluxDBHook of the target's connection."""
+    # Imported here: the Airflow provider is loaded only when a run builds a loader.
     from airflow.providers.influxdb.hooks.influxdb import InfluxDBHook
 
     return InfluxLoader(InfluxDBHook(conn_id=target.conn_id), target, fields)
@@ -115,8 +117,6 @@ def _field_value(kind: FieldType) -> Callable[[Any], str]:
 
 class InfluxLoader:
     """Writes parsed batches of raw objects as points of one InfluxDB target."""
-
-    rejects_rows = True  # processing.load_into_target hands us its quarantine
 
     def __init__(self, hook: InfluxDBHook, target: InfluxTarget, fields: Sequence[FieldSpec]) -> None:
         self.names = check_fields(fields, "influxdb")
@@ -253,8 +253,6 @@ class InfluxLoader:
     ) -> LoadResult:
         """Write one raw object's rows as points; re-running it rewrites the same points."""
         from influxdb_client.client.write_api import SYNCHRONOUS
-
-        from airflow_provider_datalake.gold.postgres import frozen_heap
 
         client = self._client()
         rejects = Rejects(reject, self.names)

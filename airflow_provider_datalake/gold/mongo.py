@@ -36,6 +36,7 @@ from airflow_provider_datalake.gold.common import (
     Rejects,
     check_batch,
     check_fields,
+    frozen_heap,
 )
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ INT64 = (-(2**63), 2**63)
 
 
 def make_loader(target: MongoTarget, fields: list[FieldSpec]) -> MongoLoader:
-    """``processing.LOADERS`` entry: the loader on the official MongoHook of the target's connection."""
+    """The loader on the official MongoHook of the target's connection."""
+    # Imported here: the Airflow provider is loaded only when a run builds a loader.
     from airflow.providers.mongo.hooks.mongo import MongoHook
 
     return MongoLoader(MongoHook(mongo_conn_id=target.conn_id), target, fields)
@@ -59,8 +61,6 @@ def make_loader(target: MongoTarget, fields: list[FieldSpec]) -> MongoLoader:
 
 class MongoLoader:
     """Loads parsed batches of raw objects into one collection of the gold database."""
-
-    rejects_rows = True  # processing.load_into_target hands us its quarantine
 
     def __init__(self, hook: MongoHook, target: MongoTarget, fields: Sequence[FieldSpec]) -> None:
         self.names = check_fields(fields, "mongodb")
@@ -112,8 +112,6 @@ class MongoLoader:
         self, raw_object_id: str, batches: Iterable[BatchLike], reject: Reject | None = None
     ) -> LoadResult:
         """Write one raw object's rows as documents; re-running it gives the same collection."""
-        from airflow_provider_datalake.gold.postgres import frozen_heap
-
         mode = self.target.mode
         rejects = Rejects(reject, self.names)
         coll = self.collection()

@@ -37,6 +37,7 @@ from airflow_provider_datalake.gold.common import (
     Rejects,
     check_batch,
     check_fields,
+    frozen_heap,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ INT64 = (-(2**63), 2**63)
 
 
 def make_loader(target: Neo4jTarget, fields: list[FieldSpec]) -> Neo4jLoader:
-    """``processing.LOADERS`` entry: the loader on the official Neo4jHook of the target's connection."""
+    """The loader on the official Neo4jHook of the target's connection."""
+    # Imported here: the Airflow provider is loaded only when a run builds a loader.
     from airflow.providers.neo4j.hooks.neo4j import Neo4jHook
 
     return Neo4jLoader(Neo4jHook(conn_id=target.conn_id), target, fields)
@@ -75,8 +77,6 @@ class _Node:
 
 class Neo4jLoader:
     """Merges parsed batches of raw objects into one property graph."""
-
-    rejects_rows = True  # processing.load_into_target hands us its quarantine
 
     def __init__(self, hook: Neo4jHook, target: Neo4jTarget, fields: Sequence[FieldSpec]) -> None:
         self.names = check_fields(fields, "neo4j")
@@ -215,8 +215,6 @@ class Neo4jLoader:
         self, raw_object_id: str, batches: Iterable[BatchLike], reject: Reject | None = None
     ) -> LoadResult:
         """Merge one raw object's rows into the graph, one transaction per batch."""
-        from airflow_provider_datalake.gold.postgres import frozen_heap
-
         rejects = Rejects(reject, self.names)
         loaded_at = dt.datetime.now(dt.UTC)
         rows_in = merged = 0

@@ -9,7 +9,6 @@ that owns the object (a format DAG, or the user's own sensor/claim steps).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -104,7 +103,7 @@ class GoldOperatorBase(BaseOperator):
             f" ({outcome['quarantine']})" if outcome.get("quarantine") else "",
         )
         return {
-            **dataclasses.asdict(result),
+            **result.as_dict(),
             "rows_quarantined": outcome["rows_quarantined"],
             "quarantine": outcome.get("quarantine"),
         }

@@ -11,7 +11,8 @@ import pytest
 from airflow.providers.influxdb.hooks.influxdb import InfluxDBHook
 
 from airflow_provider_datalake.descriptors.model import InfluxTarget
-from airflow_provider_datalake.gold.influxdb import GoldLoadError, InfluxLoader
+from airflow_provider_datalake.gold.common import GoldLoadError
+from airflow_provider_datalake.gold.influxdb import InfluxLoader
 from tests.gold.conftest import Influx, Rejected, batches_of, fields_of, stop_after
 
 pytestmark = pytest.mark.stack

@@ -11,7 +11,8 @@ import pytest
 from airflow.providers.mongo.hooks.mongo import MongoHook
 
 from airflow_provider_datalake.descriptors.model import MongoTarget
-from airflow_provider_datalake.gold.mongo import GoldLoadError, MongoLoader
+from airflow_provider_datalake.gold.common import GoldLoadError
+from airflow_provider_datalake.gold.mongo import MongoLoader
 from tests.gold.conftest import Rejected, batches_of, fields_of, stop_after
 
 pytestmark = pytest.mark.stack

@@ -11,7 +11,8 @@ import pytest
 from airflow.providers.neo4j.hooks.neo4j import Neo4jHook
 
 from airflow_provider_datalake.descriptors.model import Neo4jTarget
-from airflow_provider_datalake.gold.neo4j import GoldLoadError, Neo4jLoader
+from airflow_provider_datalake.gold.common import GoldLoadError
+from airflow_provider_datalake.gold.neo4j import Neo4jLoader
 from tests.gold.conftest import Graph, Rejected, batches_of, fields_of, stop_after
 
 pytestmark = pytest.mark.stack

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_datalake.descriptors.model import Descriptor
-from airflow_provider_datalake.gold.postgres import GoldLoadError
+from airflow_provider_datalake.gold.common import GoldLoadError
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.operators.postgres import PostgresGoldOperator

@@ -14,7 +14,8 @@ from psycopg import sql
 from pydantic import ValidationError
 
 from airflow_provider_datalake.descriptors.model import FieldSpec, PostgresTarget
-from airflow_provider_datalake.gold.postgres import GoldLoadError, GoldSchemaError, PostgresLoader
+from airflow_provider_datalake.gold.common import GoldLoadError, GoldSchemaError
+from airflow_provider_datalake.gold.postgres import PostgresLoader
 from tests.gold.conftest import Batch, Pg, batches_of, fields_of, make_batch
 
 pytestmark = pytest.mark.stack
