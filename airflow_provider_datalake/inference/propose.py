@@ -24,6 +24,7 @@ from airflow_provider_datalake.descriptors.model import (
     FieldType,
     is_identifier,
 )
+from airflow_provider_datalake.inference.shapes import looks_like_id, looks_like_time
 from airflow_provider_datalake.inference.sniff import Encoding, Sample, Table
 from airflow_provider_datalake.inference.types import (
     FILE_SHARE,
@@ -31,8 +32,6 @@ from airflow_provider_datalake.inference.types import (
     FieldGuess,
     file_locale,
     infer_field,
-    looks_like_id,
-    looks_like_time,
 )
 
 #: What the campus topics mean when they have three parts: building/room/kind.

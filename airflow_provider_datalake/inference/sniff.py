@@ -18,6 +18,9 @@ from typing import Any
 
 import ijson
 
+from airflow_provider_datalake.inference.shapes import looks_typed
+from airflow_provider_datalake.parsing.csv_reader import unique_names
+
 #: Bytes read from the start of a file or object: enough for thousands of records, and a constant cost.
 SAMPLE_BYTES = 1 << 20
 #: Records typed at most (the first ones of the sample).
@@ -442,40 +445,18 @@ def sniff_csv(text: str, complete: bool, max_records: int = MAX_RECORDS) -> Tabl
     return Table("csv", columns, records, parser, notes, nulls=CSV_NULLS)
 
 
-def unique_names(names: list[str]) -> list[str]:
-    """Header names as `parsing.csv_reader` makes them: stripped, repeats suffixed '.1', '.2'."""
-    seen: dict[str, int] = {}
-    out = []
-    for raw in names:
-        name = raw.strip()
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-        else:
-            seen[name] = 0
-        out.append(name)
-    return out
-
-
-def _looks_typed(text: str) -> bool:
-    """A number, a date or a boolean: what a header cell is not."""
-    from airflow_provider_datalake.inference.types import looks_typed
-
-    return looks_typed(text)
-
-
 def has_header(rows: list[list[str]]) -> bool:
     """Like csv.Sniffer: the first row is a header when its cells are non-empty, distinct, untyped text and
     at least one column's body is typed (numbers, dates) or the first row's cells never recur below."""
     if len(rows) < 2:
-        return bool(rows) and all(c.strip() and not _looks_typed(c) for c in rows[0])
+        return bool(rows) and all(c.strip() and not looks_typed(c) for c in rows[0])
     first, body = rows[0], rows[1:200]
     cells = [c.strip() for c in first]
     named = [c for c in cells if c]  # a trailing delimiter leaves an unnamed, empty last column
-    if len(named) < max(1, len(cells) // 2) or len(set(named)) != len(named) or any(map(_looks_typed, named)):
+    if len(named) < max(1, len(cells) // 2) or len(set(named)) != len(named) or any(map(looks_typed, named)):
         return False
     for index in range(len(first)):
         column = [r[index].strip() for r in body if index < len(r) and r[index].strip() not in CSV_NULLS]
-        if column and sum(_looks_typed(v) for v in column) >= 0.8 * len(column):
+        if column and sum(looks_typed(v) for v in column) >= 0.8 * len(column):
             return True
     return not any(cells[i] in {r[i].strip() for r in body if i < len(r)} for i in range(len(cells)))

@@ -1,8 +1,8 @@
 """Per field: the type (int, float, bool, timestamp, date, string, json) and the converters it needs.
 
-Candidates are proposed from the values' shapes (cheap regular expressions), then *verified* by running the
-project's own field plan (`parsing.fields.FieldPlan`) over every distinct sampled value. The shapes decide
-what the verification cannot: whether '1,234' is a thousand or one point two.
+Candidates are proposed from the values' shapes (`shapes`: cheap regular expressions), then *verified* by
+running the project's own field plan (`parsing.fields.FieldPlan`) over every distinct sampled value. The
+shapes decide what the verification cannot: whether '1,234' is a thousand or one point two.
 
 Real files are messy, so a column is not text because of one stray value. In this order:
 
@@ -20,165 +20,36 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from airflow_provider_datalake.descriptors.model import FieldSpec, FieldType, Quarantine
-from airflow_provider_datalake.parsing.coerce import FALSE_WORDS, TRUE_WORDS
+from airflow_provider_datalake.inference.shapes import (
+    ALL_LOCALES,
+    CODE,
+    CURRENCY,
+    DAY_MONTH,
+    ISO_DATE,
+    ISO_STAMP,
+    LOCALES,
+    PERCENT,
+    SUFFIX,
+    TIME_DIRECTIVES,
+    TIME_NAME,
+    boolish,
+    choose_locale,
+    column_locales,
+    date_formats,
+    dateish,
+    is_epoch,
+    is_integral,
+    is_number,
+    looks_typed,
+    numberish,
+)
+from airflow_provider_datalake.parsing.coerce import FALSE_WORDS, TRUE_WORDS, to_str
 from airflow_provider_datalake.parsing.fields import FieldPlan
-
-# ------------------------------------------------------------------------------------------- numbers
-
-#: Number spellings: (decimal, thousands). "en" 4,090.8 · "fr" 4 090,8 · "de" 4.090,8.
-LOCALES: dict[str, tuple[str, str | None]] = {
-    "plain": (".", None),
-    "en": (".", ","),
-    "comma": (",", None),
-    "fr": (",", " "),
-    "de": (",", "."),
-}
-ALL_LOCALES = frozenset(LOCALES)
-_INT = re.compile(r"[+-]?\d+")
-_CODE = re.compile(r"0\d+|\d{19,}")
-_DOT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?\d+[eE][+-]?\d+")
-_COMMA = re.compile(r"[+-]?(?:\d+,\d+|,\d+)")
-_EN = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_FR = re.compile(r"[+-]?\d{1,3}(?:[ \xa0\u202f]\d{3})+(?:,\d+)?")
-_DE = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?")
-_PERCENT = re.compile(r"(.*?)\s*%")
-_SUFFIX = re.compile(r"(.*?)\s*([kKmMbBgGtT])")
-_CURRENCY = re.compile(r"([$€£¥])\s*(.+)|(.+?)\s*([$€£¥])")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_STAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
-)
-#: A cheap "this is a date or a time" (header detection only: typing checks with strptime).
-_DATEISH = re.compile(
-    r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{2,4}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?.*)?"
-    r"|(?:[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}).*"
-)
-#: Other date and time spellings `date_formats` reads (RFC 2822, Apache logs, compact ISO), for outliers.
-_DATELIKE = re.compile(
-    r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} .+|\d{1,2}/[A-Z][a-z]{2}/\d{4}:.+|\d{8}T\d{6}Z?"
-)
-_TIME_NAME = re.compile(r"(?:^|_)(?:time|timestamp|ts|epoch|datetime|date)(?:$|_)|time$|_at$|stamp", re.I)
-_ID_NAME = re.compile(r"(?:^|_)id(?:$|_)|^id|id$", re.I)
-
-
-def number_locales(text: str) -> frozenset[str] | None:
-    """The locales under which ``text`` is a number (None: not a number in any of them)."""
-    t = text.strip()
-    if _INT.fullmatch(t):
-        return ALL_LOCALES
-    if _DOT.fullmatch(t):
-        return frozenset({"plain", "en", "de"}) if _DE.fullmatch(t) else frozenset({"plain", "en"})
-    if _COMMA.fullmatch(t):
-        both = _EN.fullmatch(t) is not None
-        return frozenset({"comma", "fr", "de", "en"} if both else {"comma", "fr", "de"})
-    if _EN.fullmatch(t):
-        return frozenset({"en"})
-    if _FR.fullmatch(t):
-        return frozenset({"fr"})
-    if _DE.fullmatch(t):
-        return frozenset({"de"})
-    return None
-
-
-def column_locales(values: Iterable[str]) -> frozenset[str] | None:
-    """Locales that read every value as a number; None if some value is no number at all."""
-    common = ALL_LOCALES
-    seen = False
-    for value in values:
-        found = number_locales(value)
-        if found is None:
-            return None
-        common &= found
-        seen = True
-    return common if seen else None
-
-
-def choose_locale(columns: Sequence[frozenset[str]], prefer_comma: bool) -> str:
-    """The file's number spelling: the locale that reads most numeric columns (ties: the simplest, and
-    comma decimals first when the delimiter is ';', as French and German spreadsheets write)."""
-    order = ["comma", "plain", "fr", "en", "de"] if prefer_comma else ["plain", "comma", "en", "fr", "de"]
-    return max(order, key=lambda loc: (sum(loc in c for c in columns), -order.index(loc)))
-
-
-def _is_integral(text: str, locale: str) -> bool:
-    decimal, _ = LOCALES[locale]
-    return decimal not in text.strip() and "e" not in text.lower()
-
-
-# ------------------------------------------------------------------------------------------- dates
-
-#: strptime formats tried (English month names, as the C locale reads them); day-first before month-first.
-DATE_FORMATS: tuple[str, ...] = (
-    "%b %d, %Y",
-    "%B %d, %Y",
-    "%d %b %Y",
-    "%d %B %Y",
-    "%b %d %Y",
-    "%d-%b-%Y",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d/%m/%y",
-    "%m/%d/%y",
-    "%d.%m.%Y",
-    "%d-%m-%Y",
-    "%Y/%m/%d",
-    "%Y%m%d",
-    "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y %H:%M:%S",
-    "%d-%m-%Y %H:%M:%S",
-    "%Y/%m/%d %H:%M:%S",
-    "%b %d, %Y %H:%M:%S",
-    "%b %d, %Y %I:%M %p",
-    "%d %b %Y %H:%M:%S",
-    "%a, %d %b %Y %H:%M:%S %z",
-    "%a, %d %b %Y %H:%M:%S %Z",
-    "%d/%b/%Y:%H:%M:%S %z",
-    "%Y-%m-%d %H:%M:%S %z",
-    "%Y-%m-%d %H:%M:%S %Z",
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y%m%dT%H%M%S",
-    "%Y%m%dT%H%M%SZ",
-)
-_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%z", "%Z", "%p", "%f")
-_DAY_MONTH = {"%d/%m/%Y": "%m/%d/%Y", "%d/%m/%y": "%m/%d/%y", "%d/%m/%Y %H:%M": "%m/%d/%Y %H:%M"}
-_DAY_MONTH["%d/%m/%Y %H:%M:%S"] = "%m/%d/%Y %H:%M:%S"
-
-
-def _strptime_most(values: Sequence[str], fmt: str, limit: int) -> bool:
-    """Whether ``fmt`` reads all but at most ``limit`` of the values (stops at the first one too many)."""
-    failed = 0
-    for value in values:
-        try:
-            datetime.strptime(value.strip(), fmt)
-        except ValueError:
-            failed += 1
-            if failed > limit:
-                return False
-    return True
-
-
-def date_formats(values: Sequence[str], share: float | None = None) -> list[str]:
-    """The formats reading every value but at most ``share`` of them (default: the outliers a column may
-    hold; the caller checks the exact rows); a first pass on 20 values keeps the full check to survivors."""
-    if not values or not any(any(c.isdigit() for c in v) for v in values[:3]):
-        return []
-    limit = int(len(values) * (OUTLIER_SHARE if share is None else share))
-    head = values[:20]
-    found = [f for f in DATE_FORMATS if _strptime_most(head, f, min(limit, 1))]
-    return [f for f in found if _strptime_most(values, f, limit)]
-
 
 # ------------------------------------------------------------------------------------------- guesses
 
@@ -227,8 +98,6 @@ class FieldGuess:
 
 
 def _example(value: Any) -> str:
-    from airflow_provider_datalake.parsing.coerce import to_str
-
     try:
         text = to_str(value)
     except ValueError:
@@ -260,17 +129,6 @@ def _unreadable(
                 return None
             bad.append(value)
     return bad
-
-
-def looks_typed(text: str) -> bool:
-    """A number, a date/time or a boolean word (used to tell a header row from data)."""
-    t = text.strip()
-    if not t:
-        return False
-    if number_locales(t) is not None or _DATE.match(t) or t.lower() in ("true", "false"):
-        return True
-    p = _PERCENT.fullmatch(t)
-    return bool(p and number_locales(p.group(1)) is not None) or bool(_DATEISH.fullmatch(t))
 
 
 class Context:
@@ -308,7 +166,7 @@ def _number_candidates(texts: list[str], ctx: Context) -> list[Candidate]:
     locales = column_locales(texts)
     if not locales:
         return []
-    if any(_CODE.fullmatch(t.strip()) for t in texts):
+    if any(CODE.fullmatch(t.strip()) for t in texts):
         return []  # '01234', a 20-digit id: codes, whose digits matter more than their value
     loc = _pick(locales, ctx)
     converters = [] if (ctx.csv and loc == ctx.locale) or (not ctx.csv and loc == "plain") else None
@@ -318,7 +176,7 @@ def _number_candidates(texts: list[str], ctx: Context) -> list[Candidate]:
     if LOCALES[loc][1] and any(LOCALES[loc][1] in t or "\xa0" in t or "\u202f" in t for t in texts):
         note += f", {LOCALES[loc][1]!r} thousands"
     out = []
-    if all(_is_integral(t, loc) for t in texts):
+    if all(is_integral(t, loc) for t in texts):
         out.append((FieldType.INT, converters, note))
     out.append((FieldType.FLOAT, converters, note))
     return out
@@ -338,18 +196,18 @@ def _text_candidates(texts: list[str], name: str, ctx: Context) -> list[Candidat
     if lowered <= (TRUE_WORDS | FALSE_WORDS) and not lowered <= {"0", "1"}:
         out.append((FieldType.BOOL, [], "boolean words"))
     numbers = _number_candidates(texts, ctx)
-    if numbers and _TIME_NAME.search(name) and _epoch(texts):
+    if numbers and TIME_NAME.search(name) and is_epoch(texts):
         out.append((FieldType.TIMESTAMP, [], "epoch time"))
     out += numbers
     if numbers:
         return out
     # Percentages and suffixed numbers: at least one value carries the sign, every value is a number.
-    percents = [_PERCENT.fullmatch(t.strip()) for t in texts]
+    percents = [PERCENT.fullmatch(t.strip()) for t in texts]
     if any(m for m in percents) and (
         dec := _decimal_of([m.group(1) if m else t for m, t in zip(percents, texts, strict=True)], ctx)
     ):
         out.append((FieldType.FLOAT, [{"kind": "percent", "decimal": dec}], f"percentage ({dec!r} decimal)"))
-    suffixed = [_SUFFIX.fullmatch(t.strip()) for t in texts]
+    suffixed = [SUFFIX.fullmatch(t.strip()) for t in texts]
     if any(m for m in suffixed) and (
         dec := _decimal_of([m.group(1) if m else t for m, t in zip(suffixed, texts, strict=True)], ctx)
     ):
@@ -360,7 +218,7 @@ def _text_candidates(texts: list[str], name: str, ctx: Context) -> list[Candidat
                 f"K/M/B suffixes ({dec!r} decimal)",
             )
         )
-    money = [_CURRENCY.fullmatch(t.strip()) for t in texts]
+    money = [CURRENCY.fullmatch(t.strip()) for t in texts]
     symbols = {m.group(1) or m.group(4) for m in money if m}
     if all(money) and len(symbols) == 1:
         (symbol,) = symbols
@@ -371,19 +229,19 @@ def _text_candidates(texts: list[str], name: str, ctx: Context) -> list[Candidat
             converters = [{"kind": "replace", "old": symbol, "new": ""}, _locale_converter(loc)]
             out.append((FieldType.FLOAT, converters, f"amounts in {symbol}"))
     stripped = [t.strip() for t in texts]
-    if all(_DATE.fullmatch(t) for t in stripped):
+    if all(ISO_DATE.fullmatch(t) for t in stripped):
         out.append((FieldType.DATE, [], "ISO 8601 date"))
-    elif all(_STAMP.fullmatch(t) for t in stripped):
+    elif all(ISO_STAMP.fullmatch(t) for t in stripped):
         zoned = sum(1 for t in stripped if t.endswith("Z") or re.search(r"[+-]\d{2}:?\d{2}$", t))
         zone = " with zone" if zoned == len(stripped) else f"; {'some' if zoned else _NO_ZONE}"
         zone += " without zone: UTC assumed for those" if 0 < zoned < len(stripped) else ""
         out.append((FieldType.TIMESTAMP, [], "ISO 8601 timestamp" + zone))
     else:
-        formats = date_formats(stripped)
+        formats = date_formats(stripped, OUTLIER_SHARE)
         for fmt in formats:
-            kind = FieldType.TIMESTAMP if any(d in fmt for d in _TIME_DIRECTIVES) else FieldType.DATE
+            kind = FieldType.TIMESTAMP if any(d in fmt for d in TIME_DIRECTIVES) else FieldType.DATE
             note = f"{'timestamp' if kind is FieldType.TIMESTAMP else 'date'} like {fmt!r}"
-            if fmt in _DAY_MONTH and _DAY_MONTH[fmt] in formats:
+            if fmt in DAY_MONTH and DAY_MONTH[fmt] in formats:
                 note += " (day/month order ambiguous in the sample: day first assumed)"
             if kind is FieldType.TIMESTAMP and "%z" not in fmt and "%Z" not in fmt:
                 note += f"; {_NO_ZONE} (the converter's `timezone` sets another)"
@@ -393,16 +251,6 @@ def _text_candidates(texts: list[str], name: str, ctx: Context) -> list[Candidat
     return out
 
 
-def _epoch(texts: list[str]) -> bool:
-    try:
-        numbers = [float(t) for t in texts]
-    except ValueError:
-        return False
-    return all(9.46e8 <= abs(n) <= 4.2e9 for n in numbers) or all(
-        9.46e11 <= abs(n) <= 4.2e12 for n in numbers
-    )
-
-
 def _native_candidates(values: list[Any], name: str) -> list[Candidate]:
     """JSON values that are not all text: their JSON types decide."""
     kinds = {type(v) for v in values}
@@ -410,7 +258,7 @@ def _native_candidates(values: list[Any], name: str) -> list[Candidate]:
         return [(FieldType.BOOL, [], "JSON booleans")]
     if kinds <= {int}:
         numbers = [str(v) for v in values]
-        if _TIME_NAME.search(name) and _epoch(numbers):
+        if TIME_NAME.search(name) and is_epoch(numbers):
             return [(FieldType.TIMESTAMP, [], "epoch time"), (FieldType.INT, [], "JSON integers")]
         return [(FieldType.INT, [], "JSON integers")]
     if kinds <= {int, float}:
@@ -428,41 +276,6 @@ def _candidates(values: list[Any], name: str, ctx: Context) -> list[Candidate]:
         found = _text_candidates(values, name, ctx)
         return found if ctx.csv else [c for c in found if c[0] is not FieldType.JSON]
     return _native_candidates(values, name)
-
-
-def _number_inside(text: str) -> bool:
-    """'12,5', '2.19%', '14.13K', '$7.00': a number, maybe with a sign around it."""
-    t = text.strip()
-    if number_locales(t) is not None:
-        return True
-    inner = _PERCENT.fullmatch(t) or _SUFFIX.fullmatch(t)
-    if inner is not None:
-        return number_locales(inner.group(1)) is not None
-    money = _CURRENCY.fullmatch(t)
-    return money is not None and number_locales((money.group(2) or money.group(3)).strip()) is not None
-
-
-def _is_number(text: str) -> bool:
-    return number_locales(text) is not None
-
-
-def _boolish(value: Any) -> bool:
-    return isinstance(value, bool) or (
-        isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS
-    )
-
-
-def _numberish(value: Any) -> bool:
-    if isinstance(value, str):
-        return _number_inside(value)
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _dateish(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    t = value.strip()
-    return any(p.fullmatch(t) for p in (_DATE, _STAMP, _DATEISH, _DATELIKE))
 
 
 def _pool(values: list[Any], weights: list[int], kind_of: Callable[[Any], bool], allowed: int) -> list[Any]:
@@ -487,7 +300,7 @@ def _choose(
     pools = (
         [values]
         if not allowed
-        else [p for k in (_boolish, _numberish, _dateish) if (p := _pool(values, weights, k, allowed))]
+        else [p for k in (boolish, numberish, dateish) if (p := _pool(values, weights, k, allowed))]
     )
     for pool in pools:
         for candidate in _candidates(pool, name, ctx):
@@ -586,20 +399,8 @@ def file_locale(table_columns: dict[str, list[Any]], nulls: frozenset[str], pref
     sets: list[frozenset[str]] = []
     for raw in table_columns.values():
         texts = Counter(v for v in raw if isinstance(v, str) and v not in nulls and v not in NULL_TOKENS)
-        numbers = _pool(list(texts), list(texts.values()), _is_number, int(OUTLIER_SHARE * texts.total()))
+        numbers = _pool(list(texts), list(texts.values()), is_number, int(OUTLIER_SHARE * texts.total()))
         found = column_locales(numbers) if numbers else None  # outliers do not silence a column
         if found and found != ALL_LOCALES:
             sets.append(found)
     return choose_locale(sets, prefer_comma) if sets else ("comma" if prefer_comma else "plain")
-
-
-def distinct_counts(values: Iterable[Any]) -> Counter[Any]:
-    return Counter(repr(v) if isinstance(v, dict | list) else v for v in values)
-
-
-def looks_like_id(name: str) -> bool:
-    return bool(_ID_NAME.search(name))
-
-
-def looks_like_time(name: str) -> bool:
-    return bool(_TIME_NAME.search(name))

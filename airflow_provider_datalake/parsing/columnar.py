@@ -34,7 +34,7 @@ import pyarrow.csv as pcsv
 
 from airflow_provider_datalake.descriptors.model import CsvParser, Descriptor, FieldType
 from airflow_provider_datalake.parsing.coerce import FALSE_WORDS, TRUE_WORDS
-from airflow_provider_datalake.parsing.csv_reader import Item, _unique, read_pieces
+from airflow_provider_datalake.parsing.csv_reader import Item, read_pieces, unique_names
 from airflow_provider_datalake.parsing.errors import ConversionError
 from airflow_provider_datalake.parsing.fields import MISSING, FieldPlan, RowPlan
 from airflow_provider_datalake.parsing.lines import UTF8_BOM, ascii_pieces
@@ -283,7 +283,7 @@ class ColumnarReader:
             header = self._parse_header(data.buf[start:end])
             if header is None:
                 return False
-            self.header = _unique(header)
+            self.header = unique_names(header)
             self.header_bytes = data.buf[start:end]
             self.header_lines = _lines_in(self.header_bytes)
         self.line = _lines_in(data.buf[:end])

@@ -85,8 +85,9 @@ class _Lines:
         return text
 
 
-def _unique(names: list[str]) -> list[str]:
-    """Strip header names; repeated ones become 'name.1', 'name.2' (as pandas does) so none is lost."""
+def unique_names(names: list[str]) -> list[str]:
+    """Header names as the CSV readers use them: stripped; repeated ones become 'name.1', 'name.2' (as
+    pandas does) so none is lost. Inference names sampled columns with it too, so its records match."""
     seen: dict[str, int] = {}
     out = []
     for raw in names:
@@ -148,7 +149,7 @@ def read_pieces(
                 return
             if lines.problem:
                 raise ParseError(f"cannot read the CSV header: {lines.problem}")
-        header = _unique(header)
+        header = unique_names(header)
     while True:
         lines.begin()
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_datalake.descriptors.model import FieldType
-from airflow_provider_datalake.inference.types import Context, column_locales, infer_field, number_locales
+from airflow_provider_datalake.inference.shapes import column_locales, number_locales
+from airflow_provider_datalake.inference.types import Context, infer_field
 
 CSV_EN = Context("en", csv=True)
 CSV_FR = Context("fr", csv=True)
