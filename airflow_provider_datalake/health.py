@@ -133,7 +133,7 @@ def airflow_checks(bound: dt.timedelta, now: dt.datetime) -> list[Check]:
     if wedged:
         detail += (
             ": the executor takes no task (restart the scheduler; on LocalExecutor a killed worker stops"
-            " it, see the README)"
+            " it, see docs/operations.md)"
         )
     checks = [Check("executor", not wedged, detail, int(queued or 0))]
     for job_type, what in (("SchedulerJob", "scheduler"), ("TriggererJob", "triggerer")):
