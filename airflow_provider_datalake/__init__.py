@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from airflow_provider_datalake.version import __version__
 
 __all__ = ["__version__", "insert_datalake", "reconcile"]
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name in ("insert_datalake", "reconcile"):
+        # deferred: `import airflow_provider_datalake` (the provider manager) loads no store client
         from airflow_provider_datalake import ingest
 
         return getattr(ingest, name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_datalake import __version__
+from airflow_provider_datalake.version import __version__
 
 SWIFT_CONN_FIELDS: dict[str, dict[str, Any]] = {
     "auth_version": {

@@ -18,7 +18,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_datalake import __version__
+from airflow_provider_datalake.version import __version__
 
 if TYPE_CHECKING:
     from airflow_provider_datalake.descriptors.model import Descriptor
