@@ -17,9 +17,9 @@ from airflow_provider_datalake.inference.drafts import (
     Drafts,
     PolicyStore,
     claim_unformatted,
-    evolve,
     infer_unformatted,
 )
+from airflow_provider_datalake.inference.evolution import evolve
 from airflow_provider_datalake.inference.sniff import Sample
 from tests.conftest import insert_into
 
