@@ -5,8 +5,8 @@ Neither FerretDB v1 nor a Swift/MongoDB pair has transactions, so every state ch
 Uniqueness (object id, and content for dedupe) rests on unique indexes, which both servers enforce.
 
 On MongoDB that guarded update is atomic. FerretDB v1 is not: it reads the matching document, then
-rewrites it by ``_id`` without checking the filter again (FerretDB issue #3040), so eight racing claims
-can all "win" (measured here: 4 to 8 of 8). Where the server is FerretDB, every write to a record is
+rewrites it by ``_id`` without checking the filter again (FerretDB issue #3040), so several racing claims
+can all "win". Where the server is FerretDB, every write to a record is
 therefore made under a short per-record lock taken by inserting ``{_id: record_id}`` into
 ``record_locks`` — a unique-key insert, which FerretDB does enforce atomically. The lock expires
 (``LOCK_TTL``) so a writer killed inside its few-millisecond critical section cannot wedge a record.
@@ -29,6 +29,15 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from airflow_provider_datalake.hooks.errors import (
+    CatalogAuthRefused,
+    CatalogError,
+    CatalogUnreachable,
+    DuplicateContent,
+    InvalidTransition,
+    connection_defined,
+)
 
 RAW_OBJECTS = "raw_objects"
 RECORD_LOCKS = "record_locks"
@@ -89,29 +98,12 @@ INDEXES = (
     # expired leases: reconcile's pending records, the recovery sweep's processing ones, health
     IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)], name="status_lease"),
 )
-#: Indexes earlier releases made that no query uses any more: `ensure_indexes` drops them.
+#: Indexes no query uses: `ensure_indexes` drops them from a catalog that has them.
 RETIRED_INDEXES = ("status_format", "sha256_format")
 #: (connection, database, container) this process has listed in RAW_CONTAINERS.
 _NOTED_CONTAINERS: set[tuple[str, str, str]] = set()
 #: The most a count goes to before it is shown as "more than": counting is bounded like listing.
 COUNT_CAP = 10_000
-
-
-class CatalogError(RuntimeError):
-    """The catalog refused or could not do what was asked; the message names the record."""
-
-
-class InvalidTransition(CatalogError):
-    pass
-
-
-class DuplicateContent(CatalogError):
-    """Another record already holds this content for this format (the dedupe key)."""
-
-    def __init__(self, dedupe_key: str, existing: dict[str, Any] | None) -> None:
-        super().__init__(f"content {dedupe_key} is already in the catalog")
-        self.dedupe_key = dedupe_key
-        self.existing = existing
 
 
 def utcnow() -> dt.datetime:
@@ -135,13 +127,25 @@ def dedupe_key(fmt: str | None, sha256: str) -> str:
     return f"{fmt or '-'}:{sha256}"
 
 
+__all__ = [
+    "CatalogAuthRefused",
+    "CatalogError",
+    "CatalogHook",
+    "CatalogUnreachable",
+    "DuplicateContent",
+    "InvalidTransition",
+    "Status",
+]
+
+
 class CatalogHook(MongoHook):
     """Raw-object records on the official MongoHook (connection ``mongo_default``; database = its schema)."""
 
     hook_name = "Datalake catalog (MongoDB)"
 
     def __init__(self, mongo_conn_id: str = "mongo_default", database: str | None = None) -> None:
-        super().__init__(mongo_conn_id=mongo_conn_id)
+        with connection_defined(mongo_conn_id):  # MongoHook reads the connection here
+            super().__init__(mongo_conn_id=mongo_conn_id)
         self.database = database or self.connection.schema or DEFAULT_DATABASE
         self._indexed = False
         self._native_atomic: bool | None = None
@@ -316,10 +320,9 @@ class CatalogHook(MongoHook):
         holds. On FerretDB the filter is ``_id`` alone: its guarded updates are a read then a write, not
         atomic (FerretDB#3040), so a state guard there would only cost a filter (its SQLite backend pushes
         a filter down to SQL only when it is ``{_id: <str>}`` alone, and decodes every document for any
-        other: measured on the stack with 250 records, 2.6 ms for this replace against 74 ms for the same
-        with ``status`` in the filter, as update_one or find_one_and_update alike), and inside the caller's
-        own lease no other writer may touch the record anyway. On MongoDB the state guard is kept (it is
-        atomic there and costs nothing). None when the record was no longer in ``expected``.
+        other), and inside the caller's own lease no other writer may touch the record anyway. On MongoDB
+        the state guard is kept (it is atomic there and costs nothing). None when the record was no longer
+        in ``expected``.
         """
         new = {**record, "last_modified": utcnow()}
         guard = (
@@ -430,8 +433,8 @@ class CatalogHook(MongoHook):
         """Where the objects of these records are: ``{id: (container, name)}`` for the ids that have one.
 
         One lookup by ``_id`` per record, four at a time. FerretDB hands a plain ``_id`` equality to its SQL
-        backend (about 1 ms), while ``$in`` or a filter on any other field decodes the whole collection
-        (about 0.3 ms per record): only this stays fast as the catalog grows.
+        backend, while ``$in`` or a filter on any other field decodes the whole collection: only this stays
+        fast as the catalog grows.
         """
         ids = list(dict.fromkeys(record_ids))
         if not ids:

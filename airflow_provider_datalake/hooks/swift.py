@@ -2,7 +2,8 @@
 
 Raw files are kept forever, so an upload counts only once Swift's ETag and size match what was sent, and a
 failed upload leaves nothing behind. Files of any size stream through in one pass that also computes md5 and
-sha256 (the catalog's fingerprints); large ones become Static Large Objects (SLO).
+sha256 (the catalog's fingerprints); large ones become Static Large Objects (SLO). How a source is read and
+cut into PUT bodies is in `swift_upload`; the exceptions, typed by what went wrong, are in `errors`.
 """
 
 from __future__ import annotations
@@ -14,28 +15,55 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import requests
 import swiftclient
-from airflow.exceptions import AirflowException
 from airflow.sdk.bases.hook import BaseHook
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3 as ks_v3
 
+from airflow_provider_datalake.hooks.errors import (
+    SwiftAuthRefused,
+    SwiftError,
+    SwiftIntegrityError,
+    SwiftNotFound,
+    SwiftUnreachable,
+    UploadAborted,
+    connection_defined,
+    os_reason,
+)
+from airflow_provider_datalake.hooks.swift_upload import (
+    CHUNK,
+    MIB,
+    SPOOL_RAM,
+    Piece,
+    PutResult,
+    Upload,
+    cut_pieces,
+    open_source,
+    remaining_bytes,
+    target_of,
+)
 from airflow_provider_datalake.interrupts import failpoint, interrupts_held
 
-_MIB = 1 << 20
-_CHUNK = _MIB  # bytes per read/send: few syscalls, bounded memory
-_SPOOL_RAM = 8 * _MIB  # a piece of a non-seekable source stays in RAM up to this, then spills to a temp file
+__all__ = [
+    "PutResult",
+    "SwiftAuthRefused",
+    "SwiftError",
+    "SwiftHook",
+    "SwiftIntegrityError",
+    "SwiftNotFound",
+    "SwiftUnreachable",
+    "UploadAborted",
+]
+
 _MAX_SEGMENTS = 1000  # Swift's default slo max_manifest_segments
 _LIST_PAGE = 10_000  # Swift's default container_listing_limit
 _RETRIES = 2  # small, so that a dead server fails within seconds
@@ -46,58 +74,6 @@ _META_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
 # expected 404s (object_exists) flood task logs: quiet it unless someone set its level on purpose.
 if logging.getLogger("swiftclient").level == logging.NOTSET:
     logging.getLogger("swiftclient").setLevel(logging.WARNING)
-
-
-class SwiftError(AirflowException):
-    """Any Swift failure; the message names the container/object, so one log line is enough to act."""
-
-
-class SwiftAuthError(SwiftError):
-    """Credentials refused (401/403) or auth endpoint failure; names the user and auth URL, never the key."""
-
-
-class SwiftNotFound(SwiftError):
-    """The container or object does not exist (``obj`` is None for container operations)."""
-
-    def __init__(self, message: str, container: str, obj: str | None = None) -> None:
-        super().__init__(message)
-        self.container, self.obj = container, obj
-
-    def __reduce__(self) -> tuple[Any, ...]:  # keeps the names when the exception crosses a process
-        return type(self), (str(self), self.container, self.obj)
-
-
-class UploadAborted(SwiftError):
-    """The caller's ``before_body`` failed, so the upload stopped before any of the object's bytes were
-    sent and nothing was stored; the caller's own exception is the ``__cause__``."""
-
-
-class SwiftIntegrityError(SwiftError):
-    """What Swift stored differs from what was sent; the upload is already deleted when this is raised."""
-
-
-@dataclass(frozen=True)
-class PutResult:
-    """What the catalog records about a stored object (``segments`` is 0 for a plain object).
-
-    ``md5`` is the content's MD5 for a plain object (it is Swift's ETag, checked against what was sent).
-    An SLO's ETag is the MD5 of its segments' ETags, and its content MD5 is not computed: a second MD5
-    over every byte cost a third of a large upload's client CPU, and ``sha256`` is the fingerprint.
-    """
-
-    container: str
-    name: str
-    size: int
-    md5: str | None
-    sha256: str
-    etag: str
-    segments: int
-
-
-def _target(container: str | None, obj: str | None = None) -> str:
-    if obj is not None:
-        return f"object {obj!r} in container {container!r}"
-    return f"container {container!r}" if container is not None else "the account"
 
 
 def _auth_url(host: str | None, port: int | None, path: str, https: bool) -> str:
@@ -111,116 +87,13 @@ def _auth_url(host: str | None, port: int | None, path: str, https: bool) -> str
     return f"{parts.scheme}://{netloc}{base}"
 
 
-def _remaining(stream: IO[bytes]) -> int | None:
-    """Bytes left in a seekable stream; None when it cannot seek (a pipe, a socket, a response body)."""
-    try:
-        here = stream.tell()
-        return stream.seek(0, io.SEEK_END) - stream.seek(here) if stream.seekable() else None
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-@contextmanager
-def _open_source(source: str | os.PathLike[str] | bytes | BinaryIO) -> Iterator[IO[bytes]]:
-    """Paths are opened (and closed) here; streams stay the caller's and are read from their position."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        yield io.BytesIO(source)
-    elif isinstance(source, str | os.PathLike):
-        with open(source, "rb") as handle:
-            yield handle
-    else:
-        yield source
-
-
-class _Upload:
-    """One put_object call: running sha256/size of the source, and what exists now (for the rollback)."""
-
-    def __init__(
-        self,
-        client: swiftclient.Connection,
-        container: str,
-        name: str,
-        progress: Any,
-        before_body: Callable[[], None] | None = None,
-    ) -> None:
-        self.client, self.container, self.name, self.progress = client, container, name, progress
-        self.sha256, self.size = hashlib.sha256(), 0
-        self.done: list[tuple[str, str]] = []
-        self.segment: tuple[str, str] | None = None  # the segment whose PUT is under way
-        self.before_body = before_body
-
-    def open_body(self) -> None:
-        """Run the caller's ``before_body`` once, before the first byte of data leaves."""
-        if (gate := self.before_body) is not None:
-            self.before_body = None
-            try:
-                gate()
-            except BaseException as err:
-                if not isinstance(err, Exception):
-                    raise
-                raise UploadAborted(f"upload of {_target(self.container, self.name)} stopped: {err}") from err
-
-
-class _Piece:
-    """File-like body of one PUT: ``stream`` from ``start``, at most ``limit`` bytes, ``last`` known ahead.
-    ``reset`` rewinds it for swiftclient's retries; bytes already fed to the digests are not fed twice."""
-
-    def __init__(self, up: _Upload, stream: IO[bytes], start: int, limit: int | None, last: bool) -> None:
-        self.up, self.stream, self.start, self.limit, self.last, self.fed = up, stream, start, limit, last, 0
-        self.reset()
-
-    def reset(self, *_args: Any, **_kwargs: Any) -> None:
-        self.md5, self.count = hashlib.md5(usedforsecurity=False), 0
-        self.stream.seek(self.start)
-
-    def read(self, size: int = -1) -> bytes:
-        self.up.open_body()
-        if self.limit is not None:
-            size = self.limit - self.count if size < 0 else min(size, self.limit - self.count)
-        if size == 0:
-            return b""
-        try:
-            data = self.stream.read(size) or b""
-        except Exception as err:  # a SwiftError, so that swiftclient does not retry it as a network error
-            raise SwiftError(f"{_target(self.up.container, self.up.name)}: source unreadable: {err}") from err
-        self.md5.update(data)
-        self.count += len(data)
-        if self.count > self.fed:
-            new, self.fed = data[len(data) - (self.count - self.fed) :], self.count
-            self.up.sha256.update(new)
-            self.up.size += len(new)
-            if self.up.progress is not None:
-                self.up.progress(len(new))
-        return data
-
-
-def _pieces(up: _Upload, stream: IO[bytes], seekable: bool, limit: int | None) -> Iterator[_Piece]:
-    """Cut the source into PUT bodies of at most ``limit`` bytes (None: one body), at least one. Seekable
-    sources are read in place; others are spooled one piece at a time (RAM, then a temp file), so memory
-    stays bounded, swiftclient can still retry, and a stream of unknown size gets measured."""
-    start, carry, last = stream.tell() if seekable else 0, b"", False
-    while not last:
-        if seekable:
-            last = limit is None or (stream.seek(start + limit) >= 0 and not stream.read(1))
-            yield _Piece(up, stream, start, limit, last)
-            start += limit or 0
-            continue
-        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_RAM) as spool:
-            length = spool.write(carry)
-            while data := stream.read(_CHUNK if limit is None else min(_CHUNK, limit - length)):
-                length += spool.write(data)
-            carry = (stream.read(1) or b"") if limit is not None and length == limit else b""
-            last = not carry
-            yield _Piece(up, spool, 0, None, last)  # type: ignore[arg-type]
-
-
 class _Connection(swiftclient.Connection):
     """swiftclient's Connection, whose HTTP session reads the environment once per storage URL.
 
-    requests re-reads the proxy variables (and scans all of ``os.environ`` twice) on every request unless
-    told not to: about half a millisecond of CPU each time, a tenth of a 1 KiB upload's client work. The
-    proxy (``no_proxy`` honoured) and CA bundle the environment gives are resolved here, when the
-    connection to that URL is made, and kept for its life; a reconnect reads them again.
+    requests re-reads the proxy variables (and scans all of ``os.environ``) on every request unless told
+    not to, a cost small uploads feel. The proxy (``no_proxy`` honoured) and CA bundle the environment
+    gives are resolved here, when the connection to that URL is made, and kept for its life; a reconnect
+    reads them again.
     """
 
     def http_connection(self, url: str | None = None) -> tuple[Any, Any]:
@@ -262,7 +135,8 @@ class SwiftHook(BaseHook):
 
     @cached_property
     def _connection(self) -> Any:
-        return self.get_connection(self.swift_conn_id)
+        with connection_defined(self.swift_conn_id):
+            return self.get_connection(self.swift_conn_id)
 
     @property
     def user(self) -> str:
@@ -284,10 +158,10 @@ class SwiftHook(BaseHook):
 
     def _sizes(self) -> tuple[int, int]:
         extra = self._connection.extra_dejson
-        mib = {k: int(extra[k]) * _MIB for k in ("slo_threshold_mb", "segment_size_mb") if extra.get(k)}
+        mib = {k: int(extra[k]) * MIB for k in ("slo_threshold_mb", "segment_size_mb") if extra.get(k)}
         threshold = self._slo_threshold
-        threshold = mib.get("slo_threshold_mb", 256 * _MIB) if threshold is None else threshold
-        return max(threshold, 0), max(self._segment_size or mib.get("segment_size_mb", 100 * _MIB), 1)
+        threshold = mib.get("slo_threshold_mb", 256 * MIB) if threshold is None else threshold
+        return max(threshold, 0), max(self._segment_size or mib.get("segment_size_mb", 100 * MIB), 1)
 
     def get_conn(self) -> swiftclient.Connection:
         """The cached client; it authenticates on its first request, so building it stays offline. A bare
@@ -321,27 +195,31 @@ class SwiftHook(BaseHook):
 
     @contextmanager
     def _mapped(self, what: str, container: str | None = None, obj: str | None = None) -> Iterator[None]:
-        """Turn swiftclient/keystoneauth/requests errors into SwiftError subclasses that name the target."""
-        target = _target(container, obj)
+        """Turn swiftclient/keystoneauth/requests errors into the typed SwiftError subclasses (unreachable,
+        refused, not found), each naming the target."""
+        target = target_of(container, obj)
         try:
             yield
         except swiftclient.ClientException as err:
             status = err.http_status
             if status in (401, 403) or (err.msg or "").startswith("Auth"):
                 refused = f"Swift refused user {self.user!r} at {self._authurl} ({what} {target})"
-                raise SwiftAuthError(f"{refused}: HTTP {status} {err.http_reason}".rstrip()) from err
+                raise SwiftAuthRefused(f"{refused}: HTTP {status} {err.http_reason}".rstrip()) from err
             if status == 404:
                 raise SwiftNotFound(f"{what} {target}: not found in Swift", container or "", obj) from err
             raise SwiftError(f"{what} {target} failed: {err}") from err
         except (ks_exc.ConnectionError, requests.RequestException, OSError) as err:
-            raise SwiftError(f"Swift unreachable at {self._authurl}: {what} {target}: {err}") from err
+            where = f"Swift unreachable at {self._authurl}: {what} {target}"
+            reason = os_reason(err)
+            brief = f"{where}: {reason}" if reason else where
+            raise SwiftUnreachable(f"{where}: {err}", brief) from err
         except (ks_exc.EndpointNotFound, ks_exc.EmptyCatalog) as err:  # the user was accepted, not the place
             found = f"Keystone at {self._authurl} gives user {self.user!r} no Swift endpoint"
             hint = "check the connection's region_name and interface"
             raise SwiftError(f"{found} ({what} {target}): {err}; {hint}") from err
         except ks_exc.ClientException as err:  # anything else keystoneauth raises is about auth or catalog
             refused = f"Keystone refused user {self.user!r} at {self._authurl} ({what} {target})"
-            raise SwiftAuthError(f"{refused}: {type(err).__name__}: {err}") from err
+            raise SwiftAuthRefused(f"{refused}: {type(err).__name__}: {err}") from err
 
     def test_connection(self) -> tuple[bool, str]:
         """HEAD the account: proves the URL, the credentials and the storage endpoint in one request."""
@@ -398,18 +276,18 @@ class SwiftHook(BaseHook):
                 raise ValueError(f"metadata key {key!r}: use letters, digits and '-' (Swift drops others)")
         headers = {f"X-Object-Meta-{key}": str(value) for key, value in (metadata or {}).items()}
         threshold, segment = self._sizes()
-        target = _target(container, name)
-        up = _Upload(self.get_conn(), container, name, progress, before_body)
+        target = target_of(container, name)
+        up = Upload(self.get_conn(), container, name, progress, before_body)
         try:
-            with _open_source(source) as stream:
-                remaining = _remaining(stream)
+            with open_source(source) as stream:
+                remaining = remaining_bytes(stream)
                 known = size if size is not None else remaining
                 if known is not None and known > segment * _MAX_SEGMENTS:
                     segment = -(-known // _MAX_SEGMENTS)  # larger segments rather than too many
                 limit = None if known is not None and known <= threshold else segment
-                with closing(_pieces(up, stream, remaining is not None, limit)) as pieces:
+                with closing(cut_pieces(up, stream, remaining is not None, limit)) as pieces:
                     first = next(pieces)
-                    measured = known if known is not None else _remaining(first.stream) or 0
+                    measured = known if known is not None else remaining_bytes(first.stream) or 0
                     if first.last and measured <= threshold:
                         put_headers = {**headers, "X-Object-Meta-Sha256": sha256} if sha256 else headers
                         etag = self._put_piece(
@@ -450,10 +328,10 @@ class SwiftHook(BaseHook):
 
     def _put_piece(
         self,
-        up: _Upload,
+        up: Upload,
         container: str,
         obj: str,
-        piece: _Piece,
+        piece: Piece,
         ctype: str | None,
         headers: dict[str, str] | None = None,
         length: int | None = None,
@@ -462,7 +340,7 @@ class SwiftHook(BaseHook):
         in-memory body (a file shorter than announced could otherwise hold the request open)."""
         length = (
             length
-            if length is not None and length <= _SPOOL_RAM and isinstance(piece.stream, io.BytesIO)
+            if length is not None and length <= SPOOL_RAM and isinstance(piece.stream, io.BytesIO)
             else None
         )
         with self._mapped("upload of", container, obj):
@@ -470,18 +348,18 @@ class SwiftHook(BaseHook):
                 container,
                 obj,
                 piece,
-                chunk_size=_CHUNK,
+                chunk_size=CHUNK,
                 content_type=ctype,
                 headers=headers,
                 content_length=length,
             )
         up.done.append((container, obj))  # only after success: a failed PUT leaves an older object intact
         if etag != piece.md5.hexdigest():
-            raise SwiftIntegrityError(f"upload of {_target(container, obj)}: etag {etag!r} != md5 sent")
+            raise SwiftIntegrityError(f"upload of {target_of(container, obj)}: etag {etag!r} != md5 sent")
         return etag
 
     def _put_slo(
-        self, up: _Upload, pieces: Iterator[_Piece], content_type: str | None, headers: dict[str, str]
+        self, up: Upload, pieces: Iterator[Piece], content_type: str | None, headers: dict[str, str]
     ) -> tuple[str, int]:
         """Upload verified segments, then the manifest; returns (SLO etag = md5 of segment etags, count)."""
         segments = f"{up.container}_segments"
@@ -489,7 +367,8 @@ class SwiftHook(BaseHook):
         manifest = []
         for index, piece in enumerate(pieces):
             if index == _MAX_SEGMENTS:
-                raise SwiftError(f"{_target(up.container, up.name)}: > {_MAX_SEGMENTS} segments; pass size=")
+                too_many = f"> {_MAX_SEGMENTS} segments; pass size="
+                raise SwiftError(f"{target_of(up.container, up.name)}: {too_many}")
             path = f"{up.name}/{index:08d}"
             up.segment = (segments, path)
             etag = self._put_piece(up, segments, path, piece, None)
@@ -504,7 +383,7 @@ class SwiftHook(BaseHook):
         up.done.append((up.container, up.name))
         return slo_etag, len(manifest)
 
-    def _discard(self, up: _Upload) -> None:
+    def _discard(self, up: Upload) -> None:
         """Best-effort rollback, manifest first; what cannot be deleted is logged for the reconciler.
 
         A segment whose PUT was cut short (an interrupt while Swift was still storing it) is deleted too,
@@ -518,7 +397,7 @@ class SwiftHook(BaseHook):
                     up.client.delete_object(container, obj)
                 except Exception as err:
                     if getattr(err, "http_status", None) != 404:
-                        self.log.warning("Rollback could not delete %s: %s", _target(container, obj), err)
+                        self.log.warning("Rollback could not delete %s: %s", target_of(container, obj), err)
 
     def head_object(self, container: str, name: str) -> dict[str, str]:
         """The object's headers with lower-case names; SwiftNotFound when it is absent."""
@@ -551,7 +430,7 @@ class SwiftHook(BaseHook):
     def download_object(self, container: str, name: str, path: str | os.PathLike) -> int:
         """Stream the object into ``path`` and return the bytes written; the length, and the md5 of a plain
         object, are checked, and a failed download removes its partial file."""
-        headers, chunks = self._get(container, name, _CHUNK)
+        headers, chunks = self._get(container, name, CHUNK)
         md5, written, etag = hashlib.md5(usedforsecurity=False), 0, headers.get("etag", "")
         try:
             with open(path, "wb") as out, closing(chunks):  # type: ignore[type-var]
@@ -560,7 +439,7 @@ class SwiftHook(BaseHook):
                     md5.update(chunk)
             plain = not etag.startswith('"') and "x-object-manifest" not in headers
             if written != int(headers.get("content-length", written)) or (plain and etag != md5.hexdigest()):
-                raise SwiftError(f"download of {_target(container, name)} is incomplete or corrupt")
+                raise SwiftError(f"download of {target_of(container, name)} is incomplete or corrupt")
         except BaseException:
             Path(path).unlink(missing_ok=True)
             raise

@@ -32,11 +32,12 @@ from keystoneauth1.identity import v3 as ks_v3
 from airflow_provider_datalake.hooks import swift as swift_module
 from airflow_provider_datalake.hooks.swift import (
     PutResult,
-    SwiftAuthError,
+    SwiftAuthRefused,
     SwiftError,
     SwiftHook,
     SwiftIntegrityError,
     SwiftNotFound,
+    SwiftUnreachable,
     UploadAborted,
 )
 from airflow_provider_datalake.samples import write_blob
@@ -141,7 +142,7 @@ def test_wrong_key_is_an_auth_error_without_the_key(
     bad = SwiftHook("swift_bad")
     ok, message = bad.test_connection()
     assert not ok
-    for text in (message, *(str(_raises(SwiftAuthError, call)) for call in _ops(bad, container))):
+    for text in (message, *(str(_raises(SwiftAuthRefused, call)) for call in _ops(bad, container))):
         assert "test:tester" in text and f":{swift_conn['port']}/auth/v1.0" in text
         assert wrong not in text and swift_conn["password"] not in text
 
@@ -172,7 +173,7 @@ def test_dead_server_fails_fast_as_unreachable(swift_conn: dict, monkeypatch: py
     error = _raises(SwiftError, lambda: dead.head_object("c", "o"))
     assert time.monotonic() - started < 20
     assert not ok and message.startswith(f"Swift unreachable at http://127.0.0.1:{port}/auth/v1.0")
-    assert type(error) is SwiftError and "object 'o' in container 'c'" in str(error)
+    assert type(error) is SwiftUnreachable and "object 'o' in container 'c'" in str(error)
 
 
 @pytest.mark.parametrize("no_proxy", ["", "127.0.0.1,localhost"])

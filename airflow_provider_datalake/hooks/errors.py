@@ -1,0 +1,176 @@
+"""Every exception the hooks raise, by what went wrong rather than by which library said it.
+
+Callers sort failures by class: a server that cannot be reached (`SwiftUnreachable`, `CatalogUnreachable`),
+credentials refused (`SwiftAuthRefused`, `CatalogAuthRefused`), a connection id that is not defined
+(`ConnectionNotDefined`). Each of these subclasses what callers of the underlying library catch
+(`SwiftError`, pymongo's `ConnectionFailure` / `OperationFailure`, Airflow's `AirflowNotFoundException`),
+and its text is one line that names the server and the user, never a password.
+
+pymongo raises from any collection call, wherever it is made (the catalog hook's methods, or callers that
+use ``CatalogHook.db`` directly), so its exceptions are typed where they are sorted: `catalog_failure`
+gives the typed exception for a pymongo one, `catalog_errors()` raises it in place.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from airflow.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowNotFoundException
+from pymongo.errors import ConnectionFailure, OperationFailure
+
+
+class ConnectionNotDefined(AirflowNotFoundException):
+    """No Airflow connection has this id (``conn_id``)."""
+
+    def __init__(self, conn_id: str) -> None:
+        super().__init__(f"The conn_id `{conn_id}` isn't defined")
+        self.conn_id = conn_id
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the id when the exception crosses a process
+        return type(self), (self.conn_id,)
+
+
+@contextmanager
+def connection_defined(conn_id: str) -> Iterator[None]:
+    """Airflow's "isn't defined" for ``conn_id`` becomes `ConnectionNotDefined`."""
+    try:
+        yield
+    except AirflowNotFoundException as err:
+        if isinstance(err, ConnectionNotDefined):
+            raise
+        raise ConnectionNotDefined(conn_id) from err
+
+
+# -- Swift --------------------------------------------------------------------------------------------------
+
+
+class SwiftError(AirflowException):
+    """Any Swift failure; the message names the container/object, so one log line is enough to act."""
+
+
+class SwiftAuthRefused(SwiftError):
+    """Credentials refused (401/403) or auth endpoint failure; names the user and auth URL, never the key."""
+
+
+class SwiftUnreachable(SwiftError):
+    """No answer from Swift (connection refused, name unknown, timeout, a proxy in the way).
+
+    ``brief`` is the one-line form: where and what was tried, and the operating system's reason when one
+    is known (``[Errno 111] Connection refused``), without the HTTP library's wrapping.
+    """
+
+    def __init__(self, message: str, brief: str | None = None) -> None:
+        super().__init__(message)
+        self.brief = brief or message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.brief)
+
+
+class SwiftNotFound(SwiftError):
+    """The container or object does not exist (``obj`` is None for container operations)."""
+
+    def __init__(self, message: str, container: str, obj: str | None = None) -> None:
+        super().__init__(message)
+        self.container, self.obj = container, obj
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the names when the exception crosses a process
+        return type(self), (str(self), self.container, self.obj)
+
+
+class UploadAborted(SwiftError):
+    """The caller's ``before_body`` failed, so the upload stopped before any of the object's bytes were
+    sent and nothing was stored; the caller's own exception is the ``__cause__``."""
+
+
+class SwiftIntegrityError(SwiftError):
+    """What Swift stored differs from what was sent; the upload is already deleted when this is raised."""
+
+
+def os_reason(err: BaseException) -> str | None:
+    """The operating system's reason behind a network error, as Python words it (``[Errno 111] Connection
+    refused``, ``timed out``), found by following the causes and the wrapped errors of requests/urllib3."""
+    seen: set[int] = set()
+    todo: list[Any] = [err]
+    while todo:
+        one = todo.pop(0)
+        if not isinstance(one, BaseException) or id(one) in seen:
+            continue
+        seen.add(id(one))
+        if isinstance(one, TimeoutError | socket.timeout) and not one.errno:
+            return "timed out"
+        if isinstance(one, OSError) and one.errno is not None and one.strerror:
+            return f"[Errno {one.errno}] {one.strerror}"
+        todo += [one.__cause__, one.__context__, getattr(one, "reason", None), *one.args]
+    return None
+
+
+# -- the catalog --------------------------------------------------------------------------------------------
+
+
+class CatalogError(RuntimeError):
+    """The catalog refused or could not do what was asked; the message names the record."""
+
+
+class InvalidTransition(CatalogError):
+    """A state change the record's state machine does not allow."""
+
+
+class DuplicateContent(CatalogError):
+    """Another record already holds this content for this format (the dedupe key)."""
+
+    def __init__(self, dedupe_key: str, existing: dict[str, Any] | None) -> None:
+        super().__init__(f"content {dedupe_key} is already in the catalog")
+        self.dedupe_key = dedupe_key
+        self.existing = existing
+
+
+class CatalogUnreachable(ConnectionFailure):
+    """No answer from the catalog's server within the client's timeouts; the text is one line."""
+
+
+class CatalogAuthRefused(OperationFailure):
+    """The catalog's server refused the credentials (MongoDB error 13 or 18); the text is one line."""
+
+
+_AUTH_CODES = (13, 18)  # Unauthorized, AuthenticationFailed
+# pymongo appends its timeouts and the whole topology to the reason: the one-line form drops them
+_MONGO_NOISE = re.compile(r" \(configured timeouts: [^)]*\)|, Timeout: .*|, Topology Description: .*")
+_MONGO_TIMEOUT = re.compile(r", Timeout: ([\d.]+)s")
+_ADDRESS = re.compile(r"\S+:\d+")
+
+
+def catalog_failure(exc: BaseException) -> CatalogUnreachable | CatalogAuthRefused | None:
+    """The typed catalog exception for a pymongo one (itself when already typed); None for any other."""
+    if isinstance(exc, CatalogUnreachable | CatalogAuthRefused):
+        return exc
+    if isinstance(exc, ConnectionFailure):
+        text = str(exc)
+        clean = _MONGO_NOISE.sub("", text)
+        timeout = _MONGO_TIMEOUT.search(text)
+        after = f" (gave up after {timeout[1]} s)" if timeout else ""
+        where, sep, why = clean.partition(": ")
+        if sep and _ADDRESS.fullmatch(where):
+            return CatalogUnreachable(f"catalog (MongoDB) unreachable at {where}: {why}{after}")
+        return CatalogUnreachable(f"catalog (MongoDB) unreachable: {clean[:200]}{after}")
+    if isinstance(exc, OperationFailure) and exc.code in _AUTH_CODES:
+        why = str(exc).split(", full error:")[0][:200]
+        return CatalogAuthRefused(f"catalog (MongoDB) refused the credentials: {why}", exc.code)
+    return None
+
+
+@contextmanager
+def catalog_errors() -> Iterator[None]:
+    """pymongo's connection failures and credential refusals raised inside become the typed ones."""
+    try:
+        yield
+    except (ConnectionFailure, OperationFailure) as err:
+        typed = catalog_failure(err)
+        if typed is None or typed is err:
+            raise
+        raise typed from err
