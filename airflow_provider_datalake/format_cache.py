@@ -1,12 +1,16 @@
-"""What a format's DAG needs at parse time, without the descriptor model.
+"""The local format cache: the file a dags folder's DAGs are built from, and the DAG spec stored in it.
 
-The dag-processor parses each DAG file in a fresh process. Importing the pydantic descriptor model and
-validating a descriptor there cost about 0.2 s per file, so for 1,000 formats, over 3 minutes of CPU per
-pass over the folder. `datalake formats sync` validates each descriptor once and stores this small spec
-beside it in the cache; a DAG file reads the spec with the standard library only. The spec is tied to its
-YAML text (sha256) and to the code that derived it (package version and `SPEC_VERSION`): when either
-differs, or the descriptor is invalid, there is no spec and the DAG file validates the descriptor itself,
-so an invalid descriptor still gives its own import error, with its file, line and field.
+`datalake formats sync` (`descriptors.store.sync_cache`) copies the active descriptors from the catalog into
+``datalake_formats.json`` beside the DAG files, so that parsing a DAG file needs no database. The
+dag-processor parses each DAG file in a fresh process, where importing the pydantic descriptor model and
+validating a descriptor would dominate the cost of the file; so each valid descriptor is validated once, at
+sync, and stored with this small spec, which a DAG file reads with the standard library only. The spec is
+tied to its YAML text (sha256) and to the code that derived it (package version and `SPEC_VERSION`): when
+either differs, or the descriptor is invalid, there is no spec and the DAG file validates the descriptor
+itself, so an invalid descriptor still gives its own import error, with its file, line and field.
+
+Standard library only, and below `descriptors` in the layers: the store writes this format, the factory and
+the load tasks read it. The descriptor model appears only as a type (`DagSpec.from_descriptor`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from airflow_provider_datalake.version import __version__
 
 if TYPE_CHECKING:
     from airflow_provider_datalake.descriptors.model import Descriptor
+
+#: The cache file's name in a dags folder.
+CACHE_NAME = "datalake_formats.json"
 
 # Bump when the fields below change: older specs are then ignored, and the descriptor validated instead.
 SPEC_VERSION = 2
@@ -119,6 +126,10 @@ def _doc(desc: Descriptor) -> str:
 # cache version, however many DAG files the process parses.
 _entries: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 _entries_lock = threading.Lock()
+
+
+class FormatNotFound(LookupError):
+    """The format is not in the cache (never synced, or deactivated since)."""
 
 
 class CacheError(ValueError):

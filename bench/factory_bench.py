@@ -281,8 +281,7 @@ def write_variants(root: Path, n: int) -> dict[str, Path]:
     """The four dags folders (ours, hand-written, dag-factory per file and per folder) for n formats."""
     from airflow_provider_datalake.descriptors.loader import parse_descriptor
     from airflow_provider_datalake.factory import render_format_files
-    from airflow_provider_datalake.factory.dags import CACHE_NAME
-    from airflow_provider_datalake.factory.spec import _doc
+    from airflow_provider_datalake.format_cache import CACHE_NAME, _doc
 
     names = ("ours", "ours_single", "hand", "hand_taskflow", "floor")
     names += ("dagfactory", "dagfactory_folder", "pypath")
@@ -336,7 +335,7 @@ def time_cache_reads(cache_path: Path, repeats: int) -> dict[str, float]:
     """What 1,000 DAG files of one process read from the cache, cold each round; medians: the JSON (read
     once, then memoised by the file's stat), each format's DAG spec (what ``build_dag`` uses), and, for
     reference, the validating path (``descriptor_from_cache``: what an entry without a spec costs)."""
-    from airflow_provider_datalake.factory import spec
+    from airflow_provider_datalake import format_cache as spec
     from airflow_provider_datalake.factory.dags import descriptor_from_cache
 
     names = list(json.loads(cache_path.read_text())["descriptors"])

@@ -38,7 +38,7 @@ from airflow_provider_datalake.descriptors.loader import (
     validate_data,
 )
 from airflow_provider_datalake.descriptors.model import Descriptor, is_identifier
-from airflow_provider_datalake.factory.spec import CacheError, DagSpec, cache_entries, text_sha256
+from airflow_provider_datalake.format_cache import CacheError, DagSpec, cache_entries, text_sha256
 
 if TYPE_CHECKING:
     from pymongo.collection import Collection
@@ -346,7 +346,7 @@ def _write_atomic(path: Path, payload: dict[str, Any]) -> None:
 def _cache_record(found: FormatVersion) -> dict[str, Any]:
     """``version`` and ``yaml`` (the truth), plus ``data``: the YAML pre-parsed, when JSON holds it exactly,
     tied to the text by ``sha256``, so that reading 1,000 descriptors needs no YAML parsing; and, for a
-    valid descriptor, ``dag``: what its DAG file needs at parse time (`factory.spec`), so that parsing
+    valid descriptor, ``dag``: what its DAG file needs at parse time (`format_cache`), so that parsing
     needs no validation either."""
     record: dict[str, Any] = {"version": found.version, "yaml": found.yaml}
     data = plain_data(found.yaml)

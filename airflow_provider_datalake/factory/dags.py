@@ -4,42 +4,36 @@ Run shape: ``claim`` (committed -> processing, atomic per object) -> ``load__<ta
 mapped over the claimed objects, all targets in parallel -> ``finish`` (processed | failed per object).
 The DAG is scheduled on the format's Asset, whose AssetWatcher runs `CommittedObjectsTrigger` in the
 triggerer: a committed raw object of the format starts a run without any worker waiting.
+
+Generated DAG files import this module in a fresh dag-processor process: what it imports at module level is
+what every parse pays for (the Task SDK, the operators, the trigger and the format cache); the descriptor
+model comes only with a descriptor that has no DAG spec, and the catalog and Swift only when a task runs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_datalake.factory.spec import DagSpec, cache_entries
+from airflow.sdk import DAG, Asset, AssetWatcher, BaseHook, get_current_context, get_parsing_context, task
+
+from airflow_provider_datalake.format_cache import DagSpec, FormatNotFound, cache_entries
+from airflow_provider_datalake.operators.formats import (
+    ClaimRawObjectsOperator,
+    FinishRawObjectsOperator,
+    LoadRawObjectOperator,
+    descriptor_from_cache,
+)
+from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
 
 if TYPE_CHECKING:
     from airflow_provider_datalake.descriptors.model import Descriptor
 
-CACHE_NAME = "datalake_formats.json"
+__all__ = ["FormatNotFound", "build_dag", "build_dags", "dag_for", "dag_from_spec", "unknown_formats_dag"]
 
-
-class FormatNotFound(LookupError):
-    pass
-
-
-def descriptor_from_cache(name: str, cache_path: Path) -> Descriptor:
-    """Validate only this format's descriptor: a bad one raises here, for its own DAG file alone."""
-    from airflow_provider_datalake.descriptors.store import read_cache_entry
-
-    try:
-        desc, error = read_cache_entry(cache_path, name)
-    except FileNotFoundError:
-        raise FormatNotFound(f"no descriptor cache at {cache_path}: run `datalake formats sync`") from None
-    except KeyError:
-        raise FormatNotFound(
-            f"format {name!r} is not in {cache_path} (deactivated?): run `datalake formats sync`"
-        ) from None
-    if error is not None:
-        raise error
-    assert desc is not None
-    return desc
+log = logging.getLogger(__name__)
 
 
 def build_dag(
@@ -84,10 +78,6 @@ def build_dags(
     sync), the descriptor is validated here, and an invalid one is logged and skipped. A task's process
     builds only its own DAG (Airflow's parsing context).
     """
-    import logging
-
-    from airflow.sdk import get_parsing_context
-
     path = Path(cache_path)
     try:
         entries = cache_entries(path)
@@ -109,7 +99,7 @@ def build_dags(
             try:
                 dag = build_dag(name, cache_path=path, **conns)
             except (ValueError, LookupError) as exc:  # DescriptorError is a ValueError
-                logging.getLogger(__name__).error("format %s has no DAG: %s", name, exc)
+                log.error("format %s has no DAG: %s", name, exc)
                 continue
         dags[dag_id] = dag
     return dags
@@ -150,15 +140,6 @@ def dag_from_spec(
     claim_limit: int = 100,
     poll_interval: float = 2.0,
 ) -> Any:
-    from airflow.sdk import DAG, Asset, AssetWatcher
-
-    from airflow_provider_datalake.operators.formats import (
-        ClaimRawObjectsOperator,
-        FinishRawObjectsOperator,
-        LoadRawObjectOperator,
-    )
-    from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
-
     fmt = spec.name
     asset = Asset(
         name=f"datalake_raw__{fmt}",
@@ -181,7 +162,7 @@ def dag_from_spec(
     with DAG(
         dag_id=f"datalake__{fmt}",
         # The asset itself, not a one-item list: Airflow hashes a DAG's schedule each time tasks are
-        # linked, and a list's hash serialises every asset in it (about 0.3 ms per DAG here).
+        # linked, and a list's hash serialises every asset in it.
         schedule=asset,
         catchup=False,
         max_active_runs=4,
@@ -239,10 +220,6 @@ def unknown_formats_dag(
     InfluxDB when the connection `influxdb_default` exists, so an auto-activated format never names a
     store this deployment lacks).
     """
-    from airflow.sdk import DAG, Asset, AssetWatcher, get_current_context, task
-
-    from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
-
     asset = Asset(
         name=f"{dag_id}__raw",
         uri=f"datalake://raw/_unformatted/{dag_id}",
@@ -280,6 +257,7 @@ def unknown_formats_dag(
 
         @task(task_id="infer")
         def infer() -> list[dict[str, Any]]:
+            # deferred: the DAG file's parse loads neither Jinja, the catalog, Swift nor the inference
             from airflow_provider_datalake.factory.render import sync_dags_folder
             from airflow_provider_datalake.hooks.catalog import CatalogHook
             from airflow_provider_datalake.hooks.swift import SwiftHook
@@ -307,8 +285,6 @@ def unknown_formats_dag(
 
 def _available_stores() -> tuple[str, ...]:
     """PostgreSQL always; InfluxDB only where its connection is configured."""
-    from airflow.sdk import BaseHook
-
     try:
         BaseHook.get_connection("influxdb_default")
     except Exception:

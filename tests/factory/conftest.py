@@ -17,7 +17,7 @@ import pytest
 def write_synced_cache(folder: Path, entries: dict[str, str], version: int = 2) -> Path:
     """A descriptor cache as `datalake formats sync` writes it (valid entries carry their DAG spec)."""
     from airflow_provider_datalake.descriptors.store import FormatVersion, _cache_record
-    from airflow_provider_datalake.factory.dags import CACHE_NAME
+    from airflow_provider_datalake.format_cache import CACHE_NAME
 
     path = folder / CACHE_NAME
     records = {

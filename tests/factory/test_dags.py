@@ -15,7 +15,7 @@ from airflow_provider_datalake.factory import (
     install_dags_folder,
     render_format_files,
 )
-from airflow_provider_datalake.factory.dags import CACHE_NAME
+from airflow_provider_datalake.format_cache import CACHE_NAME
 
 GOOD = """
 name: {name}

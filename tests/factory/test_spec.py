@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_datalake.descriptors.loader import DescriptorError, parse_descriptor
 from airflow_provider_datalake.factory import build_dag, dag_for, render_format_files
-from airflow_provider_datalake.factory.spec import SPEC_VERSION, DagSpec
+from airflow_provider_datalake.format_cache import SPEC_VERSION, DagSpec
 from tests.factory.conftest import write_synced_cache
 from tests.factory.test_dags import BAD, GOOD
 

@@ -14,7 +14,8 @@ import pytest
 from airflow_provider_datalake import insert_datalake
 from airflow_provider_datalake.descriptors.store import FormatStore
 from airflow_provider_datalake.factory import build_dag
-from airflow_provider_datalake.factory.dags import CACHE_NAME, unknown_formats_dag
+from airflow_provider_datalake.factory.dags import unknown_formats_dag
+from airflow_provider_datalake.format_cache import CACHE_NAME
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.inference.corpus import csv_fr_latin1
 from airflow_provider_datalake.inference.drafts import AUTO, PolicyStore

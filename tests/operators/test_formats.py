@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_datalake.descriptors.loader import parse_descriptor
-from airflow_provider_datalake.factory.dags import CACHE_NAME
+from airflow_provider_datalake.format_cache import CACHE_NAME
 from airflow_provider_datalake.operators.formats import LoadRawObjectOperator
 from tests.factory.test_dags import GOOD
 
