@@ -303,7 +303,7 @@ def test_sample_set(tmp_path: Path):
 
 
 # -------------------------------------------------------------------------------------------------- memory
-# tracemalloc slows allocation-heavy code ~10x, so sizes are modest; they are chosen so that the large output
+# tracemalloc slows allocation-heavy code a lot, so sizes are modest; they are chosen so that the large output
 # is well over the bound: a writer that kept its output (or grew with it) would fail, a streaming one is flat.
 MEMORY_BOUND = 1 << 20
 

@@ -3,10 +3,12 @@
     inference = infer_file("export.csv")          # or infer_chunks(swift.iter_object(...), filename=...)
     print(inference.yaml())                       # valid, loads back through the descriptor loader
 
-Stages, one module each: `sniff` (encoding, shape, CSV dialect), `types` (per-field type and converters,
-verified by the project's own parser), `propose` (names, targets, evidence, YAML), `drafts` (draft
-descriptors in the catalog, per-container/application policy, versions that only add fields). The cost is
-that of the sample (`SAMPLE_BYTES` from the start), whatever the size of the file.
+Stages, one module each: `sniff` (encoding, shape, CSV dialect), `shapes` (what one value looks like),
+`types` (per-field type and converters, verified by the project's own parser), `propose` (names, targets,
+evidence, YAML), `evolution` (does a known descriptor take a new sample: same, additive or conflict),
+`drafts` (draft descriptors in the catalog, per-container/application policy, the unknown-formats DAG's
+work). `corpus` holds the messy files inference is measured on. The cost is that of the sample
+(`SAMPLE_BYTES` from the start), whatever the size of the file.
 """
 
 from __future__ import annotations

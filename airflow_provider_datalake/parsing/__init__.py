@@ -44,7 +44,7 @@ def parse(descriptor: Descriptor, chunks: Iterable[bytes], *, batch_size: int = 
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     plan = row_plan(descriptor)
     codec_name(descriptor.parser.encoding)  # an unknown encoding is a descriptor error: say so now
-    if isinstance(descriptor.parser, CsvParser):  # pyarrow is imported by CSV parses only
+    if isinstance(descriptor.parser, CsvParser):  # imported here: pyarrow loads for CSV parses only
         from airflow_provider_datalake.parsing.columnar import ColumnarReader, columnar_ok
 
         if columnar_ok(descriptor):

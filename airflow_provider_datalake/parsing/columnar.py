@@ -68,7 +68,7 @@ def columnar_ok(descriptor: Descriptor) -> bool:
 
 
 class _RestByRows(Exception):
-    """Boundaries can no longer be trusted (or a record is huge): the row path reads the rest."""
+    """Boundaries cannot be trusted from here on (or a record is huge): the row path reads the rest."""
 
 
 @dataclass

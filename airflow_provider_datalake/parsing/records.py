@@ -120,7 +120,7 @@ class ColumnarBatch(Batch):
 
 
 def _materialise(table: Any) -> list[tuple[Any, ...]]:
-    import pyarrow as pa
+    import pyarrow as pa  # only columnar batches need it: the row path's imports stay light
 
     columns = []
     for column in table.columns:
