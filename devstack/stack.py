@@ -3,7 +3,7 @@
 Everything runs on 127.0.0.1 on explicit non-default ports, with data, logs and PID files under one
 git-ignored folder (``.stack/`` in the checkout, or ``$DATALAKE_STACK_DIR``). Build caches (the Swift
 virtual environment, the FerretDB binary, uv's wheels) live under ``~/.cache/datalake`` so a fresh clone
-on the same machine starts in seconds. Each service is ready only when a real request answers: an
+on the same machine builds nothing again. Each service is ready only when a real request answers: an
 authenticated Swift HEAD, a MongoDB ping, ``pg_isready`` plus a query, Airflow's health endpoint.
 
 This file is the command line and the orchestration: which services exist (in start order), the groups

@@ -24,7 +24,9 @@ def mongo_ping() -> bool:
     import pymongo  # the project's environment has it; imported only when a probe runs
 
     # Bounded reads too: a server that accepts and never answers must not hang `up` or `status`.
-    client = pymongo.MongoClient(HOST, PORTS["ferretdb"], serverSelectionTimeoutMS=1500, socketTimeoutMS=5000)
+    client: pymongo.MongoClient[dict] = pymongo.MongoClient(
+        HOST, PORTS["ferretdb"], serverSelectionTimeoutMS=1500, socketTimeoutMS=5000
+    )
     try:
         return client.admin.command("ping").get("ok") == 1
     finally:

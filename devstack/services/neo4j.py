@@ -31,11 +31,20 @@ from service import (
 
 NEO4J_SRC = REPO / "devstack" / "neo4j"
 NEO4J_LAUNCHER = NEO4J_SRC / "src" / "org" / "neocampus" / "datalake" / "devstack" / "Launcher.java"
-_POM = (NEO4J_SRC / "pom.xml").read_text()
-NEO4J_VERSION = re.search(r"<neo4j.version>([^<]+)<", _POM).group(1)
+
+
+def _pom_property(name: str) -> str:
+    """A version property of our pom.xml (the one place the Neo4j and plugin versions are written)."""
+    found = re.search(rf"<{re.escape(name)}>([^<]+)<", (NEO4J_SRC / "pom.xml").read_text())
+    if not found:
+        raise StackError(f"{NEO4J_SRC / 'pom.xml'} has no <{name}>")
+    return found.group(1)
+
+
+NEO4J_VERSION = _pom_property("neo4j.version")
 # Called by its full coordinates, so Maven looks up no plugin prefix nor a newest version.
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:" + (
-    re.search(r"<dependency-plugin.version>([^<]+)<", _POM).group(1)
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:" + _pom_property(
+    "dependency-plugin.version"
 )
 # Keyed on our pom.xml and launcher: a change to either resolves and compiles again.
 NEO4J_KEY = hashlib.sha256((NEO4J_SRC / "pom.xml").read_bytes() + NEO4J_LAUNCHER.read_bytes()).hexdigest()
@@ -62,7 +71,7 @@ def import_neo4j_driver() -> ModuleType:
     if "neo4j" in sys.modules:
         return sys.modules["neo4j"]
     hidden = [name for name in ("numpy", "pandas", "pyarrow") if name not in sys.modules]
-    sys.modules.update(dict.fromkeys(hidden))  # None: `import pandas` raises ImportError
+    sys.modules.update(dict.fromkeys(hidden))  # type: ignore[arg-type]  # None: `import pandas` raises ImportError
     try:
         import neo4j
     finally:

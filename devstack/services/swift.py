@@ -21,8 +21,10 @@ SWIFT_DIR = STACK / "swift"
 STORAGE_KINDS = ("object", "container", "account")
 
 # Swift's usual middleware, each from its egg under its own name.
-_PROXY_FILTERS = ("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "listing_formats", "bulk")
-_PROXY_FILTERS += ("tempurl", "slo", "dlo", "copy", "symlink")
+_PROXY_FILTERS = (
+    *("catch_errors", "gatekeeper", "healthcheck", "proxy-logging", "listing_formats", "bulk"),
+    *("tempurl", "slo", "dlo", "copy", "symlink"),
+)
 
 
 def swift_bin(name: str) -> str:
