@@ -20,19 +20,14 @@ there yet, and its newer timestamp wins over the upload that lands after it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-import mimetypes
 import os
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from pymongo.errors import PyMongoError
 
@@ -45,32 +40,22 @@ from airflow_provider_datalake.hooks.catalog import (
     utcnow,
 )
 from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook, UploadAborted
+from airflow_provider_datalake.ingest.errors import EmptySourceError, InsertError
+from airflow_provider_datalake.ingest.rules import (
+    DEFAULT_CONTAINER,
+    check_container,
+    check_format,
+    check_keys,
+)
+from airflow_provider_datalake.ingest.settle import delete_with_segments, settle_record
+from airflow_provider_datalake.ingest.source import Prepared, Source, prepare
 from airflow_provider_datalake.interrupts import failpoint, interrupts_held
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONTAINER = "datalake-raw"
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 LEASE_RENEW_EVERY = 30.0  # seconds between lease renewals during a long upload
 LEASE_MARGIN = dt.timedelta(seconds=30)  # clock skew allowed between a writer and a reconciler
-HASH_CHUNK = 1 << 20
-FORMAT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-CONTAINER_MAX = 241  # + "_segments" stays within Swift's 256
-CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
-
-
-class InsertError(RuntimeError):
-    """insert_datalake() failed; what was done has been rolled back (or left for reconcile(), as said)."""
-
-
-class EmptySourceError(InsertError, ValueError):
-    pass
-
-
-class SourceError(InsertError, OSError):
-    """The source cannot be read: missing, not a regular file, unreadable."""
 
 
 class _AlreadyStored(Exception):
@@ -93,101 +78,6 @@ def _pending_writer() -> ThreadPoolExecutor:
         if _pool is None or _pool[0] != os.getpid():
             _pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="datalake-pending"))
         return _pool[1]
-
-
-#: Data formats the platform's table lacks (Python's mimetypes knows neither on most systems).
-_EXTRA_TYPES = {
-    ".jsonl": "application/x-ndjson",
-    ".ndjson": "application/x-ndjson",
-    ".parquet": "application/vnd.apache.parquet",
-}
-
-
-def _guess_type(name: str) -> tuple[str | None, str | None]:
-    suffix = Path(name).suffix.lower()
-    if suffix in _EXTRA_TYPES:
-        return _EXTRA_TYPES[suffix], None
-    return mimetypes.guess_type(name)
-
-
-@dataclass
-class _Prepared:
-    """The source, opened for streaming, and what is known about it before upload."""
-
-    stream: BinaryIO | bytes
-    size: int | None
-    sha256: str | None
-    original_name: str | None
-    content_type: str
-    close: Callable[[], None]
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _storable(name: str | None) -> str | None:
-    """The name as the catalog can keep it: a file name that is not UTF-8 (Latin-1 names on lab shares)
-    reaches Python with surrogate escapes, which BSON refuses; its odd bytes are kept visible as ``\\xe9``.
-    """
-    if name is None:
-        return None
-    try:  # a UTF-8 name comes back as it was; os.fsdecode's escapes become the bytes they stand for
-        raw = name.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # another lone surrogate: no bytes behind it, show its code point
-        raw = name.encode("utf-8", "backslashreplace")
-    return raw.decode("utf-8", "backslashreplace")
-
-
-def _prepare(
-    source: Source, content_type: str | None, original_name: str | None, hash_first: bool
-) -> _Prepared:
-    original_name = _storable(original_name)
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        try:
-            st = path.stat()
-        except FileNotFoundError as exc:
-            raise SourceError(f"file not found: {path}") from exc
-        except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        if not path.is_file():
-            raise SourceError(f"not a regular file: {path}")
-        if st.st_size == 0:
-            raise EmptySourceError(f"empty file: {path} (nothing to store)")
-        try:
-            sha = _hash_file(path) if hash_first else None
-            fh = path.open("rb")
-        except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        name = original_name or _storable(path.name)
-        assert name is not None
-        guessed = content_type or _guess_type(name)[0] or "application/octet-stream"
-        return _Prepared(fh, st.st_size, sha, name, guessed, fh.close)
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-        if not data:
-            raise EmptySourceError("empty bytes (nothing to store)")
-        guessed = content_type or (original_name and _guess_type(original_name)[0])
-        return _Prepared(
-            data,
-            len(data),
-            hashlib.sha256(data).hexdigest(),
-            original_name,
-            guessed or "application/octet-stream",
-            lambda: None,
-        )
-    if hasattr(source, "read"):
-        name = original_name or _storable(
-            Path(str(source.name)).name if isinstance(getattr(source, "name", None), str) else None
-        )
-        guessed = content_type or (name and _guess_type(name)[0]) or "application/octet-stream"
-        return _Prepared(source, None, None, name, guessed, lambda: None)
-    raise TypeError(f"insert_datalake() takes a path, bytes or a binary stream, not {type(source).__name__}")
 
 
 def _object_name(fmt: str | None, record_id: str, now: dt.datetime) -> str:
@@ -236,8 +126,6 @@ def _wait_for_settled(
             return rec
         lease = rec.get("lease_until")
         if lease is not None and lease.replace(tzinfo=dt.UTC) < utcnow():
-            from airflow_provider_datalake.ingest.reconcile import settle_record
-
             settle_record(rec, catalog=catalog, swift=swift)
             continue
         if time.monotonic() > deadline:
@@ -282,7 +170,7 @@ def insert_datalake(
     container = DEFAULT_CONTAINER if container is None else container
     check_container(container)
     check_keys(other_data or {})
-    prepared = _prepare(source, content_type, original_name, hash_first=dedupe)
+    prepared = prepare(source, content_type, original_name, hash_first=dedupe)
     try:
         if format is None and match_formats:
             format = _recognise(catalog, container, prepared, application)
@@ -306,45 +194,8 @@ def insert_datalake(
         prepared.close()
 
 
-def check_format(name: str) -> None:
-    """A format name: it becomes part of object names, DAG ids and table names, so a plain identifier."""
-    if not FORMAT_NAME.match(name):
-        raise ValueError(f"format {name!r}: expected a lower-case identifier (a-z, 0-9, _; 63 at most)")
-
-
-def check_container(name: str) -> None:
-    """Swift's limit is 256 bytes; the ``<name>_segments`` companion of large objects must fit as well."""
-    if not name:
-        raise ValueError(
-            f"container: empty name (an empty container name is not the default one: leave it out for "
-            f"{DEFAULT_CONTAINER})"
-        )
-    if len(name) > CONTAINER_MAX:
-        raise ValueError(
-            f"container {name[:20]!r}... is {len(name)} characters long, {CONTAINER_MAX} at most (Swift's "
-            "256, less the '_segments' suffix of the container that holds large objects' segments)"
-        )
-    if not CONTAINER_NAME.match(name):
-        raise ValueError(f"container {name!r}: letters, digits, '_', '.', '-' only (and not '_.-' first)")
-
-
-def check_keys(value: Any, where: str = "other_data") -> None:
-    """Keys the catalog can store and query: a '.' or a leading '$' mean paths and operators to MongoDB."""
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if not isinstance(key, str) or not key or key.startswith("$") or "." in key:
-                raise ValueError(
-                    f"{where} key {key!r}: not empty, no '.' in a key and no '$' first (MongoDB reads them "
-                    "as paths and operators)"
-                )
-            check_keys(inner, f"{where}.{key}")
-    elif isinstance(value, list | tuple):
-        for item in value:
-            check_keys(item, where)
-
-
 def _insert(
-    prepared: _Prepared,
+    prepared: Prepared,
     *,
     swift: SwiftHook,
     catalog: CatalogHook,
@@ -495,8 +346,10 @@ ACTIVE_TTL = 60.0  # seconds a process reuses the active descriptors for matchin
 
 
 def _recognise(
-    catalog: CatalogHook, container: str, prepared: _Prepared, application: str | None
+    catalog: CatalogHook, container: str, prepared: Prepared, application: str | None
 ) -> str | None:
+    # deferred: the descriptor model (pydantic, YAML) only for an insert that names no format, so that
+    # `datalake insert --format x` starts without it
     from airflow_provider_datalake.descriptors.matching import match_format
     from airflow_provider_datalake.descriptors.store import FormatStore
 
@@ -549,8 +402,6 @@ def _roll_back(
     swift: SwiftHook, catalog: CatalogHook, record: dict[str, Any], *, object_may_exist: bool
 ) -> None:
     """Undo a failed insert: object first, then the record, so no object is ever left without its record."""
-    from airflow_provider_datalake.ingest.reconcile import delete_with_segments
-
     with interrupts_held():
         if object_may_exist:
             try:

@@ -26,7 +26,7 @@ from airflow_provider_datalake import reconcile
 from airflow_provider_datalake.hooks.catalog import CatalogHook, utcnow
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.ingest import InsertError
-from airflow_provider_datalake.ingest.reconcile import CLAIM
+from airflow_provider_datalake.ingest.settle import CLAIM
 from airflow_provider_datalake.samples import write_blob
 from tests.conftest import REPO, insert_into, sigint_as_at_a_terminal
 from tests.ingest.conftest import all_records, assert_consistent, segment_names, swift_names

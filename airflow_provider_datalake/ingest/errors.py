@@ -1,0 +1,15 @@
+"""The errors `insert_datalake()` raises: one family, so a caller catches InsertError alone."""
+
+from __future__ import annotations
+
+
+class InsertError(RuntimeError):
+    """insert_datalake() failed; what was done has been rolled back (or left for reconcile(), as said)."""
+
+
+class EmptySourceError(InsertError, ValueError):
+    pass
+
+
+class SourceError(InsertError, OSError):
+    """The source cannot be read: missing, not a regular file, unreadable."""

@@ -1,0 +1,142 @@
+"""Settling one pending record whose lease ran out, and deleting an object with its segments.
+
+Both the reconciler (every expired record it finds) and an insert (a dead writer's record holding the same
+content) settle records, and both an insert's rollback and a settled record delete objects: these pieces
+sit below both. A record is claimed first (one guarded update, so two settlers never both act), then
+rolled forward when its object is in Swift, complete and matching the record (size, SHA-256 and record id
+from the object's metadata), else rolled back: the object (and any SLO segments) deleted first, then the
+record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_datalake.hooks.catalog import CatalogHook, DuplicateContent, Status, dedupe_key, utcnow
+from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
+
+log = logging.getLogger(__name__)
+
+CLAIM = dt.timedelta(minutes=5)  # how long a reconciler owns a record it is settling
+
+
+@dataclass
+class ReconcileReport:
+    rolled_forward: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    orphans: list[tuple[str, str]] = field(default_factory=list)
+    orphans_removed: list[tuple[str, str]] = field(default_factory=list)
+    missing_objects: list[str] = field(default_factory=list)
+    other_accounts: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (self.orphans and not self.orphans_removed) and not self.missing_objects
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rolled_forward": self.rolled_forward,
+            "rolled_back": self.rolled_back,
+            "orphans": [f"{c}/{o}" for c, o in self.orphans],
+            "orphans_removed": [f"{c}/{o}" for c, o in self.orphans_removed],
+            "missing_objects": self.missing_objects,
+            "other_accounts": self.other_accounts,
+            "dry_run": self.dry_run,
+        }
+
+
+def segments_container(container: str) -> str:
+    return f"{container}_segments"
+
+
+def delete_with_segments(swift: SwiftHook, container: str, name: str) -> None:
+    """Delete an object and any segments a crashed SLO upload left without a manifest."""
+    swift.delete_object(container, name, missing_ok=True)
+    try:
+        for seg in list(swift.list_objects(segments_container(container), prefix=f"{name}/")):
+            swift.delete_object(segments_container(container), seg["name"], missing_ok=True)
+    except SwiftNotFound:
+        pass
+
+
+def _segment_count(swift: SwiftHook, rec: dict[str, Any]) -> int:
+    prefix = f"{rec['swift_object_id']}/"
+    return sum(1 for _ in swift.list_objects(segments_container(rec["swift_container"]), prefix=prefix))
+
+
+def _object_matches(swift: SwiftHook, rec: dict[str, Any]) -> dict[str, str] | None:
+    """The object's headers when it is the complete upload of this record, else None."""
+    try:
+        headers = swift.head_object(rec["swift_container"], rec["swift_object_id"])
+    except SwiftNotFound:
+        return None
+    size = int(headers.get("content-length", -1))
+    sha = headers.get("x-object-meta-sha256")
+    if headers.get("x-object-meta-record-id") not in (None, rec["_id"]):
+        return None
+    if rec.get("size") is not None and size != rec["size"]:
+        return None
+    if rec.get("sha256") and sha and sha != rec["sha256"]:
+        return None
+    if not sha and not rec.get("sha256"):
+        return None  # a stream's upload is complete only once the hook stamped its SHA-256
+    return headers
+
+
+def settle_record(
+    rec: dict[str, Any],
+    *,
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    report: ReconcileReport | None = None,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+) -> str | None:
+    """Settle one expired pending record: 'forward', 'back', or None when someone else owns it."""
+    report = report or ReconcileReport()
+    now = now or utcnow()
+    if dry_run:
+        verdict = "forward" if _object_matches(swift, rec) else "back"
+        (report.rolled_forward if verdict == "forward" else report.rolled_back).append(rec["_id"])
+        return verdict
+    claimed = catalog.transition(
+        rec["_id"],
+        (Status.PENDING, Status.RECONCILING),
+        Status.RECONCILING,
+        set_fields={"lease_until": now + CLAIM},
+        extra_filter={"lease_until": {"$lt": now}},
+    )
+    if claimed is None:
+        return None
+    headers = _object_matches(swift, claimed)
+    if headers is not None:
+        sha = claimed.get("sha256") or headers["x-object-meta-sha256"]
+        etag = headers.get("etag", "").strip('"')
+        slo = bool(headers.get("x-static-large-object"))
+        commit: dict[str, Any] = {
+            "size": int(headers["content-length"]),
+            "sha256": sha,
+            "md5": None if slo else etag,  # as insert_datalake records it (see PutResult)
+            "etag": etag,
+            "segments": _segment_count(swift, claimed) if slo else 0,
+            "lease_until": None,
+            "reconciled": True,
+        }
+        if claimed.get("dedupe") and str(claimed.get("dedupe_key", "")).startswith("unique:"):
+            commit["dedupe_key"] = dedupe_key(claimed.get("format"), sha)
+        try:
+            catalog.transition(claimed["_id"], Status.RECONCILING, Status.COMMITTED, set_fields=commit)
+            report.rolled_forward.append(claimed["_id"])
+            log.info("reconcile: committed %s (object verified in Swift)", claimed["_id"])
+            return "forward"
+        except DuplicateContent:
+            pass  # the same content was committed meanwhile by another record: this copy goes
+    delete_with_segments(swift, claimed["swift_container"], claimed["swift_object_id"])
+    catalog.delete_record(claimed["_id"], Status.RECONCILING)
+    report.rolled_back.append(claimed["_id"])
+    log.info("reconcile: rolled back %s", claimed["_id"])
+    return "back"
