@@ -72,7 +72,7 @@ def claim_objects(
 
     Each claimed object gets a lease of ``lease`` (renewed by its loads), counts one more attempt and
     keeps ``max_attempts``, for the recovery sweep to know when to give up on it."""
-    from airflow_provider_datalake.triggers.raw_objects import committed_ids
+    from airflow_provider_datalake.ingest.committed import committed_ids
 
     candidates = list(ids) if ids is not None else committed_ids(catalog, fmt, limit)
     claimed = []

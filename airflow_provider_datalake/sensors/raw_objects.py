@@ -12,7 +12,8 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 
 from airflow_provider_datalake.hooks.catalog import CatalogHook
-from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger, committed_ids
+from airflow_provider_datalake.ingest.committed import committed_ids
+from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
 
 
 class NewRawObjectSensor(BaseSensorOperator):

@@ -7,8 +7,9 @@ synchronous and the triggerer's event loop must never block.
 One query serves every trigger of a triggerer that watches the same catalog at the same pace: triggers
 register with a `_SharedPoll` per (event loop, connection, database, poll interval, extra query), which
 asks for the union of their formats (``format: {$in: [...]}``) once per interval and hands each trigger
-its own ids. A deployment watches one asset per format; one query each every 2 s kept FerretDB (whose
-SQLite backend scans the collection for any filter but ``_id``) busy at rest.
+its own ids. A deployment watches one asset per format: without sharing, each would send its own query
+every interval, and a catalog whose backend scans the collection for any filter but ``_id`` (FerretDB on
+SQLite) would be busy while the lake is at rest. The queries themselves are `ingest.committed`'s.
 
 The shared poll also runs the recovery sweep (`processing.recover_expired`) every ``SWEEP_EVERY`` seconds,
 before its query: objects whose processing lease ran out (their run died) are committed again, and so
@@ -39,17 +40,9 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 if TYPE_CHECKING:  # pymongo and MongoHook only where the trigger runs, not in every DAG file's parse
     from airflow_provider_datalake.hooks.catalog import CatalogHook
 
-_ORDER = [("creation_date", 1), ("_id", 1)]
 #: seconds between two recovery sweeps of one shared poll
 SWEEP_EVERY = 30.0
 log = logging.getLogger(__name__)
-
-
-def committed_filter(fmt: str | None, query: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The catalog filter for committed objects of one format; ``query`` may narrow (or override) it."""
-    from airflow_provider_datalake.hooks.catalog import Status
-
-    return {"status": Status.COMMITTED.value, "format": fmt, **(query or {})}
 
 
 def _head(ids: list[str], limit: int) -> list[str]:
@@ -58,42 +51,6 @@ def _head(ids: list[str], limit: int) -> list[str]:
 
 def _wider(a: int, b: int) -> int:
     return 0 if 0 in (a, b) else max(a, b)
-
-
-def committed_ids(
-    catalog: CatalogHook, fmt: str | None, limit: int, query: dict[str, Any] | None = None
-) -> list[str]:
-    """Ids of committed objects of this format (None: no format yet), oldest first (blocking; call from a
-    thread); ``query`` narrows them (the unknown-formats DAG skips objects already being inferred)."""
-    cursor = catalog.raw_objects.find(committed_filter(fmt, query), {"_id": 1}).sort(_ORDER).limit(limit)
-    return [doc["_id"] for doc in cursor]
-
-
-def committed_ids_by_format(
-    catalog: CatalogHook, limits: dict[str | None, int], query: dict[str, Any] | None = None
-) -> dict[str | None, list[str]]:
-    """`committed_ids` for several formats in one query where it can (blocking; call from a thread).
-
-    Each format gets exactly what `committed_ids` would return: its oldest ``limits[fmt]`` ids. The union
-    is read oldest first with the largest limit; a prefix of that order holds the oldest ids of every
-    format in it, so only a format the prefix may have cut short (the result filled the limit, that
-    format did not) is asked again on its own: one query when nothing is backed up.
-    """
-    if len(limits) == 1 or (query and "format" in query):  # one format, or a query that sets its own
-        return {fmt: committed_ids(catalog, fmt, limit, query) for fmt, limit in limits.items()}
-    cap = 0 if 0 in limits.values() else max(limits.values())
-    flt = {**committed_filter(None, query), "format": {"$in": list(limits)}}
-    docs = list(catalog.raw_objects.find(flt, {"_id": 1, "format": 1}).sort(_ORDER).limit(cap))
-    found: dict[str | None, list[str]] = {fmt: [] for fmt in limits}
-    for doc in docs:
-        ids = found.get(doc.get("format"))
-        if ids is not None:
-            ids.append(doc["_id"])
-    if cap and len(docs) >= cap:
-        for fmt, limit in limits.items():
-            if len(found[fmt]) < limit:
-                found[fmt] = committed_ids(catalog, fmt, limit, query)
-    return {fmt: _head(ids, limits[fmt]) for fmt, ids in found.items()}
 
 
 @dataclass(eq=False)
@@ -143,7 +100,9 @@ class _SharedPoll:
             self.wake.set()  # let the loop see it is empty and end
 
     def _fetch(self, limits: dict[str | None, int]) -> dict[str | None, list[str]]:
+        # deferred: pymongo only in the triggerer, never in a DAG file's parse
         from airflow_provider_datalake.hooks.catalog import CatalogHook
+        from airflow_provider_datalake.ingest.committed import committed_ids_by_format
 
         if self.catalog is None:
             self.catalog = CatalogHook(self.mongo_conn_id, self.database)
@@ -154,6 +113,7 @@ class _SharedPoll:
 
     @staticmethod
     def _sweep(catalog: CatalogHook) -> None:
+        # deferred: processing (pymongo, swiftclient) only in the triggerer, never in a DAG file's parse
         from airflow_provider_datalake.processing import recover_expired
 
         try:

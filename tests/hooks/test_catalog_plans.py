@@ -23,9 +23,9 @@ from pymongo import monitoring
 from airflow_provider_datalake import health, processing
 from airflow_provider_datalake.hooks.catalog import INDEXES, RAW_OBJECTS, CatalogHook, Status, utcnow
 from airflow_provider_datalake.inference import drafts
+from airflow_provider_datalake.ingest.committed import committed_ids, committed_ids_by_format
 from airflow_provider_datalake.ingest.reconcile import _containers
 from airflow_provider_datalake.samples import catalog_records
-from airflow_provider_datalake.triggers.raw_objects import committed_ids, committed_ids_by_format
 
 pytestmark = pytest.mark.stack
 

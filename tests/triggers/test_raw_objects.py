@@ -17,12 +17,9 @@ import pytest
 from pymongo import monitoring
 
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
+from airflow_provider_datalake.ingest.committed import committed_ids, committed_ids_by_format
 from airflow_provider_datalake.triggers import raw_objects
-from airflow_provider_datalake.triggers.raw_objects import (
-    CommittedObjectsTrigger,
-    committed_ids,
-    committed_ids_by_format,
-)
+from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
 
 pytestmark = pytest.mark.stack
 
