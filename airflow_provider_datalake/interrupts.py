@@ -1,9 +1,11 @@
 """Signals during a rollback, and the fault points the crash tests stop a writer at.
 
 A Ctrl-C during an insert starts its rollback: the object (and its segments) deleted, then the record. A
-user who presses Ctrl-C again while that runs, a second on a slow server, used to cut it short: the pending
-record stayed for `reconcile` to find after its lease, while the CLI had already said "rolled back". Now the
-rollback holds further interrupts and delivers the first one when it is done.
+second Ctrl-C while that runs (a user impatient with a slow server) must not cut it short, or the pending
+record would stay for `reconcile` to find after its lease while the CLI had already said "rolled back". So
+the rollback holds further interrupts (`interrupts_held`) and delivers the first one when it is done.
+
+`failpoint` lets the crash tests kill or interrupt a writer at a named point of the insert protocol.
 """
 
 from __future__ import annotations
