@@ -1,7 +1,7 @@
 """The Airflow plugin of the data lake (entry point `airflow.plugins`).
 
-It grows the catalog/lineage view and the ingest endpoint; for now it only registers the provider's
-presence with Airflow's plugin manager so `airflow plugins` shows it.
+It registers the provider with Airflow's plugin manager, so that `airflow plugins` shows it; the catalog
+view and the upload endpoint belong here, as surfaces over the package (nothing below imports this).
 """
 
 from __future__ import annotations
