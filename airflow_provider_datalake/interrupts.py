@@ -42,11 +42,11 @@ def interrupts_held() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for num, handler in previous.items():
+            signal.signal(num, handler)
     if held:
-        signum, frame = held[0]
-        previous[signum](signum, frame)
+        first, frame = held[0]
+        previous[first](first, frame)
 
 
 def failpoint(name: str) -> None:

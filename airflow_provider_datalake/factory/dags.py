@@ -84,7 +84,7 @@ def build_dags(
     except FileNotFoundError:
         return {}
     wanted = get_parsing_context().dag_id
-    conns = {"mongo_conn_id": mongo_conn_id, "swift_conn_id": swift_conn_id}
+    conns: dict[str, Any] = {"mongo_conn_id": mongo_conn_id, "swift_conn_id": swift_conn_id}
     dags: dict[str, Any] = {}
     for name, entry in entries.items():
         dag_id = f"datalake__{name}"
@@ -154,7 +154,7 @@ def dag_from_spec(
             )
         ],
     )
-    conns = {"mongo_conn_id": mongo_conn_id, "database": database}
+    conns: dict[str, Any] = {"mongo_conn_id": mongo_conn_id, "database": database}
     # A mapped task's arguments are stored in the serialized DAG: plain data only (a descriptor object
     # would be stored as its repr).
     given = None if descriptor is None else descriptor.model_dump(mode="json", by_alias=True)

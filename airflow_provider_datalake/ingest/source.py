@@ -96,13 +96,13 @@ def prepare(
         data = bytes(source)
         if not data:
             raise EmptySourceError("empty bytes (nothing to store)")
-        guessed = content_type or (original_name and _guess_type(original_name)[0])
+        typed = content_type or (original_name and _guess_type(original_name)[0])
         return Prepared(
             data,
             len(data),
             hashlib.sha256(data).hexdigest(),
             original_name,
-            guessed or "application/octet-stream",
+            typed or "application/octet-stream",
             lambda: None,
         )
     if hasattr(source, "read"):
