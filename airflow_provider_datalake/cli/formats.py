@@ -1,8 +1,8 @@
-"""`datalake formats ...`: validate, push, list, show, export descriptors, print the schema, sync the cache.
+"""`datalake formats ...`: validate, push, list, show, export descriptors, print the schema, sync the cache;
+infer a descriptor from a file, review drafts, set the inference policy.
 
-Registered on the main `datalake` group by ``airflow_provider_datalake/cli.py``; the catalog connection is
-the group's ``--mongo-conn-id`` (``ctx.obj``). Heavy imports (pydantic, pymongo, Airflow) happen inside
-the commands, so ``datalake --help`` stays fast.
+The catalog connection is the group's ``--mongo-conn-id`` (``ctx.obj``). Heavy imports (pydantic, pymongo,
+Airflow) happen inside the commands, so ``datalake --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _store(ctx: click.Context) -> FormatStore:
-    from airflow_provider_datalake.descriptors.store import FormatStore
+    from airflow_provider_datalake.descriptors.store import FormatStore  # here: keeps `datalake --help` fast
     from airflow_provider_datalake.hooks.catalog import CatalogHook
 
     conn_id = (ctx.obj or {}).get("mongo_conn_id", "mongo_default")
@@ -47,7 +47,7 @@ def formats() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def formats_validate(paths: tuple[Path, ...]) -> None:
     """Check descriptor files (directories: their *.yaml/*.yml); exit 1 if any is invalid."""
-    from airflow_provider_datalake.descriptors.loader import load_files
+    from airflow_provider_datalake.descriptors.loader import load_files  # here: keeps `datalake --help` fast
 
     loaded = load_files(paths)
     if not loaded:
@@ -71,7 +71,7 @@ def formats_validate(paths: tuple[Path, ...]) -> None:
 @click.pass_context
 def formats_push(ctx: click.Context, paths: tuple[Path, ...], author: str | None, if_changed: bool) -> None:
     """Validate every file, then store each as a new version. Nothing is pushed if any file is invalid."""
-    from airflow_provider_datalake.descriptors.loader import load_files
+    from airflow_provider_datalake.descriptors.loader import load_files  # here: keeps `datalake --help` fast
 
     loaded = load_files(paths)
     if not loaded:
@@ -102,7 +102,7 @@ def formats_push(ctx: click.Context, paths: tuple[Path, ...], author: str | None
 @click.pass_context
 def formats_list(ctx: click.Context, as_json: bool) -> None:
     """Active formats, each at its latest version."""
-    from rich.console import Console
+    from rich.console import Console  # here: keeps `datalake --help` fast
     from rich.markup import escape
     from rich.table import Table
 
@@ -165,6 +165,7 @@ def formats_show(ctx: click.Context, name: str, version: int | None, as_json: bo
 def _show_evidence(found: Any) -> None:
     """An inferred descriptor's evidence as a table of comments above its YAML (the full record is in
     the YAML's `evidence` section)."""
+    # Imported here: keeps `datalake --help` fast.
     from airflow_provider_datalake.descriptors.loader import DescriptorError
 
     try:
@@ -206,6 +207,7 @@ def formats_export(ctx: click.Context, directory: Path) -> None:
 @formats.command("schema")
 def formats_schema() -> None:
     """Print the JSON Schema of descriptors (for editors and CI linters)."""
+    # Imported here: keeps `datalake --help` fast.
     from airflow_provider_datalake.descriptors.schema import schema_text, shipped_schema_text
 
     try:
@@ -228,6 +230,7 @@ def formats_schema() -> None:
 @click.pass_context
 def formats_sync(ctx: click.Context, cache_path: Path | None, ttl: float, force: bool) -> None:
     """Copy the active descriptors into the local cache DAG parsing reads; exit 1 if the catalog is down."""
+    # Imported here: keeps `datalake --help` fast.
     from airflow_provider_datalake.descriptors.store import default_cache_path, sync_cache
 
     path = cache_path or default_cache_path()
@@ -266,6 +269,7 @@ def formats_infer(
     path: Path, name: str | None, sample_bytes: int | None, stores: tuple[str, ...], output: Path | None
 ) -> None:
     """Print a complete descriptor (YAML) inferred from the start of a local file, with its evidence."""
+    # Imported here: keeps `datalake --help` fast.
     from airflow_provider_datalake.descriptors.loader import parse_descriptor
     from airflow_provider_datalake.inference import SAMPLE_BYTES, NotInferable, infer_file, to_yaml
 
@@ -300,7 +304,7 @@ def formats_infer(
 
 
 def _drafts(ctx: click.Context) -> Any:
-    from airflow_provider_datalake.inference.drafts import Drafts
+    from airflow_provider_datalake.inference.drafts import Drafts  # here: keeps `datalake --help` fast
 
     return Drafts(_store(ctx))
 
@@ -368,7 +372,7 @@ def formats_policy() -> None:
 @click.option("--application", default=None, help="For objects of this application (wins over container).")
 @click.pass_context
 def formats_policy_set(ctx: click.Context, mode: str, container: str | None, application: str | None) -> None:
-    from airflow_provider_datalake.inference.drafts import PolicyStore
+    from airflow_provider_datalake.inference.drafts import PolicyStore  # here: keeps `datalake --help` fast
 
     if (container is None) == (application is None):
         raise click.UsageError("give --container or --application (one of them)")
@@ -379,7 +383,7 @@ def formats_policy_set(ctx: click.Context, mode: str, container: str | None, app
 @formats_policy.command("list")
 @click.pass_context
 def formats_policy_list(ctx: click.Context) -> None:
-    from airflow_provider_datalake.inference.drafts import PolicyStore
+    from airflow_provider_datalake.inference.drafts import PolicyStore  # here: keeps `datalake --help` fast
 
     rows = PolicyStore(_store(ctx).catalog).list()
     for row in rows:

@@ -174,3 +174,24 @@ def catalog_errors() -> Iterator[None]:
         if typed is None or typed is err:
             raise
         raise typed from err
+
+
+# -- sorting -------------------------------------------------------------------------------------------------
+
+#: The world failing a call rather than the call being wrong: retrying the next item fails the same way.
+OUTSIDE = (ConnectionNotDefined, SwiftUnreachable, SwiftAuthRefused, CatalogUnreachable, CatalogAuthRefused)
+
+
+def outside_failure(exc: BaseException) -> BaseException | None:
+    """The typed exception in ``exc``'s chain (itself, what it was raised from or while handling, as a
+    traceback lists them) that says the world failed the call: one of `OUTSIDE`, pymongo's typed by
+    `catalog_failure`. None when there is none: the call itself failed (a bug, a bad input)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        typed = catalog_failure(current) or current
+        if isinstance(typed, OUTSIDE):
+            return typed
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return None

@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import airflow_provider_datalake.cli as cli_module
 from airflow_provider_datalake import __version__
-from airflow_provider_datalake.cli import cli
+from airflow_provider_datalake.cli import cli, context, objects, render
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.samples import write_mqtt_dump, write_sample_set
@@ -31,7 +30,7 @@ from tests.conftest import sigint_as_at_a_terminal
 pytestmark = pytest.mark.stack
 
 SCRIPT = Path(sys.executable).with_name("datalake")
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE_NAMES = {
     "mqtt_dump_0001.json",
     "mqtt_stream_0001.jsonl",
@@ -437,7 +436,7 @@ def test_insert_ctrl_c_before_any_file_says_nothing_was_stored(
     def ctrl_c(_ctx: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_hooks", ctrl_c)
+    monkeypatch.setattr(context, "hooks", ctrl_c)
     result = datalake("insert", str(samples[0]), "--container", lake["container"], code=130)
     assert result.stderr.strip() == "interrupted: nothing was stored"
     listing = datalake("objects", "list", code=130)
@@ -556,13 +555,13 @@ def test_records_table_fits_the_terminal_with_whole_ids(width: int) -> None:
         )
     ]
     console = Console(file=StringIO(), width=width)
-    console.print(cli_module._records_table(recs, "raw objects", width=width))
+    console.print(render.records_table(recs, "raw objects", width=width))
     lines = console.file.getvalue().splitlines()
     assert max(map(len, lines)) <= width
     text = "\n".join(lines)
     for rec in recs:
         assert rec["_id"] in text and "committed" in text and "2026-11-29 05:45" in text
-    if width < cli_module.WIDE:
+    if width < render.WIDE:
         assert "972 B" in text and "312.0 MB" in text
         assert "a.csv" in text and "lab_export" in text
     else:
@@ -641,7 +640,7 @@ def test_objects_list_filters(populated: dict[str, dict]) -> None:
 
 def test_objects_list_status_choices_are_the_catalog_s_states() -> None:
     """The CLI spells the states out (importing the catalog would slow `--help`): they must not drift."""
-    (param,) = [p for p in cli_module.objects_list.params if p.name == "status"]
+    (param,) = [p for p in objects.objects_list.params if p.name == "status"]
     assert set(param.type.choices) == {s.value for s in Status}
 
 
@@ -783,7 +782,7 @@ def test_objects_get_refuses_unknown_invisible_and_a_terminal(
     refused = datalake("objects", "get", pending["_id"], "-o", str(tmp_path / "x"), code=1).stderr
     assert f"raw object {pending['_id']} is pending: only committed, processing, processed, failed" in refused
 
-    monkeypatch.setattr(cli_module, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(objects, "stdout_is_terminal", lambda: True)
     tty = datalake("objects", "get", rec["_id"], code=1)
     assert "not writing the object's bytes to a terminal: use -o FILE or a pipe" in tty.stderr
     assert tty.stdout_bytes == b""

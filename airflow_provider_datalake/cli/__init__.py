@@ -1,0 +1,41 @@
+"""The `datalake` command line: insert files, look at the catalog, settle crashes, run the demo.
+
+One module per command or command group; each parses its arguments, calls the package (where a DAG or the
+API can call the same thing) and prints the result. `app` holds the group, the console script and how a
+command ends when the world fails it; `render` how things are printed; `context` the hooks every command
+gets. Connections come from Airflow connection ids (``swift_default``, ``mongo_default`` by default), so
+sourcing the stack's env file (or any Airflow secrets backend) is all the set-up a shell needs.
+
+Only click and rich are imported at start: everything that pulls in Airflow, pymongo or pydantic is
+imported inside the command that needs it, so `datalake --help` and usage errors answer at once.
+"""
+
+from airflow_provider_datalake.cli import (
+    catalog,
+    dags,
+    demo,
+    formats,
+    health,
+    insert,
+    objects,
+    reconcile,
+    reprocess,
+    samples,
+)
+from airflow_provider_datalake.cli.app import cli, main
+
+for _command in (
+    catalog.catalog,
+    dags.dags,
+    demo.demo,
+    formats.formats,
+    health.health_cmd,
+    insert.insert,
+    objects.objects,
+    reconcile.reconcile_cmd,
+    reprocess.reprocess_cmd,
+    samples.samples,
+):
+    cli.add_command(_command)
+
+__all__ = ["cli", "main"]
