@@ -66,8 +66,10 @@ def wait_for_outcomes(catalog: CatalogHook, record_ids: list[str], timeout: floa
 
 def last_run_outcomes(rec: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(successful, failed) outcomes of the record's last run: every target of it."""
-    ok, bad = rec.get("successful_operations", []), rec.get("failed_operations", [])
-    last_run = max(ok + bad, key=lambda op: str(op.get("finished", "")), default={}).get("run_id")
+    ok: list[dict[str, Any]] = rec.get("successful_operations", [])
+    bad: list[dict[str, Any]] = rec.get("failed_operations", [])
+    none: dict[str, Any] = {}
+    last_run = max(ok + bad, key=lambda op: str(op.get("finished", "")), default=none).get("run_id")
     return [o for o in ok if o.get("run_id") == last_run], [o for o in bad if o.get("run_id") == last_run]
 
 
@@ -119,9 +121,9 @@ def store_summary(target: Any) -> str:
 
         from airflow_provider_datalake.gold.influxdb import DEFAULT_BUCKET
 
-        hook = InfluxDBHook(conn_id=target.conn_id)
-        client = hook.get_conn()
-        bucket = target.bucket or (hook.extras or {}).get("bucket") or DEFAULT_BUCKET
+        influx = InfluxDBHook(conn_id=target.conn_id)
+        client = influx.get_conn()
+        bucket = target.bucket or (influx.extras or {}).get("bucket") or DEFAULT_BUCKET
         flux = (
             f'from(bucket: "{bucket}") |> range(start: 0) |> filter(fn: (r) => r._field == "raw_object_id") '
             '|> group(columns: ["_measurement"]) |> count()'

@@ -3,7 +3,7 @@ and log records sent to the stderr console while it runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ def hooks(ctx: click.Context) -> tuple[SwiftHook, CatalogHook]:
     return SwiftHook(ctx.obj["swift_conn_id"]), CatalogHook(ctx.obj["mongo_conn_id"])
 
 
-def _drop_private_keys(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_private_keys(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     """Airflow's own filtering wrapper pops its ``__level_override``; without it, it would be printed."""
     return {key: value for key, value in event.items() if not key.startswith("__")}
 

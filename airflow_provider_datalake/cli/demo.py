@@ -97,10 +97,10 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
         f"[bold]3. Airflow processes them by itself[/bold] (waiting up to {wait:.0f}s for {len(waiting)})"
     )
     wait_for_outcomes(catalog, waiting, wait)
-    records = [catalog.get(r["_id"]) for r in done]
-    out.print(records_table(records, "the demo's raw objects", width=out.width))  # type: ignore[arg-type]
+    records: list[dict[str, Any]] = [catalog.get(r["_id"]) for r in done]  # type: ignore[misc]
+    out.print(records_table(records, "the demo's raw objects", width=out.width))
     for rec in records:
-        ok, bad = last_run_outcomes(rec)  # type: ignore[arg-type]
+        ok, bad = last_run_outcomes(rec)
         for op in ok:
             out.print(
                 f"  {rec['format']}: {op['rows_loaded']} rows into {op['target']} ({op['store']}), "
