@@ -116,6 +116,11 @@ def go_env() -> dict[str, str]:
     return {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"}
 
 
+def new_secret(nbytes: int) -> str:
+    """A URL-safe random password that never starts with ``-``: a command line would take it for an option."""
+    return "s" + secrets.token_urlsafe(nbytes)
+
+
 def secrets_file() -> dict[str, str]:
     """Passwords are made once per stack folder and kept there (mode 0600), never in the repository."""
     path = STACK / "secrets.json"
@@ -135,7 +140,7 @@ def secrets_file() -> dict[str, str]:
         "keystone_alice": 18,
         "redis": 18,
     }
-    missing = {key: secrets.token_urlsafe(n) for key, n in wanted.items() if key not in values}
+    missing = {key: new_secret(n) for key, n in wanted.items() if key not in values}
     if not missing:
         return values
     values.update(missing)  # a folder without some service's secret gains it; the others stay as they are

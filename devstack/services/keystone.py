@@ -9,6 +9,7 @@ Keystone v3 path runs for real.
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 
 import envs  # devstack/envs.py: the locked Python environments
@@ -41,9 +42,9 @@ KEYSTONE_USER = {"name": "alice", "domain": "ut3-staff"}
 KEYSTONE_REGION, KEYSTONE_INTERFACE = "toulouse-1", "internal"
 
 
-def keystone_manage(*args: str) -> None:
+def keystone_manage(*args: str, env: dict[str, str] | None = None) -> None:
     conf = str(KEYSTONE_DIR / "keystone.conf")
-    run([str(KEYSTONE_VENV / "bin" / "keystone-manage"), "--config-file", conf, *args])
+    run([str(KEYSTONE_VENV / "bin" / "keystone-manage"), "--config-file", conf, *args], env=env)
 
 
 def _keystone_call(method: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
@@ -145,11 +146,11 @@ class Keystone(Service):
         keystone_manage("db_sync")
         keystone_manage("fernet_setup", *owner)
         keystone_manage("credential_setup", *owner)
-        admin = secrets_file()["keystone_admin"]
+        # The admin password goes in keystone-manage's environment variable, never in argv: argv shows in
+        # `ps` and in the error message of a failed set-up command.
+        admin = {**os.environ, "OS_BOOTSTRAP_PASSWORD": secrets_file()["keystone_admin"]}
         keystone_manage(
             "bootstrap",
-            "--bootstrap-password",
-            admin,
             "--bootstrap-admin-url",
             KEYSTONE_URL,
             "--bootstrap-public-url",
@@ -158,6 +159,7 @@ class Keystone(Service):
             KEYSTONE_URL,
             "--bootstrap-region-id",
             KEYSTONE_REGION,
+            env=admin,
         )
         done.write_text(KEYSTONE_VERSION)
 

@@ -17,16 +17,23 @@ class Redis(Service):
         if not shutil.which("redis-server"):
             apt_install("redis-server")
 
+    def configure(self) -> None:
+        """The password goes in a 0600 file in the stack folder, not in argv, where `ps` would show it."""
+        password = secrets_file()["redis"]  # makes the stack folder
+        conf = STACK / "redis.conf"
+        conf.touch(mode=0o600)
+        conf.chmod(0o600)
+        conf.write_text(f'requirepass "{password}"\n')
+
     def argv(self) -> list[str]:
         """Debian's redis-server on loopback, password from the stack's secrets, nothing written to disk."""
         return [
             shutil.which("redis-server") or "redis-server",
+            str(STACK / "redis.conf"),
             "--bind",
             HOST,
             "--port",
             str(PORTS["redis"]),
-            "--requirepass",
-            secrets_file()["redis"],
             "--save",
             "",
             "--appendonly",
