@@ -50,7 +50,7 @@ __all__ = [
 #: A descriptor is a page of YAML; anything far bigger is a mistake (or an attack on the parser).
 MAX_DESCRIPTOR_BYTES = 1024 * 1024
 
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_SUFFIXES = (".yaml", ".yml")
 _MERGE_KEY = "tag:yaml.org,2002:merge"
 

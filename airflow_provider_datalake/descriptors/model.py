@@ -245,7 +245,7 @@ def _valid_parts(data: Any) -> tuple[list[str | None], dict[str, FieldType], lis
             parts.append((index, _target_adapter().validate_python(raw), frozenset()))
             continue
         except ValidationError as exc:
-            bad = frozenset(e["loc"][1] for e in exc.errors() if len(e["loc"]) > 1)
+            bad = frozenset(str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1)
         store = raw.get("store") if isinstance(raw, dict) else None
         model = TARGET_MODELS.get(store) if isinstance(store, str) else None
         if model is None or not bad:

@@ -133,7 +133,7 @@ class FormatStore:
         self._indexed = False
 
     @property
-    def collection(self) -> Collection:
+    def collection(self) -> Collection[dict[str, Any]]:
         coll = self.catalog.db[self.collection_name]
         if not self._indexed:
             self.ensure_indexes()

@@ -121,7 +121,7 @@ def _write_arrow(copy: psycopg.Copy, gold: GoldTable, batch: BatchLike, raw_obje
             f"raw object {raw_object_id} into {gold.qualified}: {_explain(gold.fields, batch, exc)}; "
             "nothing of this object was written"
         ) from exc
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def _explain(fields: Sequence[FieldSpec], batch: BatchLike, exc: Exception) -> str:
@@ -229,7 +229,8 @@ def _binary_rows(table: Any, fields: Sequence[FieldSpec], numbers: Any, raw_obje
     pieces.append(fixed(np.asarray(numbers), ">i4", None))
     joined = pc.binary_join_element_wise(*pieces, b"")
     offsets = np.frombuffer(joined.buffers()[1], np.int32, rows + 1, joined.offset * 4)
-    return joined.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
+    body: bytes = joined.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
+    return body
 
 
 def _fits(kind: FieldType, value: Any) -> bool:

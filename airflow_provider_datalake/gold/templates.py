@@ -60,6 +60,6 @@ class RowTemplate:
 
     def _render(self, values: tuple[Any, ...]) -> str:
         try:
-            return self.template.render(dict(zip(self.names, values, strict=True))).strip()
+            return str(self.template.render(dict(zip(self.names, values, strict=True)))).strip()
         except Exception as exc:
             raise ValueError(f"template {self.source!r} failed: {type(exc).__name__}: {exc}") from None

@@ -153,11 +153,11 @@ class CatalogHook(MongoHook):
     # -- plumbing -------------------------------------------------------------------------------------
 
     @property
-    def db(self) -> Database:
+    def db(self) -> Database[dict[str, Any]]:
         return self.get_conn()[self.database]
 
     @property
-    def raw_objects(self) -> Collection:
+    def raw_objects(self) -> Collection[dict[str, Any]]:
         coll = self.db[RAW_OBJECTS]
         if not self._indexed:
             self.ensure_indexes()
@@ -374,7 +374,7 @@ class CatalogHook(MongoHook):
                 self.raw_objects.delete_one({"_id": record_id, "status": {"$in": states}}).deleted_count == 1
             )
 
-    def find(
+    def find(  # type: ignore[override]  # a query over raw-object records, not MongoHook's generic find
         self,
         *,
         status: Status | str | Iterable[Status | str] | None = None,
@@ -447,7 +447,11 @@ class CatalogHook(MongoHook):
 
         with ThreadPoolExecutor(max_workers=min(4, len(ids))) as pool:
             found = [doc for doc in pool.map(one, ids) if doc is not None]
-        return {doc["_id"]: (doc.get("swift_container"), doc.get("swift_object_id")) for doc in found}
+        return {
+            doc["_id"]: (doc["swift_container"], doc["swift_object_id"])
+            for doc in found
+            if doc.get("swift_container") and doc.get("swift_object_id")
+        }
 
     def known_objects(self, container: str, names: list[str]) -> set[str]:
         """Which of these Swift object names have a record (any state)."""
@@ -476,4 +480,6 @@ class CatalogHook(MongoHook):
     def count(self, cap: int | None = COUNT_CAP, **filters: Any) -> int:
         """How many records match, counting no further than ``cap`` (None: all): a bounded count reads at
         most ``cap`` index entries however large the catalog."""
-        return self.raw_objects.count_documents(filters, **({"limit": cap} if cap else {}))
+        if cap:
+            return self.raw_objects.count_documents(filters, limit=cap)
+        return self.raw_objects.count_documents(filters)

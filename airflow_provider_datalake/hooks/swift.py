@@ -154,7 +154,7 @@ class SwiftHook(BaseHook):
         if not client.url:
             with self._mapped("authentication for"):
                 client.get_auth()
-        return urlsplit(client.url).path.rstrip("/").rsplit("/", 1)[-1]
+        return str(urlsplit(client.url).path).rstrip("/").rsplit("/", 1)[-1]
 
     def _sizes(self) -> tuple[int, int]:
         extra = self._connection.extra_dejson
@@ -181,7 +181,9 @@ class SwiftHook(BaseHook):
             if not extra.get("project_name"):
                 raise SwiftError(f"connection {self.swift_conn_id!r}: Keystone v3 needs extra project_name")
             self._authurl = _auth_url(conn.host, conn.port, "/v3", https)
-            names = {key: extra.get(key) or "Default" for key in ("project_domain_name", "user_domain_name")}
+            names: dict[str, Any] = {
+                key: extra.get(key) or "Default" for key in ("project_domain_name", "user_domain_name")
+            }
             names.update(username=conn.login, password=conn.password, project_name=extra["project_name"])
             auth = ks_v3.Password(self._authurl, **names)
             session = ks_session.Session(auth=auth, verify=not insecure, timeout=_TIMEOUT)
@@ -246,7 +248,7 @@ class SwiftHook(BaseHook):
         self,
         container: str,
         name: str,
-        source: str | os.PathLike | bytes | BinaryIO,
+        source: str | os.PathLike[str] | bytes | BinaryIO,
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
@@ -356,7 +358,7 @@ class SwiftHook(BaseHook):
         up.done.append((container, obj))  # only after success: a failed PUT leaves an older object intact
         if etag != piece.md5.hexdigest():
             raise SwiftIntegrityError(f"upload of {target_of(container, obj)}: etag {etag!r} != md5 sent")
-        return etag
+        return str(etag)
 
     def _put_slo(
         self, up: Upload, pieces: Iterator[Piece], content_type: str | None, headers: dict[str, str]
@@ -364,7 +366,7 @@ class SwiftHook(BaseHook):
         """Upload verified segments, then the manifest; returns (SLO etag = md5 of segment etags, count)."""
         segments = f"{up.container}_segments"
         self.ensure_container(segments)
-        manifest = []
+        manifest: list[dict[str, Any]] = []
         for index, piece in enumerate(pieces):
             if index == _MAX_SEGMENTS:
                 too_many = f"> {_MAX_SEGMENTS} segments; pass size="
@@ -427,7 +429,7 @@ class SwiftHook(BaseHook):
         """Stream the object's bytes (an SLO comes back whole); memory stays at one chunk."""
         return self._get(container, name, chunk_size)[1]
 
-    def download_object(self, container: str, name: str, path: str | os.PathLike) -> int:
+    def download_object(self, container: str, name: str, path: str | os.PathLike[str]) -> int:
         """Stream the object into ``path`` and return the bytes written; the length, and the md5 of a plain
         object, are checked, and a failed download removes its partial file."""
         headers, chunks = self._get(container, name, CHUNK)
@@ -476,14 +478,15 @@ class SwiftHook(BaseHook):
 
     def _paged(
         self, container: str | None, list_call: Callable[..., Any], marker: str | None, limit: int | None
-    ) -> Iterator[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """Fetch the first page now (so errors raise at call time), the next ones by marker on demand."""
 
-        def fetch(after: str | None, count: int) -> list[dict]:
+        def fetch(after: str | None, count: int) -> list[dict[str, Any]]:
             with self._mapped("listing of", container):
-                return list_call(marker=after, limit=count)[1]
+                page: list[dict[str, Any]] = list_call(marker=after, limit=count)[1]
+                return page
 
-        def rest(items: list[dict], want: int, left: int | None) -> Iterator[dict]:
+        def rest(items: list[dict[str, Any]], want: int, left: int | None) -> Iterator[dict[str, Any]]:
             while True:
                 yield from items
                 left = None if left is None else left - len(items)
@@ -502,12 +505,12 @@ class SwiftHook(BaseHook):
         prefix: str | None = None,
         marker: str | None = None,
         limit: int | None = None,
-    ) -> Iterator[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """Objects after ``marker`` in name order, at most ``limit`` (all when None), fetched page by page;
         to resume later, pass the last name seen as the next ``marker``."""
         list_call = partial(self.get_conn().get_container, container, prefix=prefix)
         return self._paged(container, list_call, marker, limit)
 
-    def list_containers(self, prefix: str | None = None) -> Iterator[dict]:
+    def list_containers(self, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         """Containers of the account (name, count, bytes, last_modified), fetched page by page."""
         return self._paged(None, partial(self.get_conn().get_account, prefix=prefix), None, None)

@@ -11,7 +11,7 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
@@ -134,7 +134,9 @@ class Piece:
         return data
 
 
-def cut_pieces(up: Upload, stream: IO[bytes], seekable: bool, limit: int | None) -> Iterator[Piece]:
+def cut_pieces(
+    up: Upload, stream: IO[bytes], seekable: bool, limit: int | None
+) -> Generator[Piece, None, None]:
     """Cut the source into PUT bodies of at most ``limit`` bytes (None: one body), at least one. Seekable
     sources are read in place; others are spooled one piece at a time (RAM, then a temp file), so memory
     stays bounded, swiftclient can still retry, and a stream of unknown size gets measured."""
@@ -151,4 +153,4 @@ def cut_pieces(up: Upload, stream: IO[bytes], seekable: bool, limit: int | None)
                 length += spool.write(data)
             carry = (stream.read(1) or b"") if limit is not None and length == limit else b""
             last = not carry
-            yield Piece(up, spool, 0, None, last)  # type: ignore[arg-type]
+            yield Piece(up, spool, 0, None, last)

@@ -26,6 +26,7 @@ here, which is what lets a later file with new columns produce a new version ins
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
@@ -160,7 +161,7 @@ class Drafts:
 
     def approve(
         self, name: str, version: int | None = None, *, by: str | None = None
-    ) -> tuple[int, list[str]]:
+    ) -> tuple[int, builtins.list[str]]:  # `list` here is Drafts.list
         """Activate a draft (the latest by default) and release the objects waiting for it or for an older
         draft of the name; returns (version, released object ids)."""
         version = self._draft_version(name, version)

@@ -56,7 +56,7 @@ def _with_markers(known: Descriptor, inferred: Descriptor) -> tuple[Descriptor, 
     """``known`` also reading the null markers ('n/a') inference found in the new sample, and those."""
     have = getattr(known.parser, "null_values", None)
     new = [m for m in getattr(inferred.parser, "null_values", []) if have is not None and m not in have]
-    if not new:
+    if have is None or not new:
         return known, []
     parser = known.parser.model_copy(update={"null_values": [*have, *new]})
     return known.model_copy(update={"parser": parser}), new

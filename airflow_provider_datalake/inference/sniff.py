@@ -436,13 +436,13 @@ def sniff_csv(text: str, complete: bool, max_records: int = MAX_RECORDS) -> Tabl
     else:
         columns = [str(n) for n in range(1, run.width + 1)]
         body = rows
-    records = [dict(zip(columns, cells, strict=True)) for cells in body[:max_records]]
+    sampled = [dict(zip(columns, cells, strict=True)) for cells in body[:max_records]]
     notes = []
     if run.start_line:
         notes.append(f"{run.start_line} preamble line(s) before the {'header' if header else 'data'}")
     if run.consistency < 1:
         notes.append(f"{1 - run.consistency:.1%} of the sampled records have another number of columns")
-    return Table("csv", columns, records, parser, notes, nulls=CSV_NULLS)
+    return Table("csv", columns, sampled, parser, notes, nulls=CSV_NULLS)
 
 
 def has_header(rows: list[list[str]]) -> bool:

@@ -169,12 +169,12 @@ def _number_candidates(texts: list[str], ctx: Context) -> list[Candidate]:
     if any(CODE.fullmatch(t.strip()) for t in texts):
         return []  # '01234', a 20-digit id: codes, whose digits matter more than their value
     loc = _pick(locales, ctx)
-    converters = [] if (ctx.csv and loc == ctx.locale) or (not ctx.csv and loc == "plain") else None
-    if converters is None:
-        converters = [_locale_converter(loc)]
+    as_read = (ctx.csv and loc == ctx.locale) or (not ctx.csv and loc == "plain")
+    converters = [] if as_read else [_locale_converter(loc)]
     note = "number" if not converters else f"locale number ({LOCALES[loc][0]!r} decimal)"
-    if LOCALES[loc][1] and any(LOCALES[loc][1] in t or "\xa0" in t or "\u202f" in t for t in texts):
-        note += f", {LOCALES[loc][1]!r} thousands"
+    thousands = LOCALES[loc][1]
+    if thousands and any(thousands in t or "\xa0" in t or "\u202f" in t for t in texts):
+        note += f", {thousands!r} thousands"
     out = []
     if all(is_integral(t, loc) for t in texts):
         out.append((FieldType.INT, converters, note))

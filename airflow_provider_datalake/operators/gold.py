@@ -73,8 +73,9 @@ class GoldOperatorBase(BaseOperator):
         from airflow_provider_datalake.hooks.swift import SwiftHook
         from airflow_provider_datalake.processing import load_into_target
 
-        catalog: CatalogHook | None = CatalogHook(self.mongo_conn_id)
-        rec = catalog.get(self.raw_object_id)
+        hook = CatalogHook(self.mongo_conn_id)
+        catalog: CatalogHook | None = hook
+        rec = hook.get(self.raw_object_id)
         if rec is None:
             if self.batches_callable is None:  # checked before any schema is touched
                 raise ValueError(

@@ -25,7 +25,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -259,7 +259,9 @@ class ColumnarReader:
         data.pos = end
         return True
 
-    def _scan_prologue(self, buf: bytes, eof: bool, strip_bom: bool) -> tuple[int, int] | bool | None:
+    def _scan_prologue(
+        self, buf: bytes, eof: bool, strip_bom: bool
+    ) -> tuple[int, int] | Literal[False] | None:
         """(header start, header end) in `buf`; None: more input needed; False: not plain enough."""
         pos = len(UTF8_BOM) if strip_bom and buf.startswith(UTF8_BOM) else 0
         if strip_bom and not eof and len(buf) < len(UTF8_BOM):

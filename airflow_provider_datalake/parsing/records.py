@@ -98,7 +98,7 @@ class ColumnarBatch(Batch):
         self._rows: list[tuple[Any, ...]] | None = None
         self._row_numbers: list[int] | None = None
 
-    @property  # type: ignore[override]
+    @property
     def rows(self) -> list[tuple[Any, ...]]:
         if self._rows is None:
             self._rows = _materialise(self.arrow)
@@ -108,7 +108,7 @@ class ColumnarBatch(Batch):
     def rows(self, value: list[tuple[Any, ...]]) -> None:
         self._rows = value
 
-    @property  # type: ignore[override]
+    @property
     def row_numbers(self) -> list[int]:
         if self._row_numbers is None:
             self._row_numbers = self.numbers.tolist()

@@ -7,6 +7,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow_provider_datalake.samples.common import check_count, naive_utc
 
@@ -41,7 +42,7 @@ def catalog_records(
         rid = hashlib.sha256(f"{seed}:{n}".encode()).hexdigest()[:32]
         sha = hashlib.sha256(f"{seed}:{n}:content".encode()).hexdigest()
         size = int(rng.lognormvariate(9, 1.5)) + 1
-        record = {
+        record: dict[str, Any] = {
             "_id": rid,
             "format": fmt,
             "content_type": "application/x-ndjson",
