@@ -55,6 +55,8 @@ PORTS = {
     "influxdb-rpc": 18088,  # influxd's backup/restore RPC
     "neo4j": 17687,  # Bolt
     "redis": 16379,  # the Celery broker (DATALAKE_EXECUTOR=celery)
+    "airflow-logs": 18791,  # LocalExecutor's log server (in the scheduler), for the UI's task logs
+    "airflow-trigger-logs": 18792,  # the triggerer's log server
     "celery-worker-1-logs": 18793,  # each Celery worker's log server, for the UI's task logs
     "celery-worker-2-logs": 18794,
 }

@@ -110,6 +110,9 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__TRIGGERER__CAPACITY": "200",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
+        # Airflow's own defaults (8793, 8794) would collide with a second stack's.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(PORTS["airflow-logs"]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(PORTS["airflow-trigger-logs"]),
     }
 
 
