@@ -13,7 +13,7 @@ UPGRADE ?=
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements/uv.in)
 UV_READY := $(BIN)/.uv-$(UV_VERSION)
 
-.PHONY: install lock lint format stack-up stack-down stack-status test test-celery faults unit demo bench clean
+.PHONY: install lock lint format stack-up stack-down stack-status test test-celery faults soak unit demo bench clean
 
 install: $(VENV)/.installed
 
@@ -74,6 +74,12 @@ test-celery: install
 # faults. Prints one FAULT line per fault: the report.
 faults: stack-up
 	$(WITH_ENV) $(BIN)/python -m pytest -m faults -s -ra tests/faults $(PYTEST_ARGS)
+
+# The soak (not in CI): 10,000 objects of two campus formats from 8 writers, 2% bad rows, PostgreSQL
+# restarted halfway; reports throughput, latency, memory, backpressure and every store's counts
+# (docs/performance.md). SOAK_ARGS="--objects 1000" for a shorter one.
+soak: stack-up
+	$(WITH_ENV) $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # Only the tests that need no server.
 unit: install
