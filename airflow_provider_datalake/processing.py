@@ -181,34 +181,36 @@ def recover_expired(
 
 
 class LeaseKeeper:
-    """Renews a claimed object's processing lease every third of its length while a load works, so only a
-    load that is dead (or never started) lets it run out."""
+    """Renews the processing leases of claimed objects every third of their length while a load task works
+    on them, so only a task that is dead (or never started) lets them run out. A task that loads several
+    objects keeps all of their leases, the ones still waiting their turn included."""
 
-    def __init__(self, catalog: CatalogHook, rec: dict[str, Any], run_id: str) -> None:
-        self.catalog, self.record_id, self.run_id = catalog, rec["_id"], run_id
-        self.length = dt.timedelta(seconds=float(rec.get("lease_seconds", DEFAULT_LEASE.total_seconds())))
+    def __init__(
+        self, catalog: CatalogHook, recs: dict[str, Any] | Iterable[dict[str, Any]], run_id: str
+    ) -> None:
+        recs = [recs] if isinstance(recs, dict) else list(recs)
+        self.catalog, self.record_ids, self.run_id = catalog, [rec["_id"] for rec in recs], run_id
+        seconds = min((float(r.get("lease_seconds", DEFAULT_LEASE.total_seconds())) for r in recs), default=0)
+        self.length = dt.timedelta(seconds=seconds or DEFAULT_LEASE.total_seconds())
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{self.record_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"lease-{run_id}", daemon=True)
+
+    def _renew(self) -> None:
+        until = utcnow() + self.length
+        for record_id in self.record_ids:
+            self.catalog.renew_lease(
+                record_id, until, Status.PROCESSING, extra_filter={"processing_run": self.run_id}
+            )
 
     def _run(self) -> None:
         while not self._stop.wait(self.length.total_seconds() / 3):
             try:
-                self.catalog.renew_lease(
-                    self.record_id,
-                    utcnow() + self.length,
-                    Status.PROCESSING,
-                    extra_filter={"processing_run": self.run_id},
-                )
+                self._renew()
             except Exception:  # noqa: S112 (a catalog blip: the next renewal tries again, well in time)
                 continue
 
     def __enter__(self) -> LeaseKeeper:
-        self.catalog.renew_lease(
-            self.record_id,
-            utcnow() + self.length,
-            Status.PROCESSING,
-            extra_filter={"processing_run": self.run_id},
-        )
+        self._renew()
         self._thread.start()
         return self
 
@@ -292,6 +294,39 @@ def _quarantine_name(fmt: str, record_id: str, target: str) -> str:
     return f"{fmt}/{record_id}/{target}.jsonl"
 
 
+def _claimed(catalog: CatalogHook, record_id: str, run_id: str) -> dict[str, Any]:
+    rec = catalog.get(record_id)
+    if rec is None or rec["status"] != Status.PROCESSING.value or rec.get("processing_run") != run_id:
+        raise NotClaimed(f"object {record_id} is not being processed by run {run_id}")
+    return rec
+
+
+def _load_claimed(
+    descriptor: Descriptor,
+    target: Any,
+    rec: dict[str, Any],
+    run_id: str,
+    *,
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    batch_size: int,
+) -> dict[str, Any]:
+    if rec.get(ONLY_TARGETS) and target.name not in rec[ONLY_TARGETS]:
+        # `reprocess --target`: another target is being re-run; this store already holds the object.
+        return {"target": target.name, "store": target.store, "run_id": run_id, "skipped": True}
+    outcome, _ = load_into_target(
+        descriptor, target, rec, run_id, catalog=catalog, swift=swift, batch_size=batch_size
+    )
+    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in outcome.items()}
+
+
+def _target(descriptor: Descriptor, target_name: str) -> Any:
+    target = next((t for t in descriptor.targets if t.name == target_name), None)
+    if target is None:
+        raise ValueError(f"format {descriptor.name} has no target {target_name}")
+    return target
+
+
 def load_object(
     descriptor: Descriptor,
     record_id: str,
@@ -303,20 +338,58 @@ def load_object(
     batch_size: int = 10_000,
 ) -> dict[str, Any]:
     """Load one claimed object into one target; record the outcome (success or failure) in the catalog."""
-    target = next((t for t in descriptor.targets if t.name == target_name), None)
-    if target is None:
-        raise ValueError(f"format {descriptor.name} has no target {target_name}")
-    rec = catalog.get(record_id)
-    if rec is None or rec["status"] != Status.PROCESSING.value or rec.get("processing_run") != run_id:
-        raise NotClaimed(f"object {record_id} is not being processed by run {run_id}")
-    if rec.get(ONLY_TARGETS) and target_name not in rec[ONLY_TARGETS]:
-        # `reprocess --target`: another target is being re-run; this store already holds the object.
-        return {"target": target_name, "store": target.store, "run_id": run_id, "skipped": True}
+    target = _target(descriptor, target_name)
+    rec = _claimed(catalog, record_id, run_id)
     with LeaseKeeper(catalog, rec, run_id):
-        outcome, _ = load_into_target(
+        return _load_claimed(
             descriptor, target, rec, run_id, catalog=catalog, swift=swift, batch_size=batch_size
         )
-    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in outcome.items()}
+
+
+class LoadsFailed(RuntimeError):
+    """Some objects of a load task did not load; each one's outcome is in the catalog, the others loaded."""
+
+
+def load_objects(
+    descriptor: Descriptor,
+    record_ids: Iterable[str],
+    target_name: str,
+    run_id: str,
+    *,
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    batch_size: int = 10_000,
+) -> list[dict[str, Any]]:
+    """Load several claimed objects into one target, one after the other, each with its own outcome in the
+    catalog (one task for many small objects costs Airflow one slot's start-up, not one per object).
+
+    Every object is tried: one that fails does not stop the next. Their leases are kept while the task
+    works, so the last ones are not taken back while they wait. Raises `LoadsFailed`, naming the failed
+    objects, after the last one; a task killed half-way leaves the rest without an outcome, which `finish`
+    sends to another run."""
+    target = _target(descriptor, target_name)
+    ids = list(record_ids)
+    recs, errors = [], []
+    for record_id in ids:
+        try:
+            recs.append(_claimed(catalog, record_id, run_id))
+        except NotClaimed as exc:
+            errors.append(str(exc))
+    outcomes = []
+    with LeaseKeeper(catalog, recs, run_id):
+        for rec in recs:
+            try:
+                outcomes.append(
+                    _load_claimed(
+                        descriptor, target, rec, run_id, catalog=catalog, swift=swift, batch_size=batch_size
+                    )
+                )
+            except Exception as exc:  # recorded as the object's outcome by load_into_target
+                errors.append(f"{rec['_id']}: {type(exc).__name__}: {exc}")
+    if errors:
+        failed = f"{len(errors)} of {len(ids)} object(s) did not load into {target_name}"
+        raise LoadsFailed(f"{failed}: " + "; ".join(errors))
+    return outcomes
 
 
 def load_into_target(

@@ -164,6 +164,16 @@ def test_a_working_load_keeps_its_lease(catalog: CatalogHook) -> None:
     assert recover_expired(catalog) == {rid: "committed"}
 
 
+def test_a_task_loading_several_objects_keeps_the_lease_of_each(catalog: CatalogHook) -> None:
+    ids = _committed(catalog, 3)
+    claim_objects(FMT, "run1", catalog=catalog, lease=dt.timedelta(seconds=0.6))
+    with LeaseKeeper(catalog, [catalog.get(rid) for rid in ids], "run1"):
+        time.sleep(1.5)  # the last ones wait their turn: their leases are kept all the same
+        assert recover_expired(catalog) == {}
+    time.sleep(0.8)
+    assert recover_expired(catalog) == dict.fromkeys(ids, "committed")
+
+
 def test_an_inference_claim_that_ran_out_is_released_then_failed(catalog: CatalogHook) -> None:
     (rid,) = _committed(catalog, fmt=None)
     past = utcnow() - dt.timedelta(seconds=1)

@@ -58,7 +58,8 @@ def descriptor_from_cache(name: str, cache_path: str | os.PathLike[str]) -> Desc
 class ClaimRawObjectsOperator(BaseOperator):
     """Take up to ``limit`` committed objects of ``format`` for this run (atomic per object: two runs never
     take the same one), each with a processing lease of ``lease_seconds`` and ``max_attempts`` (the
-    descriptor's ``processing`` settings). Returns their ids, for the load tasks to map over."""
+    descriptor's ``processing`` settings). Returns their ids, for the load tasks to map over; with
+    ``per_task``, the ids in lists of at most that many, one list per load task."""
 
     ui_color = "#e8f4fd"
 
@@ -71,21 +72,25 @@ class ClaimRawObjectsOperator(BaseOperator):
         limit: int = 100,
         lease_seconds: float = 300.0,
         max_attempts: int = 3,
+        per_task: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if per_task is not None and per_task < 1:
+            raise ValueError(f"per_task must be at least 1, got {per_task}")
         self.format = format
         self.mongo_conn_id = mongo_conn_id
         self.database = database
         self.limit = limit
+        self.per_task = per_task
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
 
-    def execute(self, context: Context) -> list[str]:
+    def execute(self, context: Context) -> list[str] | list[list[str]]:
         # deferred: processing (pymongo, swiftclient) only where a task runs
         from airflow_provider_datalake.processing import claim_objects
 
-        return claim_objects(
+        ids = claim_objects(
             self.format,
             context["run_id"],
             catalog=_catalog(self.mongo_conn_id, self.database),
@@ -93,17 +98,22 @@ class ClaimRawObjectsOperator(BaseOperator):
             lease=dt.timedelta(seconds=self.lease_seconds),
             max_attempts=self.max_attempts,
         )
+        if self.per_task is None:
+            return ids
+        return [ids[start : start + self.per_task] for start in range(0, len(ids), self.per_task)]
 
 
 class LoadRawObjectOperator(BaseOperator):
-    """Load one claimed object into one target of its format and record the outcome in the catalog.
+    """Load one claimed object (``record_id``), or several one after the other (``record_ids``), into one
+    target of its format, and record each outcome in the catalog. With several, every one is tried and the
+    task fails at the end if any did not load.
 
     The descriptor is the one given (an object, or its JSON data: what a mapped task's arguments can
     hold), else the format's entry in the descriptor cache at ``cache_path``, read when the task runs
     (what generated DAGs do: their files never load the descriptor model).
     """
 
-    template_fields: Sequence[str] = ("record_id",)
+    template_fields: Sequence[str] = ("record_id", "record_ids")
     ui_color = "#e8fdf0"
 
     def __init__(
@@ -111,7 +121,8 @@ class LoadRawObjectOperator(BaseOperator):
         *,
         format: str,
         target: str,
-        record_id: str,
+        record_id: str | None = None,
+        record_ids: list[str] | None = None,
         descriptor: Descriptor | dict[str, Any] | None = None,
         cache_path: str | os.PathLike[str] | None = None,
         mongo_conn_id: str = "mongo_default",
@@ -122,9 +133,12 @@ class LoadRawObjectOperator(BaseOperator):
         super().__init__(**kwargs)
         if descriptor is None and cache_path is None:
             raise ValueError("LoadRawObjectOperator needs a descriptor or the cache_path to read it from")
+        if (record_id is None) == (record_ids is None):
+            raise ValueError("LoadRawObjectOperator takes record_id or record_ids (one of the two)")
         self.format = format
         self.target = target
         self.record_id = record_id
+        self.record_ids = record_ids
         self.descriptor = descriptor
         self.cache_path = None if cache_path is None else os.fspath(cache_path)
         self.mongo_conn_id = mongo_conn_id
@@ -142,19 +156,19 @@ class LoadRawObjectOperator(BaseOperator):
         assert self.cache_path is not None
         return descriptor_from_cache(self.format, Path(self.cache_path))
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
         # deferred: Swift and processing only where a task runs
         from airflow_provider_datalake.hooks.swift import SwiftHook
-        from airflow_provider_datalake.processing import load_object
+        from airflow_provider_datalake.processing import load_object, load_objects
 
-        return load_object(
-            self.resolve_descriptor(),
-            self.record_id,
-            self.target,
-            context["run_id"],
-            catalog=_catalog(self.mongo_conn_id, self.database),
-            swift=SwiftHook(self.swift_conn_id),
-        )
+        catalog, swift = _catalog(self.mongo_conn_id, self.database), SwiftHook(self.swift_conn_id)
+        desc, run_id = self.resolve_descriptor(), context["run_id"]
+        if self.record_ids is not None:
+            return load_objects(
+                desc, list(self.record_ids), self.target, run_id, catalog=catalog, swift=swift
+            )
+        assert self.record_id is not None
+        return load_object(desc, self.record_id, self.target, run_id, catalog=catalog, swift=swift)
 
 
 class FinishRawObjectsOperator(BaseOperator):
@@ -187,7 +201,8 @@ class FinishRawObjectsOperator(BaseOperator):
         # deferred: processing only where a task runs
         from airflow_provider_datalake.processing import finish_objects
 
-        ids = list(self.record_ids or [])
+        # The claim's ids, or its lists of ids (one per load task) when it shared them out.
+        ids = [rid for item in self.record_ids or [] for rid in (item if isinstance(item, list) else [item])]
         catalog = _catalog(self.mongo_conn_id, self.database)
         states = finish_objects(ids, context["run_id"], catalog=catalog, targets=self.targets)
         failed = sorted(rid for rid, state in states.items() if state == "failed")

@@ -157,3 +157,36 @@ def test_over_the_quarantine_ratio_the_load_fails_and_says_why(e2e: dict, tmp_pa
 
 def test_the_example_descriptor_file_loads(e2e: dict) -> None:
     assert load_descriptor(REPO / "examples" / "neocampus_mqtt.yaml").name == "neocampus_mqtt"
+
+
+def test_one_load_task_takes_several_objects_and_one_bad_object_spares_the_others(
+    e2e: dict, tmp_path: Path
+) -> None:
+    strict = e2e["desc"].model_copy(
+        update={"quarantine": e2e["desc"].quarantine.model_copy(update={"max_ratio": 0.0})}
+    )
+    ids = []
+    for n in range(7):
+        path = tmp_path / f"dump{n}.json"
+        if n == 1:
+            _dump_with_bad_messages(path)  # over the ratio: this object fails
+        else:
+            write_mqtt_dump(path, 30, seed=100 + n)
+        ids.append(_insert(e2e, path)["_id"])
+    dag = dag_for(
+        strict, mongo_conn_id=e2e["mongo_conn_id"], swift_conn_id=e2e["swift_conn_id"], objects_per_task=3
+    )
+    run = run_dag(dag, e2e["tmp"])
+    assert run.state == "failed"  # red: one object failed
+    loads = [ti for ti in run.get_task_instances() if ti.task_id.startswith("load__")]
+    assert sorted(ti.map_index for ti in loads) == [0, 1, 2]  # 7 objects, 3 per task
+    catalog = CatalogHook(e2e["mongo_conn_id"])
+    states = {rid: catalog.get(rid)["status"] for rid in ids}
+    bad = ids[1]
+    assert states.pop(bad) == "failed"
+    assert set(states.values()) == {"processed"}  # the bad one's task-mates loaded all the same
+    assert set(dict(_rows(e2e))) == set(states)
+    (failure,) = catalog.get(bad)["failed_operations"]
+    assert "QuarantineExceeded" in failure["error"]
+    container, _, name = failure["quarantine"].partition("/")
+    SwiftHook(e2e["swift_conn_id"]).delete_object(container, name)

@@ -11,13 +11,29 @@ import pytest
 
 from airflow_provider_datalake.descriptors.loader import parse_descriptor
 from airflow_provider_datalake.format_cache import CACHE_NAME
-from airflow_provider_datalake.operators.formats import LoadRawObjectOperator
+from airflow_provider_datalake.operators.formats import ClaimRawObjectsOperator, LoadRawObjectOperator
 from tests.factory.test_dags import GOOD
 
 
 def test_load_needs_a_descriptor_or_where_to_read_it() -> None:
     with pytest.raises(ValueError, match="descriptor or the cache_path"):
         LoadRawObjectOperator(task_id="load", format="fmt_a", target="t", record_id="r")
+
+
+def test_load_takes_one_object_or_a_list_never_both_nor_none() -> None:
+    desc = parse_descriptor(GOOD.format(name="fmt_a"))
+    for ids in ({}, {"record_id": "r", "record_ids": ["r"]}):
+        with pytest.raises(ValueError, match="record_id or record_ids"):
+            LoadRawObjectOperator(task_id="load", format="fmt_a", target="t", descriptor=desc, **ids)
+    several = LoadRawObjectOperator(
+        task_id="l", format="fmt_a", target="t", descriptor=desc, record_ids=["a"]
+    )
+    assert several.record_ids == ["a"] and "record_ids" in several.template_fields
+
+
+def test_claim_shares_objects_out_in_lists_of_at_least_one() -> None:
+    with pytest.raises(ValueError, match="per_task must be at least 1"):
+        ClaimRawObjectsOperator(task_id="claim", format="fmt_a", per_task=0)
 
 
 def test_load_resolves_its_descriptor_from_an_object_its_data_or_the_cache(tmp_path: Path) -> None:
