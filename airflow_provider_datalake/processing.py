@@ -182,14 +182,24 @@ def recover_expired(
 
 class LeaseKeeper:
     """Renews the processing leases of claimed objects every third of their length while a load task works
-    on them, so only a task that is dead (or never started) lets them run out. A task that loads several
-    objects keeps all of their leases, the ones still waiting their turn included."""
+    on them, so only a run that is dead (or whose tasks never start) lets them run out.
+
+    ``also``: the ids of the run's other objects. A run's objects wait for a slot while its other load
+    tasks work; a run that is working is not dead, so its working tasks keep every lease of the run, and
+    a burst claimed ahead of the slots is not taken back from a live run."""
 
     def __init__(
-        self, catalog: CatalogHook, recs: dict[str, Any] | Iterable[dict[str, Any]], run_id: str
+        self,
+        catalog: CatalogHook,
+        recs: dict[str, Any] | Iterable[dict[str, Any]],
+        run_id: str,
+        *,
+        also: Iterable[str] = (),
     ) -> None:
         recs = [recs] if isinstance(recs, dict) else list(recs)
-        self.catalog, self.record_ids, self.run_id = catalog, [rec["_id"] for rec in recs], run_id
+        mine = [rec["_id"] for rec in recs]
+        self.catalog, self.run_id = catalog, run_id
+        self.record_ids = [*mine, *(rid for rid in dict.fromkeys(also) if rid not in set(mine))]
         seconds = min((float(r.get("lease_seconds", DEFAULT_LEASE.total_seconds())) for r in recs), default=0)
         self.length = dt.timedelta(seconds=seconds or DEFAULT_LEASE.total_seconds())
         self._stop = threading.Event()
@@ -359,12 +369,14 @@ def load_objects(
     catalog: CatalogHook,
     swift: SwiftHook,
     batch_size: int = 10_000,
+    run_record_ids: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """Load several claimed objects into one target, one after the other, each with its own outcome in the
     catalog (one task for many small objects costs Airflow one slot's start-up, not one per object).
 
-    Every object is tried: one that fails does not stop the next. Their leases are kept while the task
-    works, so the last ones are not taken back while they wait. Raises `LoadsFailed`, naming the failed
+    Every object is tried: one that fails does not stop the next. While the task works it keeps the leases
+    of its objects and of ``run_record_ids`` (every object its run claimed), so objects still waiting for
+    a slot are not taken back from a live run (`LeaseKeeper`). Raises `LoadsFailed`, naming the failed
     objects, after the last one; a task killed half-way leaves the rest without an outcome, which `finish`
     sends to another run."""
     target = _target(descriptor, target_name)
@@ -376,7 +388,7 @@ def load_objects(
         except NotClaimed as exc:
             errors.append(str(exc))
     outcomes = []
-    with LeaseKeeper(catalog, recs, run_id):
+    with LeaseKeeper(catalog, recs, run_id, also=run_record_ids):
         for rec in recs:
             try:
                 outcomes.append(

@@ -174,6 +174,19 @@ def test_a_task_loading_several_objects_keeps_the_lease_of_each(catalog: Catalog
     assert recover_expired(catalog) == dict.fromkeys(ids, "committed")
 
 
+def test_a_working_task_keeps_the_leases_of_its_whole_run(catalog: CatalogHook) -> None:
+    mine, waiting, other_run = _committed(catalog, 3)
+    claim_objects(FMT, "run1", catalog=catalog, ids=[mine, waiting], lease=dt.timedelta(seconds=0.6))
+    claim_objects(FMT, "run2", catalog=catalog, ids=[other_run], lease=dt.timedelta(seconds=0.6))
+    # `waiting`'s own task has no slot yet; a task of its run works on `mine`; another run's id is given by
+    # mistake: only objects this run claimed are renewed.
+    with LeaseKeeper(catalog, catalog.get(mine), "run1", also=[mine, waiting, other_run]):
+        time.sleep(1.5)
+        assert recover_expired(catalog) == {other_run: "committed"}
+    time.sleep(0.8)  # the run stopped working: its leases run out
+    assert recover_expired(catalog) == {mine: "committed", waiting: "committed"}
+
+
 def test_an_inference_claim_that_ran_out_is_released_then_failed(catalog: CatalogHook) -> None:
     (rid,) = _committed(catalog, fmt=None)
     past = utcnow() - dt.timedelta(seconds=1)

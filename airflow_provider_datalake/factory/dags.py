@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 #: a run of 100 objects is 10 tasks per target instead of 100. A killed task leaves at most this many
 #: objects without an outcome, which `finish` sends to the next run.
 OBJECTS_PER_TASK = 10
+#: Runs of one format at once. Each claims up to ``claim_limit`` objects ahead of the slots that will load
+#: them; two keep the slots busy while the second run's objects wait one run's work at most, well within a
+#: lease, where more runs only claimed more objects to wait.
+MAX_ACTIVE_RUNS = 2
 
 
 def build_dag(
@@ -174,7 +178,7 @@ def dag_from_spec(
         # linked, and a list's hash serialises every asset in it.
         schedule=asset,
         catchup=False,
-        max_active_runs=4,
+        max_active_runs=MAX_ACTIVE_RUNS,
         tags=["datalake", f"format:{fmt}", *spec.stores],
         doc_md=spec.doc_md,
         description=(spec.description or f"raw objects of format {fmt} into the gold zone")[:200],
@@ -200,6 +204,7 @@ def dag_from_spec(
                 descriptor=given,
                 cache_path=cache,
                 swift_conn_id=swift_conn_id,
+                run_record_ids=claim.output,  # its tasks keep the whole run's leases while they work
                 **conns,
             ).expand(record_ids=claim.output)
             load >> finish

@@ -35,6 +35,11 @@ def _catalog(mongo_conn_id: str, database: str | None) -> CatalogHook:
     return CatalogHook(mongo_conn_id, database=database)
 
 
+def _flat(ids: Any) -> list[str]:
+    """The claim's ids, or its lists of ids (one per load task) when it shared them out."""
+    return [rid for item in ids or [] for rid in (item if isinstance(item, list) else [item])]
+
+
 def descriptor_from_cache(name: str, cache_path: str | os.PathLike[str]) -> Descriptor:
     """Validate only this format's descriptor from the format cache: a bad one raises here, for its own
     DAG file or task alone. FormatNotFound when the cache or the format is not there."""
@@ -113,7 +118,7 @@ class LoadRawObjectOperator(BaseOperator):
     (what generated DAGs do: their files never load the descriptor model).
     """
 
-    template_fields: Sequence[str] = ("record_id", "record_ids")
+    template_fields: Sequence[str] = ("record_id", "record_ids", "run_record_ids")
     ui_color = "#e8fdf0"
 
     def __init__(
@@ -123,6 +128,7 @@ class LoadRawObjectOperator(BaseOperator):
         target: str,
         record_id: str | None = None,
         record_ids: list[str] | None = None,
+        run_record_ids: list[str] | list[list[str]] | Any = None,
         descriptor: Descriptor | dict[str, Any] | None = None,
         cache_path: str | os.PathLike[str] | None = None,
         mongo_conn_id: str = "mongo_default",
@@ -139,6 +145,7 @@ class LoadRawObjectOperator(BaseOperator):
         self.target = target
         self.record_id = record_id
         self.record_ids = record_ids
+        self.run_record_ids = run_record_ids
         self.descriptor = descriptor
         self.cache_path = None if cache_path is None else os.fspath(cache_path)
         self.mongo_conn_id = mongo_conn_id
@@ -165,7 +172,13 @@ class LoadRawObjectOperator(BaseOperator):
         desc, run_id = self.resolve_descriptor(), context["run_id"]
         if self.record_ids is not None:
             return load_objects(
-                desc, list(self.record_ids), self.target, run_id, catalog=catalog, swift=swift
+                desc,
+                list(self.record_ids),
+                self.target,
+                run_id,
+                catalog=catalog,
+                swift=swift,
+                run_record_ids=_flat(self.run_record_ids),
             )
         assert self.record_id is not None
         return load_object(desc, self.record_id, self.target, run_id, catalog=catalog, swift=swift)
@@ -201,8 +214,7 @@ class FinishRawObjectsOperator(BaseOperator):
         # deferred: processing only where a task runs
         from airflow_provider_datalake.processing import finish_objects
 
-        # The claim's ids, or its lists of ids (one per load task) when it shared them out.
-        ids = [rid for item in self.record_ids or [] for rid in (item if isinstance(item, list) else [item])]
+        ids = _flat(self.record_ids)
         catalog = _catalog(self.mongo_conn_id, self.database)
         states = finish_objects(ids, context["run_id"], catalog=catalog, targets=self.targets)
         failed = sorted(rid for rid, state in states.items() if state == "failed")
