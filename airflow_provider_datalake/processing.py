@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -36,6 +37,8 @@ from airflow_provider_datalake.gold.common import LoadResult
 from airflow_provider_datalake.gold.registry import make_loader
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
 from airflow_provider_datalake.hooks.swift import SwiftHook
+
+log = logging.getLogger(__name__)
 
 QUARANTINE_CONTAINER = "datalake-quarantine"
 
@@ -186,7 +189,9 @@ class LeaseKeeper:
 
     ``also``: the ids of the run's other objects. A run's objects wait for a slot while its other load
     tasks work; a run that is working is not dead, so its working tasks keep every lease of the run, and
-    a burst claimed ahead of the slots is not taken back from a live run."""
+    a burst claimed ahead of the slots is not taken back from a live run. Those are renewed in the
+    background and only when due (a third of their lease or less left): the run's tasks share the work
+    instead of each rewriting a hundred records."""
 
     def __init__(
         self,
@@ -197,30 +202,53 @@ class LeaseKeeper:
         also: Iterable[str] = (),
     ) -> None:
         recs = [recs] if isinstance(recs, dict) else list(recs)
-        mine = [rec["_id"] for rec in recs]
         self.catalog, self.run_id = catalog, run_id
-        self.record_ids = [*mine, *(rid for rid in dict.fromkeys(also) if rid not in set(mine))]
+        self.record_ids = [rec["_id"] for rec in recs]
+        mine = set(self.record_ids)
+        self.others = [rid for rid in dict.fromkeys(also) if rid not in mine]
         seconds = min((float(r.get("lease_seconds", DEFAULT_LEASE.total_seconds())) for r in recs), default=0)
         self.length = dt.timedelta(seconds=seconds or DEFAULT_LEASE.total_seconds())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{run_id}", daemon=True)
 
-    def _renew(self) -> None:
-        until = utcnow() + self.length
-        for record_id in self.record_ids:
-            self.catalog.renew_lease(
-                record_id, until, Status.PROCESSING, extra_filter={"processing_run": self.run_id}
+    def _renew(self, record_id: str) -> None:
+        self.catalog.renew_lease(
+            record_id, utcnow() + self.length, Status.PROCESSING, extra_filter={"processing_run": self.run_id}
+        )
+
+    def _renew_due_others(self) -> None:
+        due = utcnow() + self.length / 3
+        for record_id in self.others:
+            if self._stop.is_set():
+                return
+            rec = self.catalog.raw_objects.find_one(
+                {"_id": record_id}, {"status": 1, "processing_run": 1, "lease_until": 1}
             )
+            if rec is None or rec.get("status") != Status.PROCESSING.value:
+                continue
+            lease = rec.get("lease_until")
+            if (
+                rec.get("processing_run") == self.run_id
+                and lease is not None
+                and lease.replace(tzinfo=dt.UTC) < due
+            ):
+                self._renew(record_id)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.length.total_seconds() / 3):
+        wait = 0.0  # the run's other objects are looked at once at the start
+        while not self._stop.wait(wait):
             try:
-                self._renew()
-            except Exception:  # noqa: S112 (a catalog blip: the next renewal tries again, well in time)
-                continue
+                if wait:
+                    for record_id in self.record_ids:
+                        self._renew(record_id)
+                self._renew_due_others()
+            except Exception as exc:  # a catalog blip: the next renewal tries again, well in time
+                log.warning("renewing the leases of run %s failed (%s); trying again later", self.run_id, exc)
+            wait = self.length.total_seconds() / 3
 
     def __enter__(self) -> LeaseKeeper:
-        self._renew()
+        for record_id in self.record_ids:
+            self._renew(record_id)
         self._thread.start()
         return self
 
