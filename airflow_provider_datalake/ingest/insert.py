@@ -238,11 +238,11 @@ def _insert(
     # Phases 1 and 2 -------------------------------------------------------------------------------
     # The pending record is written in a thread while the PUT request starts; the object's first byte
     # waits for that write to be acknowledged (see the module docstring).
-    claim: Future[dict[str, Any] | None]
-    claim = _pending_writer().submit(_claim, catalog, swift, record, key, lease)
+    claim: Future[dict[str, Any] | None] | None = None
 
     def record_written() -> None:
         failpoint("before_body")  # the PUT is under way; the pending record may not be written yet
+        assert claim is not None
         existing = claim.result()
         if existing is not None:
             raise _AlreadyStored(existing)
@@ -250,6 +250,10 @@ def _insert(
 
     upload_started = False
     try:
+        # An interrupt between handing the record to the writer and knowing its Future would leave a
+        # pending record nobody rolls back: it is held until `claim` is set, then raised in this block.
+        with interrupts_held():
+            claim = _pending_writer().submit(_claim, catalog, swift, record, key, lease)
         swift.ensure_container(container)
         upload_started = True
         result = swift.put_object(
@@ -275,6 +279,8 @@ def _insert(
     except BaseException as exc:
         with interrupts_held():  # a second Ctrl-C waits for the rollback, so "rolled back" stays true
             failpoint("rollback")
+            if claim is None:  # interrupted before the record was handed to the writer: nothing stored
+                raise
             # What there is to undo depends on the pending write: wait for its outcome first.
             try:
                 existing = claim.result()
