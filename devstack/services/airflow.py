@@ -93,8 +93,7 @@ def airflow_env() -> dict[str, str]:
         ),
         **executor_env(pw),
         "AIRFLOW__CORE__PARALLELISM": "4",
-        # Below parallelism, as docs/operators.md advises: one format's burst leaves a slot to the others.
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "3",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(AIRFLOW_HOME / "dags"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
