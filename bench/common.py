@@ -164,3 +164,19 @@ def human_size(size: int) -> str:
 def say(message: str) -> None:
     """Progress, on stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+def campus_mqtt_under(raw: dict[str, Any], prefix: str, tag: str) -> dict[str, Any]:
+    """``examples/neocampus_mqtt.yaml`` (loaded as ``raw``) renamed so that a run touches only names of its
+    own: format ``<prefix>_<tag>``, its PostgreSQL schema, InfluxDB measurement, MongoDB collection and
+    Neo4j labels and relationship types. Used by the soak and by the fault matrix."""
+    raw["name"], raw["match"] = f"{prefix}_{tag}", {}
+    pg, influx, mongo, neo = raw["targets"]
+    pg["schema"] = f"{prefix}_{tag}"
+    influx["measurement"] = f"{prefix}_{tag}_{{{{ kind }}}}"
+    mongo["collection"] = f"{prefix}_{tag}"
+    for node in neo["nodes"]:
+        node["label"] = f"{node['label']}_{tag}"
+    for rel in neo["relationships"]:
+        rel.update({k: f"{rel[k]}_{tag}" for k in ("from", "to")}, type=f"{rel['type']}_{tag}")
+    return raw

@@ -48,7 +48,7 @@ from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.processing import reprocess
 from airflow_provider_datalake.samples import mqtt_messages, sensor_readings
-from bench.common import conn_json
+from bench.common import campus_mqtt_under, conn_json
 
 REPO = Path(__file__).resolve().parent.parent
 STACK_PY = REPO / "devstack" / "stack.py"
@@ -133,16 +133,10 @@ def process_tree_rss() -> dict[str, int]:
 
 
 def soak_formats(tag: str) -> dict[str, Descriptor]:
-    mqtt = yaml.safe_load((REPO / "examples" / "neocampus_mqtt.yaml").read_text())
-    mqtt["name"], mqtt["match"] = f"soak_mqtt_{tag}", {}
-    pg, influx, mongo, neo = mqtt["targets"]
-    pg["schema"] = f"soak_{tag}"
-    influx["measurement"] = f"soak_{tag}_{{{{ kind }}}}"
-    mongo["collection"] = f"soak_{tag}"
-    for node in neo["nodes"]:
-        node["label"] = f"{node['label']}_{tag}"
-    for rel in neo["relationships"]:
-        rel.update({k: f"{rel[k]}_{tag}" for k in ("from", "to")}, type=f"{rel['type']}_{tag}")
+    mqtt = campus_mqtt_under(
+        yaml.safe_load((REPO / "examples" / "neocampus_mqtt.yaml").read_text()), "soak", tag
+    )
+    mqtt["name"] = f"soak_mqtt_{tag}"
     readings = yaml.safe_load((REPO / "examples" / "sensor_readings.yaml").read_text())
     readings["name"], readings["match"] = f"soak_readings_{tag}", {}
     readings["targets"][0]["schema"] = f"soak_{tag}"

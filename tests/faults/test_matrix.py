@@ -30,6 +30,7 @@ from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.processing import reprocess
 from airflow_provider_datalake.samples import write_mqtt_dump
+from bench.common import campus_mqtt_under
 from tests.conftest import REPO, STACK_DIR, pg_connect
 from tests.factory.conftest import format_under_airflow, mqtt_rows, wait_for
 from tests.factory.test_live_recovery import _running_load_processes
@@ -92,18 +93,11 @@ SELECTED = [name for name in os.environ.get("DATALAKE_FAULTS", ",".join(DEFAULT)
 def campus(postgres_conn: dict) -> Iterator[dict[str, Any]]:
     """The campus MQTT format with its four targets, under names of this test's own."""
     tag = uuid.uuid4().hex[:8]
-    raw = yaml.safe_load((REPO / "examples" / "neocampus_mqtt.yaml").read_text())
-    raw["name"] = f"faults_{tag}"
-    raw["match"] = {}
+    raw = campus_mqtt_under(
+        yaml.safe_load((REPO / "examples" / "neocampus_mqtt.yaml").read_text()), "faults", tag
+    )
     raw["processing"] = {"lease_seconds": 20, "max_attempts": 3}
-    pg, influx, mongo, neo = raw["targets"]
-    pg["schema"] = f"faults_{tag}"
-    influx["measurement"] = f"faults_{tag}_{{{{ kind }}}}"
-    mongo["collection"] = f"faults_{tag}"
-    for node in neo["nodes"]:
-        node["label"] = f"{node['label']}_{tag}"
-    for rel in neo["relationships"]:
-        rel.update({k: f"{rel[k]}_{tag}" for k in ("from", "to")}, type=f"{rel['type']}_{tag}")
+    pg = raw["targets"][0]
     desc = Descriptor.model_validate(raw)
     with format_under_airflow(desc) as dag_id:
         yield {"desc": desc, "tag": tag, "dag_id": dag_id, "postgres_conn": postgres_conn}
