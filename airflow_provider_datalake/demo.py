@@ -6,13 +6,13 @@ to register the DAGs, waiting for the objects to be processed, and what each gol
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_datalake.airflow_rest import AirflowRest, AirflowRestError
 
 if TYPE_CHECKING:
     from airflow_provider_datalake.hooks.catalog import CatalogHook
@@ -35,19 +35,17 @@ def wait_for_dags(names: list[str], timeout: float) -> set[str]:
     """Until the dag-processor has registered every format's DAG, unpaused (it scans the folder every few
     seconds), through the stack's API (``AIRFLOW__API__BASE_URL``; without it, nothing is waited for).
     Returns the formats whose DAG was not registered in time."""
-    base = os.environ.get("AIRFLOW__API__BASE_URL")
-    if not base:
+    if not os.environ.get("AIRFLOW__API__BASE_URL"):
         return set()
+    rest = AirflowRest.from_env("viewer")
     deadline = time.monotonic() + timeout
     pending = set(names)
     while pending and time.monotonic() < deadline:
         for name in list(pending):
             try:
-                url = f"{base}/api/v2/dags/datalake__{name}"
-                with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 (the stack's own API)
-                    if json.loads(resp.read()).get("is_paused") is False:
-                        pending.discard(name)
-            except OSError:
+                if (rest.get_json(f"/api/v2/dags/datalake__{name}") or {}).get("is_paused") is False:
+                    pending.discard(name)
+            except AirflowRestError:
                 pass
         time.sleep(1)
     time.sleep(5)  # the triggerer starts the new asset watchers on its next loop

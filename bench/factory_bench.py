@@ -58,11 +58,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_datalake.airflow_rest import AirflowRest
 from bench.common import say
 from devstack import envs
 
@@ -717,9 +717,8 @@ def parse_report(p: dict[str, Any]) -> list[str]:
 
 
 def _api(path: str) -> dict:
-    base = os.environ["AIRFLOW__API__BASE_URL"]
-    with urllib.request.urlopen(f"{base}/api/v2/{path}", timeout=5) as resp:  # noqa: S310 (loopback)
-        return json.loads(resp.read())
+    answer: dict = AirflowRest.from_env("viewer").get_json(f"/api/v2/{path}")
+    return answer
 
 
 def _wait(check: Any, timeout: float, poll: float = 0.1) -> float:

@@ -31,8 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ import psycopg
 import yaml
 
 from airflow_provider_datalake import insert_datalake
+from airflow_provider_datalake.airflow_rest import AirflowRest
 from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.descriptors.store import FormatStore
 from airflow_provider_datalake.factory import install_dags_folder, sync_dags_folder
@@ -71,15 +70,8 @@ def stack_dir() -> Path:
 
 
 def api(path: str) -> dict[str, Any]:
-    base = os.environ["AIRFLOW__API__BASE_URL"]
-    try:
-        with urllib.request.urlopen(f"{base}/api/v2/{path}", timeout=10) as resp:  # noqa: S310 (loopback)
-            answer: dict[str, Any] = json.loads(resp.read())
-            return answer
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return {}
-        raise
+    answer: dict[str, Any] = AirflowRest.from_env("viewer").get_json(f"/api/v2/{path}") or {}
+    return answer
 
 
 def airflow_db() -> psycopg.Connection:

@@ -135,6 +135,8 @@ def secrets_file() -> dict[str, str]:
         "swift_admin": 18,
         "jwt": 32,
         "airflow_admin": 12,
+        "airflow_operator": 12,
+        "airflow_viewer": 12,
         "influxdb_admin": 18,
         "neo4j": 18,
         "keystone_admin": 18,

@@ -82,6 +82,28 @@ def executor_env(pw: dict[str, str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- the environment (the env file)
 
 
+# Login -> role of Airflow's Simple auth manager: admin does everything, op writes to the lake (upload,
+# push, approve, reprocess), viewer reads it.
+AIRFLOW_USERS = {"admin": "admin", "operator": "op", "viewer": "viewer"}
+PASSWORDS_FILE = AIRFLOW_HOME / "passwords.json"
+
+
+def write_passwords() -> None:
+    """The Simple auth manager's password file (mode 0600), from the stack's secrets: the logins are known
+    before Airflow starts, and tests and the demo read them from the env file."""
+    pw = secrets_file()
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    PASSWORDS_FILE.touch(mode=0o600)
+    PASSWORDS_FILE.chmod(0o600)
+    PASSWORDS_FILE.write_text(json.dumps({user: pw[f"airflow_{user}"] for user in AIRFLOW_USERS}))
+
+
+def login_env() -> dict[str, str]:
+    """``DATALAKE_AIRFLOW_<USER>_PASSWORD`` for each login of the stack's Airflow."""
+    pw = secrets_file()
+    return {f"DATALAKE_AIRFLOW_{user.upper()}_PASSWORD": pw[f"airflow_{user}"] for user in AIRFLOW_USERS}
+
+
 def airflow_env() -> dict[str, str]:
     """The Airflow settings of the stack."""
     pw = secrets_file()
@@ -97,7 +119,12 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(AIRFLOW_HOME / "dags"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        # Airflow's Simple auth manager with one login per role the plugin tells apart (reading the lake;
+        # writing to it), passwords from the stack's secrets (`AIRFLOW_USERS`, `write_passwords`).
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in AIRFLOW_USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(PASSWORDS_FILE),
+        # The plugin's upload limit: above the 1 GiB the upload benchmark sends.
+        "AIRFLOW__DATALAKE__UPLOAD_MAX_BYTES": str(1_200_000_000),
         "AIRFLOW__API__HOST": HOST,
         "AIRFLOW__API__PORT": str(PORTS["airflow-api-server"]),
         "AIRFLOW__API__BASE_URL": api,
@@ -135,6 +162,7 @@ def stack_env() -> dict[str, str]:
         "DATALAKE_SWIFT_BIN": str(swift.SWIFT_VENV / "bin"),
         "DATALAKE_PG_SOCKET": str(postgres.PG_SOCK),
         "DATALAKE_INFLUX_BUCKET": influxdb.INFLUX_BUCKET,
+        **login_env(),
         **airflow_env(),
     }
     for conn_id, conn in connections().items():
@@ -168,6 +196,7 @@ class AirflowApiServer(AirflowProcess):
     def configure(self) -> None:
         """Create the metadata schema once; `db migrate` is idempotent but slow, so a marker skips it."""
         (AIRFLOW_HOME / "dags").mkdir(parents=True, exist_ok=True)
+        write_passwords()
         marker = AIRFLOW_HOME / ".migrated"
         if marker.exists():
             return

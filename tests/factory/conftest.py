@@ -4,14 +4,14 @@ the tests under the stack's running Airflow: its REST API, waiting, a format ins
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from airflow_provider_datalake.airflow_rest import AirflowRest, AirflowRestError
 
 
 def write_synced_cache(folder: Path, entries: dict[str, str], version: int = 2) -> Path:
@@ -49,19 +49,22 @@ def run_dag(dag, tmp_path):
     return dag.test()
 
 
+_REST = (
+    AirflowRest.from_env("viewer")
+    if os.environ.get("AIRFLOW__API__BASE_URL")
+    else AirflowRest("http://unset")
+)
+
+
 def api(path: str) -> dict:
     """GET the stack's Airflow REST API (``/api/v2/<path>``); {} for a 404."""
-    base = os.environ.get("AIRFLOW__API__BASE_URL")
-    assert base, "AIRFLOW__API__BASE_URL missing: run `make stack-up`"
+    assert os.environ.get("AIRFLOW__API__BASE_URL"), "AIRFLOW__API__BASE_URL missing: run `make stack-up`"
     try:
-        with urllib.request.urlopen(f"{base}/api/v2/{path}", timeout=5) as resp:  # noqa: S310 (loopback)
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return {}
-        raise
-    except OSError as exc:
-        pytest.fail(f"Airflow API server is down at {base} ({exc}): start it with `make stack-up`")
+        return _REST.get_json(f"/api/v2/{path}") or {}
+    except AirflowRestError as exc:
+        if exc.status:
+            raise
+        pytest.fail(f"{exc}: start it with `make stack-up`")
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float) -> float:
