@@ -503,3 +503,39 @@ def _finish_outcome(
         )
         outcome["quarantine"] = f"{QUARANTINE_CONTAINER}/{name}"
     tap.spool.close()
+
+
+# --------------------------------------------------------------------------- reading outcomes back
+
+
+def latest_outcomes(rec: dict[str, Any], target: str | None = None) -> dict[str, dict[str, Any]]:
+    """Each target's last outcome, success or failure (``{target: outcome}``), of every target or one."""
+    latest: dict[str, dict[str, Any]] = {}
+    for op in [*rec.get("successful_operations", []), *rec.get("failed_operations", [])]:
+        name = op.get("target")
+        wanted = name and (target is None or name == target)
+        if wanted and str(op.get("finished", "")) >= str(latest.get(name, {}).get("finished", "")):
+            latest[name] = {**op, "ok": op in rec.get("successful_operations", [])}
+    return latest
+
+
+@dataclass
+class LongLine:
+    """A quarantined line over the parser's line limit: never loaded whole, so only its size is shown."""
+
+    size: int
+
+
+def quarantined_rows(swift: SwiftHook, link: str) -> Iterator[dict[str, Any] | LongLine]:
+    """The bad rows a load spooled to ``link`` (``container/object`` in its outcome), as stored: each with
+    its row number, field, value and reason, streamed from Swift."""
+    from airflow_provider_datalake.parsing.lines import LineSplitter
+
+    container, _, obj = link.partition("/")
+    for raw in LineSplitter(swift.iter_object(container, obj)):
+        if not isinstance(raw, bytes):
+            yield LongLine(raw.size)
+            continue
+        line = raw.decode().strip()
+        if line:
+            yield json.loads(line)

@@ -263,19 +263,18 @@ def objects_quarantine(
     ctx: click.Context, record_id: str, target: str | None, limit: int, as_json: bool
 ) -> None:
     """Show the bad rows of a raw object's latest load per target, with their reasons (read from Swift)."""
-    from airflow_provider_datalake.parsing.lines import LineSplitter  # here: keeps `datalake --help` fast
+    from airflow_provider_datalake.processing import (  # here: keeps `datalake --help` fast
+        LongLine,
+        latest_outcomes,
+        quarantined_rows,
+    )
 
     swift, catalog = context.hooks(ctx)
     rec = catalog.get(record_id)
     if rec is None:
         console.print(f"[red]no raw object {escape(record_id)}[/red]")
         sys.exit(1)
-    latest: dict[str, dict[str, Any]] = {}  # target -> its last outcome, success or failure
-    for op in [*rec.get("successful_operations", []), *rec.get("failed_operations", [])]:
-        name = op.get("target")
-        wanted = name and (target is None or name == target)
-        if wanted and str(op.get("finished", "")) >= str(latest.get(name, {}).get("finished", "")):
-            latest[name] = op
+    latest = latest_outcomes(rec, target)
     if target is not None and target not in latest:
         console.print(f"[red]raw object {escape(record_id)} has no outcome for target {escape(target)}[/red]")
         sys.exit(1)
@@ -292,14 +291,10 @@ def objects_quarantine(
             )
         if not link:
             continue
-        container, _, obj = link.partition("/")
         shown = 0
-        for raw in LineSplitter(swift.iter_object(container, obj)):
-            if not isinstance(raw, bytes):  # over the parser's line limit: not shown, never loaded whole
-                out.print(f"  (a line of {raw.size} bytes, left in {escape(link)})")
-                continue
-            line = raw.decode().strip()
-            if not line:
+        for bad in quarantined_rows(swift, link):
+            if isinstance(bad, LongLine):  # over the parser's line limit: not shown, never loaded whole
+                out.print(f"  (a line of {bad.size} bytes, left in {escape(link)})")
                 continue
             if limit and shown >= limit:
                 if not as_json:
@@ -307,9 +302,8 @@ def objects_quarantine(
                 break
             shown += 1
             if as_json:
-                click.echo(line)
+                click.echo(json.dumps(bad, ensure_ascii=False))
                 continue
-            bad = json.loads(line)
             field = f" {bad['field']}" if bad.get("field") else ""
             out.print(
                 f"  row {bad.get('row_number')}{escape(field)}: {escape(str(bad.get('error')))} "

@@ -112,6 +112,11 @@ def utcnow() -> dt.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def _step(status: Status, at: dt.datetime, run: str | None = None) -> dict[str, Any]:
+    """One entry of a record's ``history``: the states it went through, when, and for which run."""
+    return {"status": status.value, "at": at, **({"run": run} if run else {})}
+
+
 def is_duplicate_key(exc: Exception) -> bool:
     """MongoDB says E11000; FerretDB's findAndModify/update report the backend's own unique violation as an
     InternalError (PostgreSQL: SQLSTATE 23505; SQLite: "UNIQUE constraint failed")."""
@@ -254,6 +259,7 @@ class CatalogHook(MongoHook):
         if record.get("swift_container"):
             self.note_container(record["swift_container"])
         record = {**record, "status": Status.PENDING.value}
+        record.setdefault("history", [_step(Status.PENDING, record.get("creation_date") or utcnow())])
         try:
             self.raw_objects.insert_one(record)
         except (DuplicateKeyError, OperationFailure) as exc:
@@ -292,13 +298,13 @@ class CatalogHook(MongoHook):
         for state in expected_set:
             if new not in TRANSITIONS[state]:
                 raise InvalidTransition(f"record {record_id}: {state.value} -> {new.value} is not allowed")
+        now = utcnow()
         update: dict[str, Any] = {
-            "$set": {**(set_fields or {}), "status": new.value, "last_modified": utcnow()},
+            "$set": {**(set_fields or {}), "status": new.value, "last_modified": now},
+            "$push": {**(push or {}), "history": _step(new, now, (set_fields or {}).get("processing_run"))},
         }
         if unset := list(unset_fields):
             update["$unset"] = dict.fromkeys(unset, "")
-        if push:
-            update["$push"] = push
         if inc:
             update["$inc"] = inc
         query = {"_id": record_id, "status": {"$in": [s.value for s in expected_set]}, **(extra_filter or {})}
@@ -324,7 +330,11 @@ class CatalogHook(MongoHook):
         the state guard is kept (it is atomic there and costs nothing). None when the record was no longer
         in ``expected``.
         """
-        new = {**record, "last_modified": utcnow()}
+        now = utcnow()
+        new = {**record, "last_modified": now}
+        if record.get("status") != expected.value:
+            before = record.get("history") or [_step(expected, record.get("creation_date") or now)]
+            new["history"] = [*before, _step(Status(record["status"]), now)]
         guard = (
             {"_id": record["_id"], "status": expected.value} if self.native_atomic else {"_id": record["_id"]}
         )
