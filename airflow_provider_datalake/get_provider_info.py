@@ -1,7 +1,8 @@
 """Provider metadata read by Airflow's provider manager (entry point `apache_airflow_provider`).
 
 Connection form fields are declared here (`conn-fields` / `ui-field-behaviour`) so that Airflow 3.2+ renders
-the forms without importing our hooks.
+the forms without importing our hooks. Modules and classes are named as strings: the provider manager
+imports them when it needs them (``asset-uris``'s handler checks every ``datalake://`` Asset as it is made).
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "OpenStack Swift",
                 "python-modules": ["airflow_provider_datalake.hooks.swift"],
             },
+        ],
+        "asset-uris": [
+            {"schemes": ["datalake"], "handler": "airflow_provider_datalake.asset_uris.sanitize_uri"},
         ],
         "connection-types": [
             {
