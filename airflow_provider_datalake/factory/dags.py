@@ -26,6 +26,7 @@ from airflow.sdk import DAG, Asset, AssetWatcher, BaseHook, get_current_context,
 from airflow_provider_datalake.asset_uris import raw_uri, unformatted_uri
 from airflow_provider_datalake.format_cache import DagSpec, FormatNotFound, cache_entries
 from airflow_provider_datalake.operators.formats import (
+    FORMAT_DAG_PREFIX,
     ClaimRawObjectsOperator,
     FinishRawObjectsOperator,
     LoadRawObjectOperator,
@@ -110,7 +111,7 @@ def build_dags(
     conns: dict[str, Any] = {"mongo_conn_id": mongo_conn_id, "swift_conn_id": swift_conn_id}
     dags: dict[str, Any] = {}
     for name, entry in entries.items():
-        dag_id = f"datalake__{name}"
+        dag_id = f"{FORMAT_DAG_PREFIX}{name}"
         if wanted and wanted != dag_id:
             continue
         spec = DagSpec.from_cache(entry, name)
@@ -187,7 +188,7 @@ def dag_from_spec(
     cache = None if cache_path is None else os.fspath(cache_path)
     outlets = gold_assets(spec)
     with DAG(
-        dag_id=f"datalake__{fmt}",
+        dag_id=f"{FORMAT_DAG_PREFIX}{fmt}",
         # The asset itself, not a one-item list: Airflow hashes a DAG's schedule each time tasks are
         # linked, and a list's hash serialises every asset in it.
         schedule=asset,
