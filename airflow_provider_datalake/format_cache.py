@@ -22,6 +22,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_datalake.asset_uris import GoldAsset
 from airflow_provider_datalake.version import __version__
 
 if TYPE_CHECKING:
@@ -31,13 +32,13 @@ if TYPE_CHECKING:
 CACHE_NAME = "datalake_formats.json"
 
 # Bump when the fields below change: older specs are then ignored, and the descriptor validated instead.
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
 class DagSpec:
-    """The parse-time view of a valid descriptor: ids, tags and docs. The load tasks get the full
-    descriptor at run time."""
+    """The parse-time view of a valid descriptor: ids, tags, docs and the gold assets of each load task. The
+    load tasks get the full descriptor at run time."""
 
     name: str
     version: int
@@ -48,6 +49,9 @@ class DagSpec:
     doc_md: str
     max_attempts: int  # the descriptor's processing settings: the claim records them on each object
     lease_seconds: float
+    outlets: tuple[
+        GoldAsset, ...
+    ] = ()  # what the targets write, each naming its target: the load tasks' outlets
 
     @classmethod
     def from_descriptor(cls, desc: Descriptor) -> DagSpec:
@@ -61,6 +65,7 @@ class DagSpec:
             doc_md=_doc(desc),
             max_attempts=desc.processing.max_attempts,
             lease_seconds=desc.processing.lease_seconds,
+            outlets=tuple(asset for t in desc.targets for asset in t.assets()),
         )
 
     def to_cache(self, yaml_text: str) -> dict[str, Any]:
@@ -98,6 +103,10 @@ class DagSpec:
                 doc_md=str(stored["doc_md"]),
                 max_attempts=int(stored["max_attempts"]),
                 lease_seconds=float(stored["lease_seconds"]),
+                outlets=tuple(
+                    GoldAsset(**{k: str(a[k]) for k in ("target", "uri", "name", "store", "kind")})
+                    for a in stored["outlets"]
+                ),
             )
         except (KeyError, TypeError, ValueError):
             return None

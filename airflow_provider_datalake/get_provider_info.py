@@ -1,7 +1,8 @@
 """Provider metadata read by Airflow's provider manager (entry point `apache_airflow_provider`).
 
 Connection form fields are declared here (`conn-fields` / `ui-field-behaviour`) so that Airflow 3.2+ renders
-the forms without importing our hooks.
+the forms without importing our hooks. Modules and classes are named as strings: the provider manager
+imports them when it needs them (``asset-uris``'s handler checks every ``datalake://`` Asset as it is made).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ SWIFT_CONN_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The integration of the package's own parts (catalog, format DAGs, gold operators, raw-object events).
+DATALAKE = "Datalake"
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-datalake",
@@ -67,13 +72,43 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://docs.openstack.org/swift/latest/",
                 "tags": ["service"],
             },
+            {
+                "integration-name": DATALAKE,
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "OpenStack Swift",
                 "python-modules": ["airflow_provider_datalake.hooks.swift"],
             },
+            {"integration-name": DATALAKE, "python-modules": ["airflow_provider_datalake.hooks.catalog"]},
         ],
+        "operators": [
+            {
+                "integration-name": DATALAKE,
+                "python-modules": [
+                    f"airflow_provider_datalake.operators.{name}"
+                    for name in ("formats", "gold", "postgres", "influxdb", "mongo", "neo4j")
+                ],
+            },
+        ],
+        "sensors": [
+            {
+                "integration-name": DATALAKE,
+                "python-modules": ["airflow_provider_datalake.sensors.raw_objects"],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": DATALAKE,
+                "python-modules": ["airflow_provider_datalake.triggers.raw_objects"],
+            },
+        ],
+        "asset-uris": [
+            {"schemes": ["datalake"], "handler": "airflow_provider_datalake.asset_uris.sanitize_uri"},
+        ],
+        "extra-links": ["airflow_provider_datalake.operators.formats.DataLakeObjectsLink"],
         "connection-types": [
             {
                 "connection-type": "swift",

@@ -5,6 +5,10 @@ mapped over the claimed objects, all targets in parallel -> ``finish`` (processe
 The DAG is scheduled on the format's Asset, whose AssetWatcher runs `CommittedObjectsTrigger` in the
 triggerer: a committed raw object of the format starts a run without any worker waiting.
 
+Lineage: each load task declares the gold assets its target writes as its outlets (``datalake://gold/...``,
+see `asset_uris`), so Airflow's asset graph reads raw format -> DAG -> gold tables. A load task's success
+emits events on those assets; no DAG of ours is scheduled on a gold asset, so they start nothing.
+
 Generated DAG files import this module in a fresh dag-processor process: what it imports at module level is
 what every parse pays for (the Task SDK, the operators, the trigger and the format cache); the descriptor
 model comes only with a descriptor that has no DAG spec, and the catalog and Swift only when a task runs.
@@ -19,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Asset, AssetWatcher, BaseHook, get_current_context, get_parsing_context, task
 
+from airflow_provider_datalake.asset_uris import raw_uri, unformatted_uri
 from airflow_provider_datalake.format_cache import DagSpec, FormatNotFound, cache_entries
 from airflow_provider_datalake.operators.formats import (
+    FORMAT_DAG_PREFIX,
     ClaimRawObjectsOperator,
     FinishRawObjectsOperator,
     LoadRawObjectOperator,
@@ -31,7 +37,15 @@ from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigg
 if TYPE_CHECKING:
     from airflow_provider_datalake.descriptors.model import Descriptor
 
-__all__ = ["FormatNotFound", "build_dag", "build_dags", "dag_for", "dag_from_spec", "unknown_formats_dag"]
+__all__ = [
+    "FormatNotFound",
+    "build_dag",
+    "build_dags",
+    "dag_for",
+    "dag_from_spec",
+    "gold_assets",
+    "unknown_formats_dag",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +111,7 @@ def build_dags(
     conns: dict[str, Any] = {"mongo_conn_id": mongo_conn_id, "swift_conn_id": swift_conn_id}
     dags: dict[str, Any] = {}
     for name, entry in entries.items():
-        dag_id = f"datalake__{name}"
+        dag_id = f"{FORMAT_DAG_PREFIX}{name}"
         if wanted and wanted != dag_id:
             continue
         spec = DagSpec.from_cache(entry, name)
@@ -156,7 +170,7 @@ def dag_from_spec(
     fmt = spec.name
     asset = Asset(
         name=f"datalake_raw__{fmt}",
-        uri=f"datalake://raw/{fmt}",
+        uri=raw_uri(fmt),
         group="datalake",
         watchers=[
             AssetWatcher(
@@ -172,8 +186,9 @@ def dag_from_spec(
     # would be stored as its repr).
     given = None if descriptor is None else descriptor.model_dump(mode="json", by_alias=True)
     cache = None if cache_path is None else os.fspath(cache_path)
+    outlets = gold_assets(spec)
     with DAG(
-        dag_id=f"datalake__{fmt}",
+        dag_id=f"{FORMAT_DAG_PREFIX}{fmt}",
         # The asset itself, not a one-item list: Airflow hashes a DAG's schedule each time tasks are
         # linked, and a list's hash serialises every asset in it.
         schedule=asset,
@@ -205,10 +220,31 @@ def dag_from_spec(
                 cache_path=cache,
                 swift_conn_id=swift_conn_id,
                 run_record_ids=claim.output,  # its tasks keep the whole run's leases while they work
+                outlets=outlets.get(target, []),
                 **conns,
             ).expand(record_ids=claim.output)
             load >> finish
     return dag
+
+
+def gold_assets(spec: DagSpec) -> dict[str, list[Asset]]:
+    """The Assets each target of the spec writes, by target name: the load tasks' outlets.
+
+    Group ``datalake`` as the raw assets; ``extra`` says the zone, the store and the kind of thing (table,
+    measurement, bucket, collection, node, relationship). Everything is derived from the URI, so every DAG
+    declaring one asset declares it alike.
+    """
+    assets: dict[str, list[Asset]] = {}
+    for gold in spec.outlets:
+        assets.setdefault(gold.target, []).append(
+            Asset(
+                name=gold.name,
+                uri=gold.uri,
+                group="datalake",
+                extra={"zone": "gold", "store": gold.store, "kind": gold.kind},
+            )
+        )
+    return assets
 
 
 UNKNOWN_FORMATS_DAG_ID = "datalake_unknown_formats"
@@ -237,7 +273,7 @@ def unknown_formats_dag(
     """
     asset = Asset(
         name=f"{dag_id}__raw",
-        uri=f"datalake://raw/_unformatted/{dag_id}",
+        uri=unformatted_uri(dag_id),
         group="datalake",
         watchers=[
             AssetWatcher(

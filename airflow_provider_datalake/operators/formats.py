@@ -1,6 +1,7 @@
 """The three steps of a format's run as operators: claim -> load (one per target, mapped) -> finish.
 
-The generated DAGs are built from these, and users composing their own DAGs may use them too. Plain
+The generated DAGs are built from these, and users composing their own DAGs may use them too. A load task
+links to the data lake's page of the objects its run loaded (`DataLakeObjectsLink`). Plain
 operator classes, not ``@task`` functions: building a TaskFlow task inspects its function's signature each
 time, a large share of a DAG's build time when a dag-processor builds hundreds of them.
 
@@ -15,17 +16,25 @@ import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_datalake.format_cache import FormatNotFound
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_datalake.descriptors.model import Descriptor
     from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+
+#: A format's generated DAG is ``datalake__<format>``.
+FORMAT_DAG_PREFIX = "datalake__"
+#: The plugin's page listing a run's objects, under Airflow's base URL.
+OBJECTS_PAGE = "/datalake/ui/objects"
 
 
 def _catalog(mongo_conn_id: str, database: str | None) -> CatalogHook:
@@ -108,6 +117,43 @@ class ClaimRawObjectsOperator(BaseOperator):
         return [ids[start : start + self.per_task] for start in range(0, len(ids), self.per_task)]
 
 
+class DataLakeObjectsLink(BaseOperatorLink):
+    """The "Data lake objects" link of a load task: the plugin's page of the objects its run loaded, with
+    their outcomes, at ``{[api] base_url}/datalake/ui/objects?run_id=...&format=...``.
+
+    Airflow calls `get_link` in the worker when the task ends and keeps the URL in an XCom, which the UI
+    shows. Registered through the plugin as well, the API server calls it itself for the classes in
+    ``operators``, with the serialized task: there the format comes from a mapped task's arguments or the
+    DAG id. A link without format still lists the run's objects.
+    """
+
+    name = "Data lake objects"
+    operators: ClassVar[list[type[BaseOperator]]] = []  # LoadRawObjectOperator, set below it
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        # deferred: the configuration only where a link is made, never in a DAG file's parse
+        from airflow.sdk import conf
+
+        base = str(conf.get("api", "base_url", fallback="") or "").rstrip("/")
+        query = {"run_id": ti_key.run_id}
+        fmt = _format_of(operator, ti_key.dag_id)
+        if fmt:
+            query["format"] = fmt
+        return f"{base}{OBJECTS_PAGE}?{urlencode(query)}"
+
+
+def _format_of(operator: Any, dag_id: str) -> str | None:
+    """The load task's format: its own attribute (in the worker), its mapped arguments (a serialized mapped
+    task, in the API server), else the generated DAG's id."""
+    fmt = getattr(operator, "format", None)
+    if not isinstance(fmt, str):
+        partial = getattr(operator, "partial_kwargs", None)
+        fmt = partial.get("format") if isinstance(partial, dict) else None
+    if not isinstance(fmt, str) and dag_id.startswith(FORMAT_DAG_PREFIX):
+        fmt = dag_id.removeprefix(FORMAT_DAG_PREFIX)
+    return fmt or None
+
+
 class LoadRawObjectOperator(BaseOperator):
     """Load one claimed object (``record_id``), or several one after the other (``record_ids``), into one
     target of its format, and record each outcome in the catalog. With several, every one is tried and the
@@ -120,6 +166,7 @@ class LoadRawObjectOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("record_id", "record_ids", "run_record_ids")
     ui_color = "#e8fdf0"
+    operator_extra_links = (DataLakeObjectsLink(),)
 
     def __init__(
         self,
@@ -182,6 +229,10 @@ class LoadRawObjectOperator(BaseOperator):
             )
         assert self.record_id is not None
         return load_object(desc, self.record_id, self.target, run_id, catalog=catalog, swift=swift)
+
+
+# Airflow's plugin manager gives a plugin's link to the tasks of these classes.
+DataLakeObjectsLink.operators = [LoadRawObjectOperator]
 
 
 class FinishRawObjectsOperator(BaseOperator):

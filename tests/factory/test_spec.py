@@ -38,6 +38,8 @@ def test_sync_stores_a_spec_for_valid_descriptors_only(tmp_path: Path) -> None:
         ("a field missing", lambda e: e["dag"].pop("targets")),
         ("a field of the wrong shape", lambda e: e["dag"].update(version="two")),
         ("no targets", lambda e: e["dag"].update(targets=[])),
+        ("no outlets (an older layout)", lambda e: e["dag"].pop("outlets")),
+        ("an outlet of the wrong shape", lambda e: e["dag"].update(outlets=[{"uri": "datalake://raw/x"}])),
         ("not a mapping", lambda e: e.update(dag=["x"])),
         ("another format's spec", lambda e: e["dag"].update(name="fmt_b")),
     ],

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo
 
+from airflow_provider_datalake.asset_uris import GoldAsset
 from airflow_provider_datalake.descriptors.base import FieldType, Identifier, Strict, repeated
 
 #: (path inside the target, descriptor field name) of one reference to a field.
@@ -30,6 +31,11 @@ class GoldTarget(Strict):
 
     def field_refs(self) -> list[FieldRef]:
         """(path inside the target, field name) of every descriptor field this target reads."""
+        raise NotImplementedError
+
+    def assets(self) -> list[GoldAsset]:
+        """The gold assets this target writes (the load task's outlets), named from the target alone: no
+        connection is looked up, so the factory may call it while a DAG file is parsed."""
         raise NotImplementedError
 
     def type_problems(self, types: dict[str, FieldType], invalid: frozenset[str]) -> list[TargetProblem]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from airflow_provider_datalake.asset_uris import CONNECTION_DEFAULT, GoldAsset, gold_uri
 from airflow_provider_datalake.descriptors.base import (
     IDENTIFIER,
     FieldType,
@@ -161,6 +162,25 @@ class InfluxTarget(GoldTarget):
             refs += [(("fields", i, "key"), n) for n in template_fields(f.key or "")]
         refs.append((("time",), self.time))
         return refs
+
+    def assets(self) -> list[GoldAsset]:
+        """The measurement; for a templated one, the bucket as a whole (its measurements are named by the
+        rows, unknown while the DAG is parsed)."""
+        bucket = self.bucket or CONNECTION_DEFAULT
+        if is_template(self.measurement):
+            uri, shown, kind = gold_uri(self.store, self.conn_id, bucket), f"{bucket}/*", "bucket"
+        else:
+            uri = gold_uri(self.store, self.conn_id, bucket, self.measurement)
+            shown, kind = f"{bucket}/{self.measurement}", "measurement"
+        return [
+            GoldAsset(
+                target=self.name,
+                uri=uri,
+                name=f"influxdb:{shown}@{self.conn_id}",
+                store=self.store,
+                kind=kind,
+            )
+        ]
 
     def type_problems(self, types: dict[str, FieldType], invalid: frozenset[str]) -> list[TargetProblem]:
         problems: list[TargetProblem] = []

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from airflow_provider_datalake.asset_uris import GoldAsset, gold_uri
 from airflow_provider_datalake.descriptors.base import Identifier, Strict, repeated
 from airflow_provider_datalake.descriptors.targets.common import (
     FieldRef,
@@ -62,3 +63,14 @@ class MongoTarget(GoldTarget):
         for i, index in enumerate(self.indexes):
             refs += [(("indexes", i, "fields", j), f) for j, f in enumerate(index.fields)]
         return refs
+
+    def assets(self) -> list[GoldAsset]:
+        return [
+            GoldAsset(
+                target=self.name,
+                uri=gold_uri(self.store, self.conn_id, self.database, self.collection),
+                name=f"mongodb:{self.database}.{self.collection}@{self.conn_id}",
+                store=self.store,
+                kind="collection",
+            )
+        ]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from airflow_provider_datalake.asset_uris import CONNECTION_DEFAULT, GoldAsset, gold_uri
 from airflow_provider_datalake.descriptors.base import GraphName, Identifier, Strict, repeated
 from airflow_provider_datalake.descriptors.targets.common import FieldRef, GoldTarget
 
@@ -87,3 +88,20 @@ class Neo4jTarget(GoldTarget):
         for i, rel in enumerate(self.relationships):
             refs += [(("relationships", i, "properties", j), p) for j, p in enumerate(rel.properties)]
         return refs
+
+    def assets(self) -> list[GoldAsset]:
+        """One asset per node label and one per relationship type: what a graph's readers query by."""
+        db = self.database or CONNECTION_DEFAULT
+        named = [("node", n.label, f"(:{n.label})") for n in self.nodes]
+        # two relationships of one type (between other labels) are one asset
+        named += [("relationship", t, f"[:{t}]") for t in dict.fromkeys(r.type for r in self.relationships)]
+        return [
+            GoldAsset(
+                target=self.name,
+                uri=gold_uri(self.store, self.conn_id, db, kind, name),
+                name=f"neo4j:{db}/{shown}@{self.conn_id}",
+                store=self.store,
+                kind=kind,
+            )
+            for kind, name, shown in named
+        ]

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from airflow_provider_datalake.asset_uris import GoldAsset, gold_uri
 from airflow_provider_datalake.descriptors.base import Identifier
 from airflow_provider_datalake.descriptors.targets.common import (
     FieldRef,
@@ -37,3 +38,14 @@ class PostgresTarget(GoldTarget):
 
     def field_refs(self) -> list[FieldRef]:
         return [(("keys", i), k) for i, k in enumerate(self.keys)]
+
+    def assets(self) -> list[GoldAsset]:
+        return [
+            GoldAsset(
+                target=self.name,
+                uri=gold_uri(self.store, self.conn_id, self.schema_, self.table),
+                name=f"postgres:{self.schema_}.{self.table}@{self.conn_id}",
+                store=self.store,
+                kind="table",
+            )
+        ]
