@@ -13,7 +13,7 @@ UPGRADE ?=
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements/uv.in)
 UV_READY := $(BIN)/.uv-$(UV_VERSION)
 
-.PHONY: install lock lint format stack-up stack-down stack-status test test-celery faults soak unit demo bench clean
+.PHONY: install lock lint format stack-up stack-down stack-status browser test test-celery faults soak unit demo bench clean
 
 install: $(VENV)/.installed
 
@@ -57,8 +57,13 @@ stack-down:
 stack-status:
 	@$(STACK) status
 
-# Lint, then every test against the real servers of the stack (started here if needed).
-test: lint stack-up
+# Debian's Chromium and ChromeDriver for the browser tests (devstack/browser.py): installed when missing,
+# their major versions checked against each other, the versions written to .stack/browser.json.
+browser: install
+	$(STACK) browser
+
+# Lint, then every test against the real servers of the stack (started here if needed), the UI's in Chromium.
+test: lint stack-up browser
 	$(WITH_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The end-to-end tests under the real Airflow again, on the Celery executor (Redis and two workers with their
@@ -81,8 +86,8 @@ faults: stack-up
 soak: stack-up
 	$(WITH_ENV) $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
-# Only the tests that need no server.
-unit: install
+# Only the tests that need no server (the browser helpers' own tests do need Chromium).
+unit: install browser
 	$(BIN)/python -m pytest -m "not stack and not faults" $(PYTEST_ARGS)
 
 demo: stack-up

@@ -1,5 +1,8 @@
 """The local stack of real servers: `python devstack/stack.py up|down|status|env [SERVICE...]`.
 
+`python devstack/stack.py browser` installs and checks the browser of the UI tests instead
+(``devstack/browser.py``): no server, so no service of the stack.
+
 Everything runs on 127.0.0.1 on explicit non-default ports, with data, logs and PID files under one
 git-ignored folder (``.stack/`` in the checkout, or ``$DATALAKE_STACK_DIR``). Build caches (the Swift
 virtual environment, the FerretDB binary, uv's wheels) live under ``~/.cache/datalake`` so a fresh clone
@@ -20,6 +23,7 @@ import argparse
 import sys
 import time
 
+from browser import ensure_browser
 from service import STACK, Service, StackError, log, secrets_file, write_env_file
 from services.airflow import (
     AIRFLOW_COMPONENTS,
@@ -127,7 +131,7 @@ def cmd_status(names: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "browser"])
     parser.add_argument("services", nargs="*", help="services or groups (swift, mongo, airflow); default all")
     args = parser.parse_args(argv)
     try:
@@ -137,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd_down(args.services)
         elif args.command == "status":
             return cmd_status(args.services)
+        elif args.command == "browser":
+            ensure_browser()
         else:
             print(write_env_file(stack_env()))
     except StackError as exc:
