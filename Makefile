@@ -86,8 +86,8 @@ faults: stack-up
 soak: stack-up
 	$(WITH_ENV) $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
-# Only the tests that need no server (the browser helpers' own tests do need Chromium).
-unit: install browser
+# Only the tests that need no server and no browser.
+unit: install
 	$(BIN)/python -m pytest -m "not stack and not faults" $(PYTEST_ARGS)
 
 demo: stack-up

@@ -163,3 +163,59 @@ def check_health(
     if airflow:
         checks += airflow_checks(bound, now)
     return Health(bound.total_seconds(), checks, recovered)
+
+
+# --------------------------------------------------------------------------- the stores
+
+
+def _ping(store: str, conn_id: str) -> None:
+    """One cheap authenticated request to a store through its Airflow hook; raises when it fails."""
+    if store == "postgres":
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        PostgresHook(postgres_conn_id=conn_id).get_first("SELECT 1")
+    elif store == "mongodb":
+        from airflow.providers.mongo.hooks.mongo import MongoHook
+
+        MongoHook(mongo_conn_id=conn_id).get_conn().admin.command("ping")
+    elif store == "influxdb":
+        from airflow.providers.influxdb.hooks.influxdb import InfluxDBHook
+
+        if not InfluxDBHook(conn_id=conn_id).get_conn().ping():
+            raise ConnectionError("no answer to ping")
+    elif store == "neo4j":
+        from airflow.providers.neo4j.hooks.neo4j import Neo4jHook
+
+        Neo4jHook(conn_id=conn_id).run("RETURN 1")
+    else:
+        raise ValueError(f"unknown store {store!r}")
+
+
+def store_checks(
+    catalog: CatalogHook, swift: Any, gold: set[tuple[str, str]], timeout: float = 10.0
+) -> list[Check]:
+    """Is each store reachable: the raw zone (Swift), the catalog, and every gold store (store, conn_id)
+    that an active format loads into. The gold stores are asked in parallel, each at most ``timeout``."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    checks = []
+    try:
+        catalog.raw_objects.database.command("ping")
+        checks.append(Check("store:catalog", True, f"catalog reachable ({catalog.mongo_conn_id})"))
+    except Exception as exc:
+        checks.append(Check("store:catalog", False, f"catalog unreachable: {exc}".splitlines()[0]))
+    ok, detail = swift.test_connection()
+    checks.append(Check("store:swift", bool(ok), f"Swift: {detail}"))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(8, len(gold))))
+    futures = {pool.submit(_ping, store, conn_id): (store, conn_id) for store, conn_id in sorted(gold)}
+    wait(futures, timeout=timeout)
+    for future, (store, conn_id) in futures.items():
+        name = f"store:{store}:{conn_id}"
+        if not future.done():
+            checks.append(Check(name, False, f"{store} ({conn_id}): no answer in {timeout:g} s"))
+        elif (error := future.exception()) is not None:
+            checks.append(Check(name, False, f"{store} ({conn_id}): {error}".splitlines()[0]))
+        else:
+            checks.append(Check(name, True, f"{store} ({conn_id}) reachable"))
+    pool.shutdown(wait=False, cancel_futures=True)
+    return checks

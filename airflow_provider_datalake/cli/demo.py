@@ -3,6 +3,7 @@ themselves are in `airflow_provider_datalake.demo`)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -119,6 +120,14 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
             out.print(f"  {t.name} ({t.store}): {store_summary(t)}")
         except Exception as exc:  # a store that cannot be read says why; the others are still shown
             console.print(f"  [red]{t.name} ({t.store}): cannot read it: {escape(str(exc)[:200])}[/red]")
+    if base := os.environ.get("AIRFLOW__API__BASE_URL"):
+        user = "admin" if os.environ.get("DATALAKE_AIRFLOW_ADMIN_PASSWORD") else None
+        out.print(f"[bold]6. the lake in Airflow's UI[/bold]: {base}/plugin/datalake")
+        if user:
+            out.print(
+                f"  log in as {user} (viewer and operator too); the passwords are in .stack/env "
+                "(DATALAKE_AIRFLOW_<USER>_PASSWORD)"
+            )
     unfinished = [rid for rid in waiting if catalog.get(rid)["status"] not in ("processed",)]  # type: ignore[index]
     if failed or unfinished:
         console.print(f"[red]{len(failed)} insert(s) failed, {len(unfinished)} object(s) not processed[/red]")

@@ -1,0 +1,1 @@
+"""The data lake's REST API and pages, served by Airflow's API server through the plugin."""
