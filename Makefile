@@ -106,6 +106,9 @@ bench: stack-up
 	# 1,000,000 a server with indexes is measured at (--mongo-conn-id to point it at one).
 	$(WITH_ENV) $(BIN)/python -m bench.catalog_bench --records 50000 --rounds 5 --rest 30
 	$(BIN)/python -m bench.inference_bench
+	# The REST API on the stack's Airflow API server: upload vs `swift upload`, a catalog page vs pymongo;
+	# 20,000 records, not the issue's 100,000: FerretDB 1 reads the whole collection for each page.
+	$(WITH_ENV) $(BIN)/python -m bench.api_bench --records 20000 --page-rounds 10
 
 clean: stack-down
 	rm -rf .stack $(VENV)
