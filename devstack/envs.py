@@ -57,6 +57,8 @@ class LockedEnv:
     constraints: Path | None = None
     # The project is installed on top of its lock (editable, no dependencies); it is no lock's entry.
     own_package: str | None = None
+    # Where that package's pyproject.toml is (default: the repository's root).
+    own_path: Path | None = None
     # A lock that no environment is built from (uv's bootstrap, installed by pip in `make install`).
     lock_only: bool = False
 
@@ -80,7 +82,23 @@ ENVS: dict[str, LockedEnv] = {
             ("pyproject.toml", "requirements/project.in"),
             own_package="airflow-provider-datalake",
         ),
-        LockedEnv("swift", LOCKS / "swift.lock", ("devstack/locks/swift.in",), UPPER_CONSTRAINTS),
+        LockedEnv(
+            "swift",
+            LOCKS / "swift.lock",
+            ("devstack/locks/swift.in",),
+            UPPER_CONSTRAINTS,
+            # the catalogue middleware of the proxy's pipeline (no Airflow: pymongo is in the lock)
+            own_package="datalake-catalog",
+            own_path=REPO / "datalake_catalog",
+        ),
+        # docker/swift's image: pymongo for the catalogue middleware (built there, not installed here)
+        LockedEnv(
+            "swift-image",
+            REPO / "docker" / "swift" / "requirements.txt",
+            ("docker/swift/requirements.in",),
+            UPPER_CONSTRAINTS,
+            lock_only=True,
+        ),
         LockedEnv("keystone", LOCKS / "keystone.lock", ("devstack/locks/keystone.in",), UPPER_CONSTRAINTS),
         LockedEnv("dagfactory", LOCKS / "dagfactory.lock", ("devstack/locks/dagfactory.in",)),
     )
@@ -172,7 +190,10 @@ def cmd_lock(names: list[str], upgrade: bool = False) -> None:
 
 
 def marker_text(env: LockedEnv) -> str:
-    return f"lock sha256 {env.lock_hash} python {PYTHON_VERSION}\n"
+    # An environment with a package of the checkout in it (editable) names the checkout: another clone
+    # sharing the cached environment installs its own.
+    own = f" own {env.own_path}" if env.own_path else ""
+    return f"lock sha256 {env.lock_hash} python {PYTHON_VERSION}{own}\n"
 
 
 def is_current(env: LockedEnv, venv: Path) -> bool:
@@ -194,8 +215,9 @@ def install(env: LockedEnv, venv: Path, python: str = sys.executable) -> bool:
     target = ["--python", str(venv / "bin" / "python")]
     _run([uv, "pip", "sync", "-q", "--require-hashes", *target, str(env.lock)], f"installing {env.name}")
     if env.own_package:
+        own = env.own_path or REPO
         _run(
-            [uv, "pip", "install", "-q", "--no-deps", "--no-build-isolation", *target, "-e", str(REPO)],
+            [uv, "pip", "install", "-q", "--no-deps", "--no-build-isolation", *target, "-e", str(own)],
             f"installing {env.own_package} into {env.name}",
         )
     check(env, venv)

@@ -17,6 +17,12 @@ from airflow_provider_datalake.cli.render import console, out, utc, visible
 @click.option("--dry-run", is_flag=True, help="Say what would be done, change nothing.")
 @click.option("--remove-orphans", is_flag=True, help="Delete Swift objects that no record names.")
 @click.option(
+    "--adopt",
+    is_flag=True,
+    help="Give Swift objects that no record names a committed record (objects written by any client while "
+    "the proxy's catalogue middleware was off or failed open); their format's DAG then takes them.",
+)
+@click.option(
     "--container",
     "containers",
     multiple=True,
@@ -36,6 +42,7 @@ def reconcile_cmd(
     ctx: click.Context,
     dry_run: bool,
     remove_orphans: bool,
+    adopt: bool,
     containers: tuple[str, ...],
     show: int,
     as_json: bool,
@@ -43,6 +50,8 @@ def reconcile_cmd(
     """Settle what crashed inserts left (expired pending records) and report orphan objects."""
     from airflow_provider_datalake.ingest import reconcile  # here: keeps `datalake --help` fast
 
+    if adopt and remove_orphans:
+        raise click.UsageError("--adopt and --remove-orphans exclude each other")
     swift, catalog = context.hooks(ctx)
     if containers:
         existing = {c["name"] for name in set(containers) for c in swift.list_containers(prefix=name)}
@@ -51,6 +60,7 @@ def reconcile_cmd(
     report = reconcile(
         dry_run=dry_run,
         remove_orphans=remove_orphans,
+        adopt_orphans=adopt,
         containers=list(containers) or None,
         swift=swift,
         catalog=catalog,
@@ -76,6 +86,10 @@ def reconcile_cmd(
             removal = f"  would remove: {len(report.orphans)}" if remove_orphans else ""
         else:
             removal = f"  removed: {len(report.orphans_removed)}"
+        if adopt:
+            out.print(f"{'would adopt' if dry_run else 'adopted'}: {len(report.adopted)}")
+            for container, name, rid in report.adopted[:show]:
+                out.print(f"  {escape(visible(container))}/{escape(visible(name))} -> {rid}")
         out.print(f"orphan objects: {len(report.orphans)}{removal}")
         for container, name in report.orphans[:show]:
             out.print(f"  orphan {escape(visible(f'{container}/{name}'))}", soft_wrap=True)

@@ -50,6 +50,7 @@ from airflow_provider_datalake.ingest.rules import (
 from airflow_provider_datalake.ingest.settle import delete_with_segments, settle_record
 from airflow_provider_datalake.ingest.source import Prepared, Source, prepare
 from airflow_provider_datalake.interrupts import failpoint, interrupts_held
+from datalake_catalog.catalog import new_record
 
 log = logging.getLogger(__name__)
 
@@ -215,26 +216,23 @@ def _insert(
     record_id = uuid.uuid4().hex
     now = utcnow()
     name = _object_name(fmt, record_id, now)
-    record: dict[str, Any] = {
-        "_id": record_id,
-        "format": fmt,
-        "content_type": prepared.content_type,
-        "original_object_name": prepared.original_name,
-        "swift_user": swift.user,
-        "swift_account": account,
-        "swift_container": container,
-        "swift_object_id": name,
-        "sha256": prepared.sha256,
-        "size": prepared.size,
-        "dedupe": dedupe,
-        "dedupe_key": key or f"unique:{record_id}",
-        "creation_date": now,
-        "last_modified": now,
-        "lease_until": now + lease,
-        "successful_operations": [],
-        "failed_operations": [],
-        **fields,
-    }
+    record = new_record(
+        record_id=record_id,
+        fmt=fmt,
+        container=container,
+        object_name=name,
+        content_type=prepared.content_type,
+        original_name=prepared.original_name,
+        swift_user=swift.user,
+        swift_account=account,
+        size=prepared.size,
+        sha256=prepared.sha256,
+        dedupe=dedupe,
+        key=key,
+        lease=lease,
+        now=now,
+        fields=fields,
+    )
     # Phases 1 and 2 -------------------------------------------------------------------------------
     # The pending record is written in a thread while the PUT request starts; the object's first byte
     # waits for that write to be acknowledged (see the module docstring).

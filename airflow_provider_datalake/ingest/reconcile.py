@@ -2,7 +2,9 @@
 
 - A pending record whose lease ran out is settled (`settle.settle_record`): claimed, then rolled forward
   when its object is in Swift, complete and matching the record, else rolled back.
-- Swift objects that no record names are orphans: reported, and removed only when asked.
+- Swift objects that no record names are orphans: reported, and removed only when asked, or adopted:
+  given a committed record (read back whole for its SHA-256), as the Swift middleware would have made
+  had it been in the proxy's pipeline (objects written while it was off, or by a proxy set to fail open).
 - Committed records whose object is gone are reported (that would be data loss, never silently fixed).
 - Records of another Swift account than the connection's are left alone and counted: their objects are
   out of this connection's sight, so they would look missing, and their pending records would be rolled back.
@@ -14,14 +16,18 @@ is removed only after its object, so a live insert never looks orphaned, and liv
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
+import uuid
 from typing import Any
 
-from airflow_provider_datalake.hooks.catalog import VISIBLE, CatalogHook
+from airflow_provider_datalake.hooks.catalog import VISIBLE, CatalogHook, Status
 from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
 from airflow_provider_datalake.ingest.rules import DEFAULT_CONTAINER
 from airflow_provider_datalake.ingest.settle import ReconcileReport, segments_container, settle_record
+from datalake_catalog.catalog import new_record
+from datalake_catalog.swift_middleware import FORMAT_META
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,23 @@ def _find_orphans(
         except SwiftNotFound:
             continue
     return listed
+
+
+def _adopt_orphans(
+    swift: SwiftHook, catalog: CatalogHook, container: str, report: ReconcileReport, dry_run: bool
+) -> None:
+    """The orphans of ``container`` become committed records; their segments are no orphans then."""
+    objects = [(c, n) for c, n in report.orphans if c == container]
+    for _, name in objects:
+        record_id = "(dry run)" if dry_run else adopt(swift, catalog, container, name)
+        report.adopted.append((container, name, record_id))
+    adopted = {n for _, n in objects}
+    segments = segments_container(container)
+    report.orphans = [
+        (c, n)
+        for c, n in report.orphans
+        if not (c == container and n in adopted) and not (c == segments and n.rsplit("/", 1)[0] in adopted)
+    ]
 
 
 def _record_id(name: str) -> str | None:
@@ -117,10 +140,63 @@ def _check_page(
             report.orphans_removed.append((target, name))
 
 
+def adopt(swift: SwiftHook, catalog: CatalogHook, container: str, name: str) -> str:
+    """Give an orphan object a committed record, as the Swift middleware makes: its bytes read back for
+    the size and SHA-256, its content type and ``X-Object-Meta-*`` kept. Returns the record id."""
+    head = swift.head_object(container, name)
+    digest, size = hashlib.sha256(), 0
+    for chunk in swift.iter_object(container, name):
+        digest.update(chunk)
+        size += len(chunk)
+    meta = {k[len("x-object-meta-") :]: v for k, v in head.items() if k.startswith("x-object-meta-")}
+    fmt = meta.pop(FORMAT_META, None) or None
+    record = new_record(
+        record_id=uuid.uuid4().hex,
+        fmt=fmt,
+        container=container,
+        object_name=name,
+        content_type=head.get("content-type"),
+        original_name=name,
+        swift_user=swift.user,
+        swift_account=swift.account,
+        size=None,
+        sha256=None,
+        dedupe=False,
+        key=None,
+        lease=dt.timedelta(minutes=5),
+        fields={
+            "other_data": {k.replace(".", "_").replace("$", "_"): v for k, v in meta.items()},
+            "application": "swift",
+            "data_processing": "default",
+            "processed_data_area_service": [],
+            "ingest": "reconcile-adopt",
+        },
+    )
+    catalog.insert_pending(record)
+    catalog.transition(
+        record["_id"],
+        Status.PENDING,
+        Status.COMMITTED,
+        set_fields={
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "etag": head.get("etag", "").strip('"') or None,
+            "segments": "slo"
+            if "x-static-large-object" in head
+            else "dlo"
+            if "x-object-manifest" in head
+            else None,
+            "lease_until": None,
+        },
+    )
+    return str(record["_id"])
+
+
 def reconcile(
     *,
     dry_run: bool = False,
     remove_orphans: bool = False,
+    adopt_orphans: bool = False,
     check_objects: bool = True,
     containers: list[str] | None = None,
     swift_conn_id: str = "swift_default",
@@ -129,7 +205,10 @@ def reconcile(
     catalog: CatalogHook | None = None,
     now: dt.datetime | None = None,
 ) -> ReconcileReport:
-    """Settle expired pending records, then report (and with ``remove_orphans`` delete) orphan objects."""
+    """Settle expired pending records, then report orphan objects: with ``adopt_orphans`` give each a
+    committed record (its segments go with it), else with ``remove_orphans`` delete them."""
+    if adopt_orphans and remove_orphans:
+        raise ValueError("adopt or remove the orphans, not both")
     swift = swift or SwiftHook(swift_conn_id)
     catalog = catalog or CatalogHook(mongo_conn_id)
     report = ReconcileReport(dry_run=dry_run)
@@ -140,6 +219,8 @@ def reconcile(
         settle_record(rec, catalog=catalog, swift=swift, report=report, dry_run=dry_run, now=now)
     for container in _containers(catalog, containers):
         listed = _find_orphans(swift, catalog, container, report, remove_orphans and not dry_run)
+        if adopt_orphans:
+            _adopt_orphans(swift, catalog, container, report, dry_run)
         if check_objects:
             visible = catalog.raw_objects.find(
                 {"swift_container": container, "status": {"$in": [s.value for s in VISIBLE]}},

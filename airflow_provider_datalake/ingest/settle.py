@@ -31,6 +31,8 @@ class ReconcileReport:
     orphans_removed: list[tuple[str, str]] = field(default_factory=list)
     missing_objects: list[str] = field(default_factory=list)
     other_accounts: list[str] = field(default_factory=list)
+    #: (container, object, record id) of orphans given a committed record (``adopt``)
+    adopted: list[tuple[str, str, str]] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -45,6 +47,7 @@ class ReconcileReport:
             "orphans_removed": [f"{c}/{o}" for c, o in self.orphans_removed],
             "missing_objects": self.missing_objects,
             "other_accounts": self.other_accounts,
+            "adopted": [f"{c}/{o}" for c, o, _ in self.adopted],
             "dry_run": self.dry_run,
         }
 

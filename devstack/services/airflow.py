@@ -163,6 +163,7 @@ def stack_env() -> dict[str, str]:
         "DATALAKE_PG_SOCKET": str(postgres.PG_SOCK),
         "DATALAKE_INFLUX_BUCKET": influxdb.INFLUX_BUCKET,
         **login_env(),
+        **swift.s3_env(),
         **airflow_env(),
     }
     for conn_id, conn in connections().items():

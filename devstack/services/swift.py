@@ -51,19 +51,32 @@ def swift_conf_common(port: int) -> str:
     )
 
 
-def proxy_conf(port: int, auth: str, auth_sections: str, app_extra: str = "") -> str:
-    """A proxy server's configuration: the usual pipeline with ``auth`` (its middleware names) in it."""
+def catalogue_filter() -> str:
+    """The data lake's catalogue middleware (``datalake_catalog``, installed into Swift's environment from
+    the checkout), watching every container of every account but the lake's quarantine."""
+    return (
+        "[filter:datalake_catalog]\nuse = egg:datalake-catalog#datalake_catalog\n"
+        f"catalog_uri = mongodb://{HOST}:{PORTS['ferretdb']}/\ncatalog_database = datalake\n"
+        "watch = */*\nexclude = */datalake-quarantine\n\n"
+    )
+
+
+def proxy_conf(port: int, auth: str, auth_sections: str, app_extra: str = "", s3: bool = False) -> str:
+    """A proxy server's configuration: the usual pipeline with ``auth`` (its middleware names) in it, the
+    lake's catalogue middleware after auth, copy, slo and dlo (so it sees every object write as a plain
+    PUT), and with ``s3`` Swift's S3 API before auth (the order Swift's s3api documentation gives)."""
     pipeline = (
-        "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl slo dlo "
-        f"{auth} copy symlink proxy-logging proxy-server"
+        "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl "
+        f"{'s3api ' if s3 else ''}{auth} copy slo dlo datalake_catalog symlink proxy-logging proxy-server"
     )
     usual = "".join(f"[filter:{f}]\nuse = egg:swift#{f.replace('-', '_')}\n\n" for f in _PROXY_FILTERS)
+    s3api = "[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n\n" if s3 else ""
     return (
         f"{swift_conf_common(port)}\n[pipeline:main]\npipeline = {pipeline}\n\n"
         f"[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n{app_extra}\n"
         f"{auth_sections}\n"
         f"[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = {HOST}:{PORTS['memcached']}\n\n"
-        f"{usual}"
+        f"{usual}{s3api}{catalogue_filter()}"
     )
 
 
@@ -104,6 +117,7 @@ def configure_swift() -> None:
             f"user_admin_admin = {pw['swift_admin']} .admin .reseller_admin\n"
             f"user_test_tester = {pw['swift_tester']} .admin\n",
             app_extra="allow_account_management = true\n",
+            s3=True,
         )
     )
 
@@ -174,4 +188,14 @@ def connections() -> dict[str, dict]:
             # TempAuth v1 is the hook's default: no `auth_version` extra (Airflow masks every string of a
             # connection's extra, and warns on stdout about each one too short to mask, like "1.0").
         },
+    }
+
+
+def s3_env() -> dict[str, str]:
+    """The S3 API of the stack's Swift proxy (s3api; TempAuth's user and key as the S3 keys)."""
+    return {
+        "DATALAKE_S3_ENDPOINT": f"http://{HOST}:{PORTS['swift-proxy']}",
+        "DATALAKE_S3_ACCESS_KEY": "test:tester",
+        "DATALAKE_S3_SECRET_KEY": secrets_file()["swift_tester"],
+        "DATALAKE_S3_REGION": "us-east-1",
     }

@@ -36,14 +36,16 @@ ONE_SHOT_SERVICES = frozenset({"airflow-init"})
 # Every tag exact (a patch release), or a digest where the image publishes only moving tags: a `mongo:7`
 # would be another MongoDB next month.
 THIRD_PARTY_IMAGES: dict[str, tuple[str, str]] = {
-    "swift": ("openstackswift/saio", r"latest@sha256:[0-9a-f]{64}"),
     "mongo": ("mongo", r"7\.0\.\d+"),
     "postgres": ("postgres", r"16\.\d+"),
     "influxdb": ("influxdb", r"2\.7\.\d+"),
     "neo4j": ("neo4j", r"5\.26\.\d+-community"),
     "redis": ("redis", r"7\.2\.\d+"),
 }
-EXPECTED_SERVICES = frozenset(THIRD_PARTY_IMAGES) | frozenset(AIRFLOW_SERVICES)
+# Built here on an official image pinned by digest: Swift with the data lake's catalogue middleware.
+SWIFT_DOCKERFILE = DOCKER_DIR / "swift" / "Dockerfile"
+SWIFT_BASE = re.compile(r"^FROM openstackswift/saio:latest@sha256:[0-9a-f]{64}$", re.M)
+EXPECTED_SERVICES = frozenset(THIRD_PARTY_IMAGES) | frozenset(AIRFLOW_SERVICES) | {"swift"}
 
 # service -> path inside the container where it keeps its data (must be a named volume)
 DATA_PATHS: dict[str, str] = {
@@ -220,6 +222,22 @@ def test_images_are_official_and_pinned(services: dict[str, Any], name: str) -> 
     assert found_repository == repository, f"{name}: expected the official {repository} image, got {image}"
     assert tag != "latest"
     assert re.fullmatch(tag_pattern, tag), f"{name}: tag {tag!r} does not match {tag_pattern!r}"
+
+
+def test_swift_is_the_pinned_saio_image_with_the_catalogue_middleware(services: dict[str, Any]) -> None:
+    swift = services["swift"]
+    assert (DOCKER_DIR / swift["build"]["context"]).resolve() == REPO_ROOT
+    assert (REPO_ROOT / swift["build"]["dockerfile"]).resolve() == SWIFT_DOCKERFILE
+    assert "$" not in swift["image"]
+    text = SWIFT_DOCKERFILE.read_text()
+    assert SWIFT_BASE.search(text), "the Swift image must start FROM saio pinned by digest"
+    assert "--require-hashes -r /opt/datalake/requirements.txt" in text  # pymongo locked, hashed
+    assert "COPY datalake_catalog " in text
+    assert (REPO_ROOT / "datalake_catalog" / "pyproject.toml").is_file()
+    entry = (DOCKER_DIR / "swift" / "swift-entrypoint.sh").read_text()
+    assert "datalake_catalog proxy-logging proxy-server" in entry and "s3api tempauth" in entry
+    assert "DATALAKE_CATALOG_URI" in swift["environment"]
+    assert swift["depends_on"]["mongo"]["condition"] == "service_healthy"
 
 
 @pytest.mark.parametrize("name", AIRFLOW_SERVICES)

@@ -1,0 +1,460 @@
+"""``datalake_catalog``: a Swift proxy middleware that catalogues every object written into the raw zone,
+whoever writes it — `swift upload`, rclone, curl, or an S3 client through Swift's ``s3api``.
+
+An object PUT into a watched container goes through the same two-phase write as ``insert_datalake()``: a
+pending record with a lease is written *before* the request goes down the pipeline; the body's SHA-256 and
+size are counted as it streams through; after Swift's 2xx the record is committed with them, the ETag, the
+content type and the ``X-Object-Meta-*`` headers (as ``other_data``); on any failure it is removed. A
+large object's manifest (SLO, which S3 multipart uploads complete into, or DLO) is read back through its
+segments to hash its content; segments themselves are never catalogued. A DELETE marks the record deleted.
+
+The format is the ``X-Object-Meta-Datalake-Format`` header (S3: ``x-amz-meta-datalake-format``); without
+one the object is committed unformatted and the unknown-formats DAG matches or infers it. Account and
+container come from the request's path, which Swift's auth authorizes; no header sets any other field.
+
+Fail closed by default: when the catalog cannot be reached the PUT is refused with 503 and nothing is
+stored. With ``fail_open = true`` it goes through uncatalogued, for ``datalake reconcile --adopt``.
+
+Paste configuration (``[filter:datalake_catalog]``, ``use = egg:datalake-catalog#datalake_catalog``), placed
+after auth and after ``copy``, ``slo`` and ``dlo``:
+
+- ``catalog_uri``: the catalog's MongoDB URI; ``catalog_database`` (default ``datalake``);
+- ``watch``: comma-separated ``account/container`` patterns (shell-style, default ``*/*``), less
+  ``exclude`` (the same form; the lake's own ``*/datalake-quarantine`` by default); containers named
+  ``*_segments`` or ``*+segments`` (where large objects' segments go) are never watched;
+- ``fail_open`` (default false); ``lease_seconds``: how long a pending record holds (default 86400).
+
+pymongo only: Swift's proxy installs this distribution without Airflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+import json
+import logging
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from datalake_catalog.catalog import Catalog, Status, new_record
+from datalake_catalog.errors import InvalidTransition
+
+log = logging.getLogger("datalake_catalog")
+
+FORMAT_META = "datalake-format"
+SEGMENT_SUFFIXES = ("_segments", "+segments")
+#: marks the middleware's own subrequests (reading a manifest's segments back)
+SOURCE = "DLC"
+TRUE = ("true", "1", "yes", "on")
+
+StartResponse = Callable[..., Any]
+
+
+def parse_path(path: str) -> tuple[str, str, str] | None:
+    """(account, container, object) of an object request's path ``/v1/<account>/<container>/<object>``."""
+    parts = path.split("/", 4)
+    if len(parts) < 5 or parts[0] != "" or not parts[1] or not all(parts[2:]):
+        return None
+    return urllib.parse.unquote(parts[2]), urllib.parse.unquote(parts[3]), urllib.parse.unquote(parts[4])
+
+
+def watched(patterns: list[str], excluded: list[str], account: str, container: str) -> bool:
+    if container.endswith(SEGMENT_SUFFIXES):
+        return False
+    where = f"{account}/{container}"
+    return any(fnmatch.fnmatchcase(where, p) for p in patterns) and not any(
+        fnmatch.fnmatchcase(where, p) for p in excluded
+    )
+
+
+def object_metadata(env: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """(format, other metadata) from the request's ``X-Object-Meta-*`` headers; keys lower-cased, with
+    the characters a catalog key cannot hold replaced."""
+    fmt = None
+    other: dict[str, str] = {}
+    for key, value in env.items():
+        if not key.startswith("HTTP_X_OBJECT_META_"):
+            continue
+        name = key[len("HTTP_X_OBJECT_META_") :].lower().replace("_", "-")
+        if name == FORMAT_META:
+            fmt = value.strip() or None
+            continue
+        other[name.replace(".", "_").replace("$", "_")] = value
+    return fmt, other
+
+
+class HashingInput:
+    """The request body as it streams down the pipeline: counts and hashes it; keeps it whole only when
+    asked to (a manifest, which is small)."""
+
+    def __init__(self, wrapped: Any, keep: bool) -> None:
+        self.wrapped = wrapped
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.kept: bytearray | None = bytearray() if keep else None
+
+    def _seen(self, data: bytes) -> bytes:
+        self.sha256.update(data)
+        self.size += len(data)
+        if self.kept is not None:
+            self.kept += data
+        return data
+
+    def read(self, *args: Any) -> bytes:
+        return self._seen(self.wrapped.read(*args))
+
+    def readline(self, *args: Any) -> bytes:
+        return self._seen(self.wrapped.readline(*args))
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.wrapped:
+            yield self._seen(chunk)
+
+
+class CatalogMiddleware:
+    def __init__(self, app: Any, conf: dict[str, str]) -> None:
+        self.app = app
+        self.uri = conf.get("catalog_uri", "mongodb://127.0.0.1:27017/")
+        self.database = conf.get("catalog_database", "datalake")
+        self.watch = [p.strip() for p in conf.get("watch", "*/*").split(",") if p.strip()]
+        self.exclude = [
+            p.strip() for p in conf.get("exclude", "*/datalake-quarantine").split(",") if p.strip()
+        ]
+        self.claim_wait = float(conf.get("claim_wait_seconds", "10"))
+        self.fail_open = conf.get("fail_open", "false").strip().lower() in TRUE
+        self.lease = dt.timedelta(seconds=int(conf.get("lease_seconds", "86400")))
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    # -- the catalog ----------------------------------------------------------------------------------
+
+    def catalog(self) -> Catalog:
+        with self._lock:
+            if self._catalog is None:
+                from pymongo import MongoClient
+
+                client: Any = MongoClient(
+                    self.uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=30000
+                )
+                self._catalog = Catalog(client, self.database, name=f"swift:{self.uri}")
+            return self._catalog
+
+    # -- WSGI -----------------------------------------------------------------------------------------
+
+    def __call__(self, env: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = env.get("REQUEST_METHOD")
+        where = parse_path(env.get("PATH_INFO", ""))
+        if method not in ("PUT", "DELETE") or where is None or env.get("swift.source") == SOURCE:
+            return self.app(env, start_response)  # type: ignore[no-any-return]
+        account, container, name = where
+        if not watched(self.watch, self.exclude, account, container):
+            return self.app(env, start_response)  # type: ignore[no-any-return]
+        if method == "DELETE":
+            return self._delete(env, start_response, container, name)
+        return self._put(env, start_response, account, container, name)
+
+    def _reply(self, start_response: StartResponse, status: str, text: str) -> list[bytes]:
+        body = (text + "\n").encode()
+        start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _down(self, env: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+        """The request through the rest of the pipeline: (status, headers, body). A PUT's answer is short,
+        and it is held until the record says what happened."""
+        captured: dict[str, Any] = {}
+
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], Any]:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        result = self.app(env, start)
+        try:
+            body = [bytes(chunk) for chunk in result]
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return captured["status"], captured["headers"], body
+
+    def _claimed(self, record_id: str, container: str, name: str) -> bool:
+        """Whether a writer's own pending record names this object. The writer's record is written while
+        its request starts (its body waits for it), so it may land a moment after the headers: wait for it
+        up to ``claim_wait_seconds``."""
+        deadline = time.monotonic() + self.claim_wait
+        delay = 0.005
+        while True:
+            rec = self.catalog().raw_objects.find_one({"_id": record_id})
+            if rec is not None:
+                return bool(
+                    rec.get("status") in (Status.PENDING.value, Status.RECONCILING.value)
+                    and rec.get("swift_container") == container
+                    and rec.get("swift_object_id") == name
+                )
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _put(
+        self, env: dict[str, Any], start_response: StartResponse, account: str, container: str, name: str
+    ) -> Iterable[bytes]:
+        own = env.get("HTTP_X_OBJECT_META_RECORD_ID")
+        if own:
+            try:
+                if self._claimed(own.strip(), container, name):
+                    return self.app(env, start_response)  # type: ignore[no-any-return]
+            except Exception as exc:
+                log.error("datalake_catalog: catalog unreachable, %s/%s: %s", container, name, exc)
+                if not self.fail_open:
+                    return self._reply(
+                        start_response,
+                        "503 Service Unavailable",
+                        "the data lake's catalog is unreachable: nothing stored",
+                    )
+                return self.app(env, start_response)  # type: ignore[no-any-return]
+        slo = env.get("HTTP_X_STATIC_LARGE_OBJECT", "").lower() in TRUE
+        dlo = bool(env.get("HTTP_X_OBJECT_MANIFEST"))
+        fmt, other = object_metadata(env)
+        user = (env.get("REMOTE_USER") or "").split(",")
+        record = new_record(
+            record_id=uuid.uuid4().hex,
+            fmt=fmt,
+            container=container,
+            object_name=name,
+            content_type=env.get("CONTENT_TYPE") or None,
+            original_name=name,
+            swift_user=user[1] if len(user) > 1 else (user[0] or None),
+            swift_account=account,
+            size=None,
+            sha256=None,
+            dedupe=False,
+            key=None,
+            lease=self.lease,
+            fields={
+                "other_data": other,
+                "application": "swift",
+                "data_processing": "default",
+                "processed_data_area_service": [],
+                "ingest": "swift-middleware",
+            },
+        )
+        try:
+            self.catalog().insert_pending(record)
+        except Exception as exc:
+            from datalake_catalog.errors import DuplicateContent
+
+            if (
+                isinstance(exc, DuplicateContent)
+                or "object_unique" in str(exc)
+                or "duplicate" in str(exc).lower()
+            ):
+                return self._reply(
+                    start_response,
+                    "409 Conflict",
+                    f"{container}/{name} is already in the data lake's catalog: the raw zone keeps every"
+                    " file, write it under a new name",
+                )
+            log.error("datalake_catalog: catalog unreachable, %s/%s: %s", container, name, exc)
+            if self.fail_open:
+                return self.app(env, start_response)  # type: ignore[no-any-return]
+            return self._reply(
+                start_response,
+                "503 Service Unavailable",
+                "the data lake's catalog is unreachable: nothing stored",
+            )
+        body = HashingInput(env["wsgi.input"], keep=slo)
+        env["wsgi.input"] = body
+        try:
+            status, headers, out = self._down(env)
+        except BaseException:
+            self._roll_back(record["_id"])
+            raise
+        if not status.startswith("2"):
+            self._roll_back(record["_id"])
+            start_response(status, headers)
+            return out
+        try:
+            if slo:
+                size, sha256 = self._read_slo(env, account, bytes(body.kept or b""))
+            elif dlo:
+                size, sha256 = self._read_dlo(env, account, env["HTTP_X_OBJECT_MANIFEST"])
+            else:
+                size, sha256 = body.size, body.sha256.hexdigest()
+            etag = dict((k.lower(), v) for k, v in headers).get("etag", "").strip('"') or None
+            self.catalog().transition(
+                record["_id"],
+                Status.PENDING,
+                Status.COMMITTED,
+                set_fields={
+                    "size": size,
+                    "sha256": sha256,
+                    "etag": etag,
+                    "segments": "slo" if slo else "dlo" if dlo else None,
+                    "lease_until": None,
+                },
+            )
+        except Exception as exc:
+            # The object is stored: its pending record stays, and reconcile commits it after its lease.
+            log.error(
+                "datalake_catalog: %s/%s stored, commit failed (reconcile settles it): %s",
+                container,
+                name,
+                exc,
+            )
+        start_response(status, headers)
+        return out
+
+    def _roll_back(self, record_id: str) -> None:
+        try:
+            self.catalog().delete_record(record_id, Status.PENDING)
+        except Exception as exc:  # the lease runs out and reconcile removes it
+            log.error("datalake_catalog: rollback of %s failed: %s", record_id, exc)
+
+    def _delete(
+        self, env: dict[str, Any], start_response: StartResponse, container: str, name: str
+    ) -> Iterable[bytes]:
+        try:
+            catalog = self.catalog()
+            rec = catalog.raw_objects.find_one({"swift_container": container, "swift_object_id": name})
+        except Exception as exc:
+            if self.fail_open:
+                return self.app(env, start_response)  # type: ignore[no-any-return]
+            log.error("datalake_catalog: catalog unreachable on DELETE %s/%s: %s", container, name, exc)
+            return self._reply(
+                start_response, "503 Service Unavailable", "the data lake's catalog is unreachable"
+            )
+        if rec is not None and rec.get("status") in (
+            Status.PENDING.value,
+            Status.RECONCILING.value,
+            Status.PROCESSING.value,
+        ):
+            return self._reply(
+                start_response,
+                "409 Conflict",
+                f"{container}/{name} is {rec['status']} in the data lake: delete it once that is over",
+            )
+        status, headers, out = self._down(env)
+        if rec is not None and (status.startswith("2") or status.startswith("404")):
+            try:
+                catalog.transition(
+                    rec["_id"],
+                    [Status.COMMITTED, Status.PROCESSED, Status.FAILED],
+                    Status.DELETED,
+                    # The name is free again for a new object: the record keeps it as deleted_object_id.
+                    set_fields={
+                        "deleted_object_id": name,
+                        "swift_object_id": f".deleted/{rec['_id']}/{name}",
+                    },
+                )
+            except (InvalidTransition, Exception) as exc:
+                log.error(
+                    "datalake_catalog: %s/%s deleted, record %s not marked: %s",
+                    container,
+                    name,
+                    rec["_id"],
+                    exc,
+                )
+        start_response(status, headers)
+        return out
+
+    # -- reading a large object back --------------------------------------------------------------------
+
+    def _get(self, env: dict[str, Any], path: str, query: str = "") -> tuple[str, Iterable[bytes], Any]:
+        from swift.common.wsgi import make_pre_authed_env
+
+        sub = make_pre_authed_env(env, "GET", path, swift_source=SOURCE, query_string=query)
+        sub["HTTP_X_NEWEST"] = "true"
+        captured: dict[str, Any] = {}
+
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], Any]:
+            captured["status"] = status
+            return lambda data: None
+
+        result = self.app(sub, start)
+        return captured.get("status", "500"), result, result
+
+    def _stream(self, env: dict[str, Any], path: str, digest: Any, byte_range: str | None = None) -> int:
+        from swift.common.wsgi import make_pre_authed_env
+
+        sub = make_pre_authed_env(env, "GET", path, swift_source=SOURCE)
+        if byte_range:
+            sub["HTTP_RANGE"] = f"bytes={byte_range}"
+        captured: dict[str, Any] = {}
+
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], Any]:
+            captured["status"] = status
+            return lambda data: None
+
+        result = self.app(sub, start)
+        size = 0
+        try:
+            for chunk in result:
+                digest.update(chunk)
+                size += len(chunk)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if not captured.get("status", "").startswith("2"):
+            raise OSError(f"segment {path}: {captured.get('status')}")
+        return size
+
+    def _read_slo(self, env: dict[str, Any], account: str, manifest: bytes) -> tuple[int, str]:
+        """Size and SHA-256 of a static large object: its segments read in order (nested manifests too)."""
+        digest = hashlib.sha256()
+        return self._slo_into(env, account, manifest, digest), digest.hexdigest()
+
+    def _slo_into(self, env: dict[str, Any], account: str, manifest: bytes, digest: Any) -> int:
+        size = 0
+        for seg in json.loads(manifest):
+            path = f"/v1/{urllib.parse.quote(account)}{urllib.parse.quote(seg['name'])}"
+            if seg.get("sub_slo"):
+                _, listing, _ = self._get(env, path, "multipart-manifest=get")
+                size += self._slo_into(env, account, b"".join(listing), digest)
+            else:
+                size += self._stream(env, path, digest, seg.get("range"))
+        return size
+
+    def _read_dlo(self, env: dict[str, Any], account: str, manifest: str) -> tuple[int, str]:
+        """Size and SHA-256 of a dynamic large object: every object under its prefix, in name order."""
+        container, _, prefix = urllib.parse.unquote(manifest).partition("/")
+        digest = hashlib.sha256()
+        size = 0
+        marker = ""
+        while True:
+            query = urllib.parse.urlencode({"format": "json", "prefix": prefix, "marker": marker})
+            _, listing, _ = self._get(
+                env, f"/v1/{urllib.parse.quote(account)}/{urllib.parse.quote(container)}", query
+            )
+            names = [item["name"] for item in json.loads(b"".join(listing) or b"[]")]
+            if not names:
+                break
+            for obj in names:
+                size += self._stream(
+                    env,
+                    f"/v1/{urllib.parse.quote(account)}/{urllib.parse.quote(container)}/{urllib.parse.quote(obj)}",
+                    digest,
+                )
+            marker = names[-1]
+        return size, digest.hexdigest()
+
+
+def filter_factory(global_conf: dict[str, str], **local_conf: str) -> Callable[[Any], CatalogMiddleware]:
+    """Paste's entry point (``paste.filter_factory``)."""
+    conf = {**global_conf, **local_conf}
+
+    def make(app: Any) -> CatalogMiddleware:
+        return CatalogMiddleware(app, conf)
+
+    return make

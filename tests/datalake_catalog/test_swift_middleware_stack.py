@@ -1,0 +1,273 @@
+"""The catalogue middleware in the stack's real Swift proxy: whatever client writes an object — the
+`swift` command line (plain, SLO and DLO segments), a plain HTTP PUT, boto3 through s3api (one PUT and a
+100 MB multipart upload) — it is committed in the catalog with its size and SHA-256; a DELETE marks it
+deleted; a client cannot forge the record through headers; an overwrite, a DELETE during processing and a
+client that hangs up are handled; `reconcile --adopt` catalogues what was written while it was off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import socket
+import subprocess
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import conn_json
+
+pytestmark = pytest.mark.stack
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def random_file(folder: Path, name: str, size: int) -> Path:
+    path = folder / name
+    with path.open("wb") as f:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, 1 << 20))
+            f.write(chunk)
+            left -= len(chunk)
+    return path
+
+
+@pytest.fixture(scope="module")
+def auth() -> tuple[str, str]:
+    """(storage URL, token) of the stack's TempAuth user."""
+    conn = conn_json("swift_default")
+    resp = httpx.get(
+        f"http://{conn['host']}:{conn['port']}/auth/v1.0",
+        headers={"X-Auth-User": conn["login"], "X-Auth-Key": conn["password"]},
+    )
+    if resp.status_code != 200:
+        pytest.fail(
+            f"Swift's TempAuth refused the stack's user ({resp.status_code}): is `make stack-up` done?"
+        )
+    return resp.headers["X-Storage-Url"], resp.headers["X-Auth-Token"]
+
+
+def swift_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    conn = conn_json("swift_default")
+    swift = Path(os.environ["DATALAKE_SWIFT_BIN"]) / "swift"
+    cmd = [
+        str(swift),
+        "-A",
+        f"http://{conn['host']}:{conn['port']}/auth/v1.0",
+        "-U",
+        conn["login"],
+        "-K",
+        conn["password"],
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def container(auth: tuple[str, str]) -> Iterator[str]:
+    """A fresh container (and bucket) of the raw zone; its objects, segments and records go afterwards."""
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    name = f"test-mw-{uuid.uuid4().hex[:8]}"
+    yield name
+    url, token = auth
+    for cont in (name, f"{name}_segments", f"{name}+segments"):
+        listing = httpx.get(f"{url}/{cont}", headers={"X-Auth-Token": token}, params={"format": "json"})
+        if listing.status_code == 200:
+            for obj in listing.json():
+                httpx.delete(
+                    f"{url}/{cont}/{urllib.parse.quote(obj['name'])}",
+                    headers={"X-Auth-Token": token},
+                    params={"multipart-manifest": "delete"},
+                )
+            httpx.delete(f"{url}/{cont}", headers={"X-Auth-Token": token})
+    CatalogHook().raw_objects.delete_many({"swift_container": name})
+
+
+def record_of(container: str, name: str) -> dict[str, Any]:
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    found = list(CatalogHook().raw_objects.find({"swift_container": container, "swift_object_id": name}))
+    assert len(found) == 1, f"{container}/{name}: {len(found)} record(s)"
+    return found[0]
+
+
+def test_swift_upload_plain_slo_and_dlo(container: str, tmp_path: Path) -> None:
+    small = random_file(tmp_path, "small.bin", 10_000)
+    big = random_file(tmp_path, "big.bin", 3_500_000)
+    run = swift_cli(
+        "upload", container, str(small), "--object-name", "small.bin", "-H", "X-Object-Meta-Room: U4-302"
+    )
+    assert run.returncode == 0, run.stderr
+    run = swift_cli("upload", container, str(big), "--object-name", "slo.bin", "-S", "1000000", "--use-slo")
+    assert run.returncode == 0, run.stderr
+    run = swift_cli("upload", container, str(big), "--object-name", "dlo.bin", "-S", "1000000")
+    assert run.returncode == 0, run.stderr
+    rec = record_of(container, "small.bin")
+    assert rec["status"] == "committed"
+    assert (rec["size"], rec["sha256"]) == (10_000, sha256_of(small))
+    assert rec["other_data"] == {"room": "U4-302"}
+    assert rec["format"] is None and rec["swift_account"] == "AUTH_test"
+    assert [h["status"] for h in rec["history"]] == ["pending", "committed"]
+    for name, kind in (("slo.bin", "slo"), ("dlo.bin", "dlo")):
+        rec = record_of(container, name)
+        assert rec["status"] == "committed" and rec["segments"] == kind
+        assert (rec["size"], rec["sha256"]) == (3_500_000, sha256_of(big))
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    segments = CatalogHook().raw_objects.count_documents({"swift_container": f"{container}_segments"})
+    assert segments == 0  # segments are parts of an object, never objects of the lake
+
+
+def test_put_delete_overwrite_and_forged_fields(container: str, auth: tuple[str, str]) -> None:
+    url, token = auth
+    h = {"X-Auth-Token": token}
+    assert httpx.put(f"{url}/{container}", headers=h).status_code in (201, 202)
+    forged = {
+        **h,
+        "Content-Type": "text/csv",
+        "X-Object-Meta-Status": "processed",
+        "X-Object-Meta-Id": "x",
+        "X-Object-Meta-Datalake-Format": "no_such_format_yet",
+    }
+    resp = httpx.put(f"{url}/{container}/a.csv", headers=forged, content=b"a,b\n1,2\n")
+    assert resp.status_code == 201, resp.text
+    rec = record_of(container, "a.csv")
+    assert rec["status"] == "committed" and rec["_id"] != "x"
+    assert rec["format"] == "no_such_format_yet" and rec["content_type"] == "text/csv"
+    assert rec["other_data"] == {"status": "processed", "id": "x"}
+    assert rec["sha256"] == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+
+    again = httpx.put(f"{url}/{container}/a.csv", headers=h, content=b"other")
+    assert again.status_code == 409  # the raw zone keeps every file
+    assert httpx.get(f"{url}/{container}/a.csv", headers=h).content == b"a,b\n1,2\n"
+
+    from airflow_provider_datalake.hooks.catalog import CatalogHook, Status
+
+    catalog = CatalogHook()
+    catalog.transition(rec["_id"], Status.COMMITTED, Status.PROCESSING)
+    assert httpx.delete(f"{url}/{container}/a.csv", headers=h).status_code == 409  # a run holds it
+    catalog.transition(rec["_id"], Status.PROCESSING, Status.PROCESSED)
+    assert httpx.delete(f"{url}/{container}/a.csv", headers=h).status_code == 204
+    gone = catalog.get(rec["_id"])
+    assert gone is not None and gone["status"] == "deleted" and gone["deleted_object_id"] == "a.csv"
+    # the name is free again: a new object, a new record
+    assert httpx.put(f"{url}/{container}/a.csv", headers=h, content=b"new").status_code == 201
+    assert record_of(container, "a.csv")["sha256"] == hashlib.sha256(b"new").hexdigest()
+
+
+def test_a_client_that_hangs_up_leaves_nothing(container: str, auth: tuple[str, str]) -> None:
+    url, token = auth
+    httpx.put(f"{url}/{container}", headers={"X-Auth-Token": token})
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as s:
+        s.sendall(
+            f"PUT {parts.path}/{container}/cut.bin HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"X-Auth-Token: {token}\r\nContent-Length: {4 << 20}\r\n\r\n".encode()
+        )
+        s.sendall(os.urandom(1 << 20))
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.ingest.reconcile import reconcile
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)  # past any lease
+    deadline = dt.datetime.now() + dt.timedelta(seconds=30)
+    catalog = CatalogHook()
+    while (
+        catalog.raw_objects.count_documents({"swift_container": container}) and dt.datetime.now() < deadline
+    ):
+        pass
+    report = reconcile(catalog=catalog, containers=[container], now=later)
+    assert catalog.raw_objects.count_documents({"swift_container": container}) == 0
+    assert report.orphans == []
+    assert httpx.head(f"{url}/{container}/cut.bin", headers={"X-Auth-Token": token}).status_code == 404
+
+
+def s3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=os.environ["DATALAKE_S3_ENDPOINT"],
+        aws_access_key_id=os.environ["DATALAKE_S3_ACCESS_KEY"],
+        aws_secret_access_key=os.environ["DATALAKE_S3_SECRET_KEY"],
+        region_name=os.environ.get("DATALAKE_S3_REGION", "us-east-1"),
+        config=Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+
+
+def test_s3_put_object_and_a_100_mb_multipart_upload(container: str, tmp_path: Path) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    s3 = s3_client()
+    s3.create_bucket(Bucket=container)
+    s3.put_object(
+        Bucket=container,
+        Key="dir/one.json",
+        Body=b'{"a": 1}\n',
+        ContentType="application/json",
+        Metadata={"datalake-format": "some_format", "building": "U4"},
+    )
+    rec = record_of(container, "dir/one.json")
+    assert rec["status"] == "committed" and rec["format"] == "some_format"
+    assert rec["other_data"] == {"building": "U4"}
+    assert rec["sha256"] == hashlib.sha256(b'{"a": 1}\n').hexdigest()
+
+    big = random_file(tmp_path, "big.bin", 100_000_000)
+    config = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
+    s3.upload_file(str(big), container, "big.bin", Config=config)
+    rec = record_of(container, "big.bin")
+    assert rec["status"] == "committed" and rec["segments"] == "slo"
+    assert (rec["size"], rec["sha256"]) == (100_000_000, sha256_of(big))
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    assert CatalogHook().raw_objects.count_documents({"swift_container": f"{container}+segments"}) == 0
+
+
+def test_reconcile_adopts_what_was_written_while_it_was_off(container: str, auth: tuple[str, str]) -> None:
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.ingest.reconcile import reconcile
+
+    url, token = auth
+    h = {"X-Auth-Token": token}
+    httpx.put(f"{url}/{container}", headers=h)
+    httpx.put(
+        f"{url}/{container}/late.csv",
+        headers={**h, "X-Object-Meta-Datalake-Format": "lab_csv_en"},
+        content=b"x,y\n",
+    )
+    catalog = CatalogHook()
+    catalog.raw_objects.delete_many({"swift_container": container})  # as if the middleware had been off
+    dry = reconcile(catalog=catalog, containers=[container], adopt_orphans=True, dry_run=True)
+    assert [(c, n) for c, n, _ in dry.adopted] == [(container, "late.csv")]
+    assert catalog.raw_objects.count_documents({"swift_container": container}) == 0
+    report = reconcile(catalog=catalog, containers=[container], adopt_orphans=True)
+    assert report.orphans == []
+    rec = record_of(container, "late.csv")
+    assert (
+        rec["status"] == "committed" and rec["format"] == "lab_csv_en" and rec["ingest"] == "reconcile-adopt"
+    )
+    assert rec["sha256"] == hashlib.sha256(b"x,y\n").hexdigest()
+
+
+def test_insert_datalake_is_not_catalogued_twice(container: str) -> None:
+    """insert_datalake() runs the two-phase write itself: the middleware lets its PUT through."""
+    from airflow_provider_datalake import insert_datalake
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    rec = insert_datalake(b"k,v\n1,2\n", container=container, original_name="mine.csv", match_formats=False)
+    assert rec["status"] == "committed"
+    assert CatalogHook().raw_objects.count_documents({"swift_container": container}) == 1
