@@ -41,7 +41,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from datalake_catalog.catalog import Catalog, Status, new_record
+from datalake_catalog.catalog import Status, new_record
+from datalake_catalog.catalog_server import RemoteCatalog, pause
 from datalake_catalog.errors import InvalidTransition
 
 log = logging.getLogger("datalake_catalog")
@@ -55,12 +56,22 @@ TRUE = ("true", "1", "yes", "on")
 StartResponse = Callable[..., Any]
 
 
+def wsgi_to_str(value: str) -> str:
+    """A WSGI string (the request's bytes seen as Latin-1) as the text it is (UTF-8)."""
+    return value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def str_to_wsgi(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def parse_path(path: str) -> tuple[str, str, str] | None:
-    """(account, container, object) of an object request's path ``/v1/<account>/<container>/<object>``."""
+    """(account, container, object) of an object request's ``PATH_INFO``, ``/v1/<account>/<container>/<obj>``
+    (a WSGI string: already unquoted)."""
     parts = path.split("/", 4)
     if len(parts) < 5 or parts[0] != "" or not parts[1] or not all(parts[2:]):
         return None
-    return urllib.parse.unquote(parts[2]), urllib.parse.unquote(parts[3]), urllib.parse.unquote(parts[4])
+    return wsgi_to_str(parts[2]), wsgi_to_str(parts[3]), wsgi_to_str(parts[4])
 
 
 def watched(patterns: list[str], excluded: list[str], account: str, container: str) -> bool:
@@ -128,20 +139,17 @@ class CatalogMiddleware:
         self.claim_wait = float(conf.get("claim_wait_seconds", "10"))
         self.fail_open = conf.get("fail_open", "false").strip().lower() in TRUE
         self.lease = dt.timedelta(seconds=int(conf.get("lease_seconds", "86400")))
-        self._catalog: Catalog | None = None
+        self._catalog: RemoteCatalog | None = None
         self._lock = threading.Lock()
 
     # -- the catalog ----------------------------------------------------------------------------------
 
-    def catalog(self) -> Catalog:
+    def catalog(self) -> RemoteCatalog:
+        """The catalog, through a helper process (`catalog_server`): pymongo would stall the proxy's
+        eventlet hub."""
         with self._lock:
             if self._catalog is None:
-                from pymongo import MongoClient
-
-                client: Any = MongoClient(
-                    self.uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=30000
-                )
-                self._catalog = Catalog(client, self.database, name=f"swift:{self.uri}")
+                self._catalog = RemoteCatalog(self.uri, self.database)
             return self._catalog
 
     # -- WSGI -----------------------------------------------------------------------------------------
@@ -190,7 +198,7 @@ class CatalogMiddleware:
         deadline = time.monotonic() + self.claim_wait
         delay = 0.005
         while True:
-            rec = self.catalog().raw_objects.find_one({"_id": record_id})
+            rec = self.catalog().find_one({"_id": record_id})
             if rec is not None:
                 return bool(
                     rec.get("status") in (Status.PENDING.value, Status.RECONCILING.value)
@@ -199,7 +207,7 @@ class CatalogMiddleware:
                 )
             if time.monotonic() > deadline:
                 return False
-            time.sleep(delay)
+            pause(delay)
             delay = min(delay * 2, 0.2)
 
     def _put(
@@ -322,7 +330,7 @@ class CatalogMiddleware:
     ) -> Iterable[bytes]:
         try:
             catalog = self.catalog()
-            rec = catalog.raw_objects.find_one({"swift_container": container, "swift_object_id": name})
+            rec = catalog.find_one({"swift_container": container, "swift_object_id": name})
         except Exception as exc:
             if self.fail_open:
                 return self.app(env, start_response)  # type: ignore[no-any-return]
@@ -418,7 +426,7 @@ class CatalogMiddleware:
     def _slo_into(self, env: dict[str, Any], account: str, manifest: bytes, digest: Any) -> int:
         size = 0
         for seg in json.loads(manifest):
-            path = f"/v1/{urllib.parse.quote(account)}{urllib.parse.quote(seg['name'])}"
+            path = str_to_wsgi(f"/v1/{account}{seg['name']}")
             if seg.get("sub_slo"):
                 _, listing, _ = self._get(env, path, "multipart-manifest=get")
                 size += self._slo_into(env, account, b"".join(listing), digest)
@@ -428,24 +436,18 @@ class CatalogMiddleware:
 
     def _read_dlo(self, env: dict[str, Any], account: str, manifest: str) -> tuple[int, str]:
         """Size and SHA-256 of a dynamic large object: every object under its prefix, in name order."""
-        container, _, prefix = urllib.parse.unquote(manifest).partition("/")
+        container, _, prefix = urllib.parse.unquote(wsgi_to_str(manifest)).partition("/")
         digest = hashlib.sha256()
         size = 0
         marker = ""
         while True:
             query = urllib.parse.urlencode({"format": "json", "prefix": prefix, "marker": marker})
-            _, listing, _ = self._get(
-                env, f"/v1/{urllib.parse.quote(account)}/{urllib.parse.quote(container)}", query
-            )
+            _, listing, _ = self._get(env, str_to_wsgi(f"/v1/{account}/{container}"), query)
             names = [item["name"] for item in json.loads(b"".join(listing) or b"[]")]
             if not names:
                 break
             for obj in names:
-                size += self._stream(
-                    env,
-                    f"/v1/{urllib.parse.quote(account)}/{urllib.parse.quote(container)}/{urllib.parse.quote(obj)}",
-                    digest,
-                )
+                size += self._stream(env, str_to_wsgi(f"/v1/{account}/{container}/{obj}"), digest)
             marker = names[-1]
         return size, digest.hexdigest()
 

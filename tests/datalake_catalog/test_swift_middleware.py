@@ -54,7 +54,13 @@ def call(app: Any, method: str, path: str, body: bytes = b"", **headers: str) ->
 
 def test_parse_path() -> None:
     assert parse_path("/v1/AUTH_test/raw/a/b.csv") == ("AUTH_test", "raw", "a/b.csv")
-    assert parse_path("/v1/AUTH_test/raw/%C3%A9t%C3%A9.csv") == ("AUTH_test", "raw", "été.csv")
+    # PATH_INFO is a WSGI string: the request's bytes (unquoted) seen as Latin-1
+    assert parse_path("/v1/AUTH_test/raw/été.csv".encode().decode("latin-1")) == (
+        "AUTH_test",
+        "raw",
+        "été.csv",
+    )
+    assert parse_path("/v1/AUTH_test/raw/100%25.csv") == ("AUTH_test", "raw", "100%25.csv")
     assert parse_path("/v1/AUTH_test/raw") is None
     assert parse_path("/v1/AUTH_test/raw/") is None
     assert parse_path("/info") is None

@@ -1,0 +1,204 @@
+"""The catalog for a process that cannot run pymongo itself: Swift's proxy.
+
+Swift's proxy serves every request from one eventlet hub; pymongo's blocking calls and background threads
+would stall it. So the middleware asks a child process, this one, over a Unix socket: one JSON line per
+request (``{"op": ..., "args": {...}}``), one JSON line per answer, values in MongoDB extended JSON (dates
+included). Each connection is served in a thread of its own, through one `Catalog` (pymongo pools).
+The child exits when its parent does.
+
+`RemoteCatalog` is the parent's side: the few `Catalog` methods the middleware calls, each one short
+connection (green under eventlet, since the proxy patches ``socket``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from datalake_catalog.catalog import Catalog, Status
+from datalake_catalog.errors import CatalogError, DuplicateContent, InvalidTransition
+
+ERRORS: dict[str, type[Exception]] = {
+    "DuplicateContent": DuplicateContent,
+    "InvalidTransition": InvalidTransition,
+    "CatalogError": CatalogError,
+}
+
+
+def encode(value: Any) -> bytes:
+    from bson import json_util
+
+    return (json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS) + "\n").encode()
+
+
+def decode(line: bytes) -> Any:
+    from bson import json_util
+
+    return json_util.loads(line.decode())
+
+
+def _statuses(value: Any) -> Any:
+    return [Status(v) for v in value] if isinstance(value, list) else Status(value)
+
+
+def serve_one(catalog: Catalog, request: dict[str, Any]) -> Any:
+    op, args = request["op"], request.get("args", {})
+    if op == "insert_pending":
+        return catalog.insert_pending(args["record"])
+    if op == "transition":
+        return catalog.transition(
+            args["record_id"],
+            _statuses(args["expected"]),
+            Status(args["new"]),
+            set_fields=args.get("set_fields"),
+        )
+    if op == "delete_record":
+        return catalog.delete_record(args["record_id"], _statuses(args["expected"]))
+    if op == "find_one":
+        return catalog.raw_objects.find_one(args["query"], args.get("projection"))
+    if op == "ping":
+        return catalog.db.command("ping")
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def serve(path: str, uri: str, database: str, parent: int) -> None:
+    from pymongo import MongoClient
+
+    client: Any = MongoClient(
+        uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=30000
+    )
+    catalog = Catalog(client, database, name=f"swift:{uri}")
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            line = self.rfile.readline()
+            try:
+                answer = {"ok": True, "result": serve_one(catalog, decode(line))}
+            except Exception as exc:
+                answer = {"ok": False, "error": type(exc).__name__, "message": str(exc)[:2000]}
+            self.wfile.write(encode(answer))
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    Path(path).unlink(missing_ok=True)
+    server = Server(path, Handler)
+    os.chmod(path, 0o600)
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        server.shutdown()
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    try:
+        server.serve_forever()
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+class RemoteCatalog:
+    """The middleware's catalog: calls to a `serve` child started on first use."""
+
+    def __init__(self, uri: str, database: str, timeout: float = 30.0) -> None:
+        self.uri = uri
+        self.database = database
+        self.timeout = timeout
+        self.path = str(Path(tempfile.gettempdir()) / f"datalake-catalog-{os.getpid()}-{id(self):x}.sock")
+        self._child: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._child is not None and self._child.poll() is None:
+                return
+            cmd = [
+                sys.executable,
+                "-m",
+                "datalake_catalog.catalog_server",
+                "--socket",
+                self.path,
+                "--uri",
+                self.uri,
+                "--database",
+                self.database,
+                "--parent",
+                str(os.getpid()),
+            ]
+            self._child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(self.path):
+                if self._child.poll() is not None or time.monotonic() > deadline:
+                    raise CatalogError("the catalog's helper process did not start")
+                pause(0.05)
+
+    def call(self, op: str, **args: Any) -> Any:
+        if self._child is None or self._child.poll() is not None:
+            self._start()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(self.timeout)
+            conn.connect(self.path)
+            conn.sendall(encode({"op": op, "args": args}))
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise CatalogError("the catalog's helper process hung up")
+                data += chunk
+        answer = decode(data)
+        if answer["ok"]:
+            return answer["result"]
+        error = ERRORS.get(answer["error"], CatalogError)
+        if error is DuplicateContent:
+            raise DuplicateContent(answer["message"], None)
+        raise error(f"{answer['error']}: {answer['message']}")
+
+    def insert_pending(self, record: dict[str, Any]) -> Any:
+        return self.call("insert_pending", record=record)
+
+    def transition(
+        self, record_id: str, expected: Any, new: Status, *, set_fields: dict[str, Any] | None = None
+    ) -> Any:
+        wanted = [s.value for s in expected] if isinstance(expected, list | tuple) else expected.value
+        return self.call(
+            "transition", record_id=record_id, expected=wanted, new=new.value, set_fields=set_fields
+        )
+
+    def delete_record(self, record_id: str, expected: Status) -> Any:
+        return self.call("delete_record", record_id=record_id, expected=expected.value)
+
+    def find_one(self, query: dict[str, Any], projection: dict[str, Any] | None = None) -> Any:
+        return self.call("find_one", query=query, projection=projection)
+
+
+def pause(seconds: float) -> None:
+    """Sleep without stalling an eventlet hub (Swift's proxy does not patch ``time``)."""
+    green = sys.modules.get("eventlet")
+    if green is not None:
+        green.sleep(seconds)
+    else:
+        time.sleep(seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the catalog for Swift's proxy (datalake_catalog)")
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--uri", required=True)
+    parser.add_argument("--database", default="datalake")
+    parser.add_argument("--parent", type=int, required=True)
+    args = parser.parse_args(argv)
+    serve(args.socket, args.uri, args.database, args.parent)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
