@@ -61,6 +61,8 @@ def serve_one(catalog: Catalog, request: dict[str, Any]) -> Any:
             Status(args["new"]),
             set_fields=args.get("set_fields"),
         )
+    if op == "replace_exclusive":
+        return catalog.replace_exclusive(args["record"], Status(args["expected"]))
     if op == "delete_record":
         return catalog.delete_record(args["record_id"], _statuses(args["expected"]))
     if op == "find_one":
@@ -172,6 +174,9 @@ class RemoteCatalog:
         return self.call(
             "transition", record_id=record_id, expected=wanted, new=new.value, set_fields=set_fields
         )
+
+    def replace_exclusive(self, record: dict[str, Any], expected: Status) -> Any:
+        return self.call("replace_exclusive", record=record, expected=expected.value)
 
     def delete_record(self, record_id: str, expected: Status) -> Any:
         return self.call("delete_record", record_id=record_id, expected=expected.value)

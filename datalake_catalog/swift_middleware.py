@@ -296,18 +296,22 @@ class CatalogMiddleware:
             else:
                 size, sha256 = body.size, body.sha256.hexdigest()
             etag = dict((k.lower(), v) for k, v in headers).get("etag", "").strip('"') or None
-            self.catalog().transition(
-                record["_id"],
-                Status.PENDING,
-                Status.COMMITTED,
-                set_fields={
+            # Within its lease the record is this request's alone (reconcile waits for the lease): the
+            # commit is a write of the whole record by its id, as insert_datalake() commits.
+            done = self.catalog().replace_exclusive(
+                {
+                    **record,
+                    "status": Status.COMMITTED.value,
                     "size": size,
                     "sha256": sha256,
                     "etag": etag,
                     "segments": "slo" if slo else "dlo" if dlo else None,
                     "lease_until": None,
                 },
+                Status.PENDING,
             )
+            if done is None:
+                raise RuntimeError(f"record {record['_id']} was no longer pending at its commit")
         except Exception as exc:
             # The object is stored: its pending record stays, and reconcile commits it after its lease.
             log.error(
