@@ -106,6 +106,7 @@ bench: stack-up
 	# 1,000,000 a server with indexes is measured at (--mongo-conn-id to point it at one).
 	$(WITH_ENV) $(BIN)/python -m bench.catalog_bench --records 50000 --rounds 5 --rest 30
 	$(BIN)/python -m bench.inference_bench
+	$(WITH_ENV) $(BIN)/python -m bench.unknown_bench
 
 clean: stack-down
 	rm -rf .stack $(VENV)

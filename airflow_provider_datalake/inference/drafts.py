@@ -7,11 +7,13 @@ A committed raw object that no descriptor matched (``format`` null) is handled b
 2. if an active descriptor's `match` rules recognise it (one pushed since it arrived), give it that format
    and stop;
 3. infer a descriptor from the first bytes of the object (streamed from Swift, then the download stops);
-4. compare with the format of the same family (same name: files of one format differ by their numbering;
-   the comparison is `evolution.evolve`):
-   the object fits it -> it gets that format; it brings new fields -> a new version that only adds fields;
-   a field the known version cannot read -> a new version that goes to review whatever the policy;
-   no family -> a first draft;
+   content that is no table (`structure.assess`) is marked ``opaque`` with the reason and makes no draft;
+4. find the format of the same shape (`KnownFormats.family_for`: same parser options and field sources,
+   whatever the file name; else the format named like the file, as a hint), compared by `evolution.evolve`:
+   the object fits it -> it gets that format, or waits with its draft; it brings new fields -> a new
+   version that only adds fields; a field the known version cannot read -> a new version that goes to
+   review whatever the policy; no format -> a first draft, if the sample has the records and the
+   confidence a draft needs (`structure.Thresholds`), else the object is marked opaque with that reason;
 5. the policy of the object's application, else of its container (default ``review``) decides: ``review``
    leaves the draft waiting (``datalake formats drafts / approve / reject``); ``auto`` activates it, and the
    objects waiting for it get its format, so its DAG takes them.
