@@ -109,6 +109,7 @@ bench: stack-up
 	# The REST API on the stack's Airflow API server: upload vs `swift upload`, a catalog page vs pymongo;
 	# 20,000 records, not the issue's 100,000: FerretDB 1 reads the whole collection for each page.
 	$(WITH_ENV) $(BIN)/python -m bench.api_bench --records 20000 --page-rounds 10
+	$(WITH_ENV) $(BIN)/python -m bench.unknown_bench
 
 clean: stack-down
 	rm -rf .stack $(VENV)

@@ -72,7 +72,10 @@ def list_formats(_: Reader) -> list[dict[str, Any]]:
     return [_summary(found) for found in lake.formats().latest()]
 
 
-@router.get("/drafts", summary="Inferred descriptors waiting for review, with the objects waiting for each")
+@router.get(
+    "/drafts",
+    summary="Inferred descriptors waiting for review: the objects grouped under each, shape, confidence",
+)
 def list_drafts(_: Reader) -> list[dict[str, Any]]:
     from airflow_provider_datalake.inference.drafts import Drafts
 

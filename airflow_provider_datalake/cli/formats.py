@@ -313,7 +313,7 @@ def _drafts(ctx: click.Context) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def formats_drafts(ctx: click.Context, as_json: bool) -> None:
-    """Inferred descriptors waiting for review, with the objects waiting for each."""
+    """Inferred descriptors waiting for review: the objects grouped under each, shape and confidence."""
     rows = _drafts(ctx).list()
     if as_json:
         for row in rows:
@@ -329,6 +329,11 @@ def formats_drafts(ctx: click.Context, as_json: bool) -> None:
             f"{row['name']} v{row['version']}  {created}  {row['waiting']} object(s) waiting  "
             f"({row['reason'] or '-'}; from {row['source'] or '-'})"
         )
+        confidence = "-" if row.get("confidence") is None else f"{row['confidence']:.2f}"
+        click.echo(f"    shape: {row.get('shape') or '-'}  confidence: {confidence}")
+        if row.get("objects"):
+            more = f" (+{len(row['objects']) - 5} more)" if len(row["objects"]) > 5 else ""
+            click.echo(f"    objects: {', '.join(row['objects'][:5])}{more}")
     _err("`datalake formats show NAME --version N` for the YAML and evidence; then approve or reject")
 
 

@@ -172,6 +172,12 @@ class Evidence(Strict):
     complete: bool = Field(False, description="the sample was the whole input")
     encoding: str | None = None
     shape: str | None = Field(None, description="csv, json, jsonl or neocampus_mqtt")
+    confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="the share of the sample read as regular records times the fields' mean type confidence",
+    )
     time_field: str | None = None
     candidate_keys: list[list[str]] = Field(default_factory=list, description="unique in the sample")
     fields: dict[str, FieldEvidence] = Field(default_factory=dict)

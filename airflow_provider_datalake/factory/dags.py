@@ -259,7 +259,10 @@ def unknown_formats_dag(
     schema: str | None = None,
     stores: tuple[str, ...] | None = None,
     poll_interval: float = 5.0,
-    limit: int = 20,
+    limit: int | None = None,
+    workers: int | None = None,
+    min_records: int | None = None,
+    min_confidence: float | None = None,
     dag_id: str = UNKNOWN_FORMATS_DAG_ID,
 ) -> Any:
     """The DAG for committed objects no descriptor matched: infer a draft descriptor from each (see
@@ -270,6 +273,13 @@ def unknown_formats_dag(
     format that no run has claimed yet. ``stores``: the targets proposed (default: PostgreSQL, plus
     InfluxDB when the connection `influxdb_default` exists, so an auto-activated format never names a
     store this deployment lacks).
+
+    One run takes the objects in batches of ``limit``, reads and infers each batch in a pool of ``workers``
+    threads (one sample read per object) and groups each object with the draft of its shape; content
+    that is no table is marked opaque. A draft needs ``min_records`` sampled records and a confidence of
+    ``min_confidence``. Each setting left None is read when the task runs from Airflow's ``[datalake]``
+    section (``inference_batch``, ``inference_workers``, ``inference_min_records``,
+    ``inference_min_confidence``), else the defaults of `inference.drafts` and `inference.structure`.
     """
     asset = Asset(
         name=f"{dag_id}__raw",
@@ -312,16 +322,24 @@ def unknown_formats_dag(
             from airflow_provider_datalake.factory.render import sync_dags_folder
             from airflow_provider_datalake.hooks.catalog import CatalogHook
             from airflow_provider_datalake.hooks.swift import SwiftHook
-            from airflow_provider_datalake.inference.drafts import infer_unformatted
+            from airflow_provider_datalake.inference import drafts, structure
 
             run_id = get_current_context()["run_id"]
-            outcomes = infer_unformatted(
+            thresholds = structure.Thresholds(
+                min_records=_setting(min_records, "inference_min_records", structure.MIN_RECORDS, int),
+                min_confidence=_setting(
+                    min_confidence, "inference_min_confidence", structure.MIN_CONFIDENCE, float
+                ),
+            )
+            outcomes = drafts.infer_unformatted(
                 run_id,
                 catalog=CatalogHook(mongo_conn_id, database=database),
                 swift=SwiftHook(swift_conn_id),
                 stores=stores or _available_stores(),
                 schema=schema,
-                limit=limit,
+                limit=_setting(limit, "inference_batch", drafts.BATCH, int),
+                workers=_setting(workers, "inference_workers", drafts.WORKERS, int),
+                thresholds=thresholds,
             )
             if folder and any(o.action == "activated" for o in outcomes):
                 sync_dags_folder(folder, mongo_conn_id=mongo_conn_id, force=True)
@@ -332,6 +350,16 @@ def unknown_formats_dag(
 
         infer()
     return dag
+
+
+def _setting(given: Any, key: str, default: Any, kind: Any) -> Any:
+    """A DAG argument, else ``[datalake] key`` from Airflow's configuration, else the default."""
+    if given is not None:
+        return kind(given)
+    from airflow.configuration import conf
+
+    value = conf.get("datalake", key, fallback=None)
+    return default if value in (None, "") else kind(value)
 
 
 def _available_stores() -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from airflow_provider_datalake.descriptors.model import (
 )
 from airflow_provider_datalake.inference.shapes import looks_like_id, looks_like_time
 from airflow_provider_datalake.inference.sniff import Encoding, Sample, Table
+from airflow_provider_datalake.inference.structure import Assessment, assess
 from airflow_provider_datalake.inference.types import (
     FILE_SHARE,
     Context,
@@ -99,6 +100,7 @@ class Inference:
     table: Table
     encoding: Encoding
     guesses: dict[str, FieldGuess]  # by field name
+    assessment: Assessment  # a table or opaque content, and the confidence
 
     def yaml(self) -> str:
         return to_yaml(self.descriptor)
@@ -324,7 +326,9 @@ def propose(
         )
         for r in table.records
     ]
-    evidence = {
+    assessment = assess(table, guesses)
+    opaque_note = [f"not a table: {assessment.reason}"] if assessment.opaque else []
+    evidence: dict[str, Any] = {
         "source": source,
         "inferred_at": (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat(),
         "sample_bytes": len(sample.data),
@@ -332,6 +336,7 @@ def propose(
         "complete": sample.complete,
         "encoding": encoding.name + (" (BOM)" if encoding.bom else ""),
         "shape": table.shape,
+        "confidence": assessment.confidence,
         "time_field": time_field,
         "candidate_keys": _candidate_keys(named, rows),
         "fields": {
@@ -345,7 +350,7 @@ def propose(
             }
             for n, g in named
         },
-        "notes": [*table.notes, *notes, *target_notes],
+        "notes": [*table.notes, *notes, *target_notes, *opaque_note],
     }
     what = f"{table.shape}, {len(table.records)} records sampled"
     data = {
@@ -357,7 +362,7 @@ def propose(
         "evidence": evidence,
     }
     descriptor = Descriptor.model_validate(data)
-    return Inference(descriptor, table, encoding, guesses)
+    return Inference(descriptor, table, encoding, guesses, assessment)
 
 
 def _row_value(table: Table, record: dict[str, Any], guess: FieldGuess, extra: list[dict[str, Any]]) -> Any:

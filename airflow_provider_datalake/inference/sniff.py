@@ -152,6 +152,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
     topic_parts: int = 0  # MQTT: how many '/' parts every topic has (0: not constant)
     nulls: frozenset[str] = frozenset()  # CSV: texts the parser reads as null
+    #: CSV: the share of the sample's non-blank lines read as records of the chosen width (1.0: every line)
+    regularity: float = 1.0
 
 
 def sniff(sample: Sample, max_records: int = MAX_RECORDS) -> tuple[Encoding, Table]:
@@ -442,7 +444,8 @@ def sniff_csv(text: str, complete: bool, max_records: int = MAX_RECORDS) -> Tabl
         notes.append(f"{run.start_line} preamble line(s) before the {'header' if header else 'data'}")
     if run.consistency < 1:
         notes.append(f"{1 - run.consistency:.1%} of the sampled records have another number of columns")
-    return Table("csv", columns, sampled, parser, notes, nulls=CSV_NULLS)
+    regularity = round(run.covered * run.consistency, 3)
+    return Table("csv", columns, sampled, parser, notes, nulls=CSV_NULLS, regularity=regularity)
 
 
 def has_header(rows: list[list[str]]) -> bool:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.api.conftest import base_url, token
+
 pytestmark = pytest.mark.stack
 
 
@@ -101,6 +103,11 @@ def test_a_draft_is_approved_or_rejected(operator: httpx.Client, viewer: httpx.C
     drafts.push_draft(parse_descriptor(descriptor(name)), reason="new format", source="export.csv")
     waiting = {d["name"]: d for d in viewer.get("/formats/drafts").json()}
     assert waiting[name]["reason"] == "new format" and waiting[name]["source"] == "export.csv"
+    assert waiting[name]["waiting"] == 0 and waiting[name]["objects"] == []
+    assert waiting[name]["shape"].startswith(parse_descriptor(descriptor(name)).parser.kind)
+    assert "field(s):" in waiting[name]["shape"] and "confidence" in waiting[name]
+    page = httpx.get(f"{base_url()}/datalake/ui/formats", cookies={"_token": token("viewer")}, timeout=30)
+    assert page.status_code == 200 and "<th>Shape</th><th>Confidence</th>" in page.text  # the page shows them
     shown = viewer.get(f"/formats/{name}").json()
     assert shown["status"] == "draft"
     assert viewer.post(f"/formats/{name}/approve").status_code == 403

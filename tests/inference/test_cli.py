@@ -74,6 +74,7 @@ def test_drafts_approve_reject_policy_and_show(lake: dict) -> None:
     base = ["--mongo-conn-id", conn, "formats"]
     listed = run(*base, "drafts").stdout
     assert "export v1" in listed and "export v2" in listed and "new format" in listed
+    assert "shape: csv (" in listed and "confidence: " in listed
     assert [json.loads(line)["version"] for line in run(*base, "drafts", "--json").stdout.splitlines()] == [
         1,
         2,

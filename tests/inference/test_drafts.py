@@ -23,9 +23,18 @@ from airflow_provider_datalake.inference.evolution import evolve
 from airflow_provider_datalake.inference.sniff import Sample
 from tests.conftest import insert_into
 
-V1 = b"time,room,temp\n2020-01-01T00:00:00Z,a,1.5\n2020-01-01T01:00:00Z,b,2.5\n"
-V2 = b"time,room,temp,humidity\n2020-01-02T00:00:00Z,a,1.5,40\n2020-01-02T01:00:00Z,b,2.5,41\n"
-CONFLICT = b"time,room,temp\n2020-01-03T00:00:00Z,a,warm\n2020-01-03T01:00:00Z,b,cold\n"
+
+def _lines(day: int, rows: int, last: list[str], head: str = "time,room,temp") -> bytes:
+    """A header and ``rows`` lines (a draft needs at least five records), the last cells from ``last``."""
+    body = "".join(
+        f"2020-01-{day:02d}T{i:02d}:00:00Z,{'ab'[i % 2]},{last[i % len(last)]}\n" for i in range(rows)
+    )
+    return f"{head}\n{body}".encode()
+
+
+V1 = _lines(1, 6, ["1.5", "2.5"])
+V2 = _lines(2, 6, ["1.5,40", "2.5,41"], head="time,room,temp,humidity")
+CONFLICT = _lines(3, 6, ["warm", "cold"])
 
 
 def _desc(data: bytes) -> Descriptor:
@@ -147,7 +156,7 @@ def test_review_then_additive_version_then_approve_releases_everything(lake: dic
 
 
 @pytest.mark.stack
-def test_auto_activates_and_binaries_are_left_alone(lake: dict, tmp_path: Path) -> None:
+def test_auto_activates_and_binaries_are_opaque(lake: dict, tmp_path: Path) -> None:
     catalog = CatalogHook(lake["mongo_conn_id"])
     PolicyStore(catalog).set(AUTO, application="weather-bot")
     path = tmp_path / "weather.csv"
@@ -160,8 +169,9 @@ def test_auto_activates_and_binaries_are_left_alone(lake: dict, tmp_path: Path) 
     assert outs[rec["_id"]]["action"] == "activated" and outs[rec["_id"]]["released"] == [rec["_id"]]
     assert catalog.get(rec["_id"])["format"] == "weather"
     assert FormatStore(catalog).get("weather") is not None
-    assert outs[img["_id"]]["action"] == "unsupported"
-    assert catalog.get(img["_id"])["inference"]["state"] == "unsupported"
+    assert outs[img["_id"]]["action"] == "opaque" and "binary" in outs[img["_id"]]["detail"]
+    kept = catalog.get(img["_id"])
+    assert kept["inference"]["state"] == "opaque" and kept["status"] == "committed"
     assert claim_unformatted(catalog, "again") == []
 
 
