@@ -6,7 +6,8 @@ pending record with a lease is written *before* the request goes down the pipeli
 size are counted as it streams through; after Swift's 2xx the record is committed with them, the ETag, the
 content type and the ``X-Object-Meta-*`` headers (as ``other_data``); on any failure it is removed. A
 large object's manifest (SLO, which S3 multipart uploads complete into, or DLO) is read back through its
-segments to hash its content; segments themselves are never catalogued. A DELETE marks the record deleted.
+segments to hash its content; segments themselves are never catalogued. A DELETE marks the record deleted
+(refused while a run processes the object; a pending write's own rollback goes through untouched).
 
 The format is the ``X-Object-Meta-Datalake-Format`` header (S3: ``x-amz-meta-datalake-format``); without
 one the object is committed unformatted and the unknown-formats DAG matches or infers it. Account and
@@ -342,16 +343,16 @@ class CatalogMiddleware:
             return self._reply(
                 start_response, "503 Service Unavailable", "the data lake's catalog is unreachable"
             )
-        if rec is not None and rec.get("status") in (
-            Status.PENDING.value,
-            Status.RECONCILING.value,
-            Status.PROCESSING.value,
-        ):
+        if rec is not None and rec.get("status") == Status.PROCESSING.value:
             return self._reply(
                 start_response,
                 "409 Conflict",
-                f"{container}/{name} is {rec['status']} in the data lake: delete it once that is over",
+                f"{container}/{name} is being processed in the data lake: delete it once that is over",
             )
+        if rec is not None and rec.get("status") in (Status.PENDING.value, Status.RECONCILING.value):
+            # The object of a write still in flight (or being settled): whoever holds its record is
+            # rolling it back (an insert's rollback, reconcile), and the record is theirs to remove.
+            return self.app(env, start_response)  # type: ignore[no-any-return]
         status, headers, out = self._down(env)
         if rec is not None and (status.startswith("2") or status.startswith("404")):
             try:
