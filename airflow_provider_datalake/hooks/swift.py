@@ -133,6 +133,21 @@ class SwiftHook(BaseHook):
         self._client: swiftclient.Connection | None = None
         self._authurl = ""
 
+    def clone(self) -> SwiftHook:
+        """Another hook on the same connection with its own client, for another thread (a client is not
+        thread-safe). It shares the connection's settings, the containers known to exist and, once this
+        hook has authenticated, its token, so a pool of threads authenticates once, not once per thread."""
+        twin = SwiftHook(
+            self.swift_conn_id, slo_threshold=self._slo_threshold, segment_size=self._segment_size
+        )
+        if "_connection" in self.__dict__:
+            twin.__dict__["_connection"] = self.__dict__["_connection"]
+        twin.__dict__["_containers"] = self.__dict__.setdefault("_containers", set())
+        if self._client is not None and self._client.url and self._client.token:
+            client = twin.get_conn()
+            client.url, client.token = self._client.url, self._client.token
+        return twin
+
     @cached_property
     def _connection(self) -> Any:
         with connection_defined(self.swift_conn_id):
