@@ -9,7 +9,9 @@ and each insert in flight stops at its next step and rolls back, unless its reco
 (what committed stays committed). The main thread waits for those rollbacks with further interrupts held,
 so "rolled back" is true when it says so, then reports: committed ones as done, the ones in flight as
 interrupted, the ones not started as not attempted. A failure of the world (a store unreachable,
-credentials refused) stops new inserts from starting; those in flight finish either way.
+credentials refused) stops new inserts from starting; those in flight finish either way. The first insert
+runs alone, so that a store failing it leaves the rest not attempted, and the others start with the Swift
+token it got.
 
 Memory is bounded by the inserts in flight: a worker streams its source (a piece of a non-seekable stream
 is spooled to a temp file past a few MiB), and at most a few times ``jobs`` outcomes wait to be reported.
@@ -90,7 +92,9 @@ def run_parallel(
     try:
         while reported < count:
             while submitted < count and run.stopped_by is None and submitted - reported < jobs * WINDOW:
-                if sum(not f.done() for f in futures.values()) >= jobs:
+                # the first alone: it authenticates and meets the stores once for all (a token to share, a
+                # container made); if they fail it, the rest is not attempted, as one by one
+                if sum(not f.done() for f in futures.values()) >= (jobs if reported else 1):
                     break
                 with interrupts_held():  # a future made but not kept would go unwaited for
                     futures[submitted] = pool.submit(started, submitted)
