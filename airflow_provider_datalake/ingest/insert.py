@@ -41,7 +41,6 @@ from airflow_provider_datalake.hooks.catalog import (
 )
 from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook, UploadAborted
 from airflow_provider_datalake.ingest.errors import Cancelled, EmptySourceError, InsertError
-from airflow_provider_datalake.ingest.many import MAX_JOBS
 from airflow_provider_datalake.ingest.rules import (
     DEFAULT_CONTAINER,
     check_container,
@@ -58,6 +57,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 LEASE_RENEW_EVERY = 30.0  # seconds between lease renewals during a long upload
 LEASE_MARGIN = dt.timedelta(seconds=30)  # clock skew allowed between a writer and a reconciler
+MAX_JOBS = 64  # the most inserts `insert_many` runs at once, and so the pending writes made at once
 
 
 class _AlreadyStored(Exception):

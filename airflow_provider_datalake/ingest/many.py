@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_datalake.ingest.errors import Cancelled
+from airflow_provider_datalake.ingest.insert import MAX_JOBS, insert_datalake
 from airflow_provider_datalake.interrupts import interrupts_held
 
 DEFAULT_JOBS = 10  # as `swift upload`'s object threads: small files are latency-bound, not CPU-bound
-MAX_JOBS = 64
 WINDOW = 4  # outcomes waiting for an earlier one, per job: bounds what a slow first file holds back
 
 
@@ -145,7 +145,6 @@ def insert_many(
     from airflow_provider_datalake.hooks.catalog import CatalogHook
     from airflow_provider_datalake.hooks.errors import outside_failure
     from airflow_provider_datalake.hooks.swift import SwiftHook
-    from airflow_provider_datalake.ingest.insert import insert_datalake
 
     for forbidden in ("progress", "cancel", "source"):
         if forbidden in options:
