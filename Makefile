@@ -96,6 +96,7 @@ demo: stack-up
 # Each benchmark prints ours vs its natural baseline in the same run, as a ratio (results in bench/results/).
 bench: stack-up
 	$(WITH_ENV) $(BIN)/python -m bench
+	$(WITH_ENV) $(BIN)/python -m bench.ingest_bench
 	$(WITH_ENV) $(BIN)/python -m bench.parsing_bench
 	$(WITH_ENV) $(BIN)/python -m bench.postgres_bench
 	$(WITH_ENV) $(BIN)/python -m bench.influx_bench

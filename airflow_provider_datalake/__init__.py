@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_datalake.version import __version__
 
-__all__ = ["__version__", "insert_datalake", "reconcile"]
+__all__ = ["__version__", "insert_datalake", "insert_many", "reconcile"]
 
 if TYPE_CHECKING:
     from airflow_provider_datalake.ingest import insert_datalake, reconcile
+    from airflow_provider_datalake.ingest.many import insert_many
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("insert_datalake", "reconcile"):
+    if name in ("insert_datalake", "insert_many", "reconcile"):
         # deferred: `import airflow_provider_datalake` (the provider manager) loads no store client
         from airflow_provider_datalake import ingest
 

@@ -2,8 +2,9 @@
 
 Each upload runs in a fresh interpreter (``python -m bench.big <mode> ...``), so that its peak RSS
 (``VmHWM``) is its own; the worker also reports its peak right after its imports, before any byte is sent.
-The baseline is ``SwiftService.upload`` (the ``swift upload`` CLI's library) with the same segment size, SLO
-and one segment thread. Rounds alternate which side goes first; each object is deleted right after its run.
+The baseline is ``SwiftService.upload`` (the ``swift upload`` CLI's library) with the same segment size,
+SLO and its default segment threads (10); ours sends its segments in parallel too (the hook's default, 10).
+Rounds alternate which side goes first; each object is deleted right after its run.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def _baseline(path: str, container: str, segment: int) -> dict[str, Any]:
     from swiftclient.service import SwiftService, SwiftUploadObject
 
     name, segments = f"{FORMAT}/{uuid.uuid4().hex}", 0
-    with SwiftService(options=common.swift_service_options(segment_threads=1)) as service:
+    with SwiftService(options=common.swift_service_options()) as service:  # its default segment threads
         import_rss = common.vmhwm_bytes()
         start = time.perf_counter()
         upload = [SwiftUploadObject(path, object_name=name)]

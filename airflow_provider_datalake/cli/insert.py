@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from airflow_provider_datalake.ingest.paths import Inserted
 
 LARGE = 32 * 1024 * 1024  # show a byte progress bar from this size on
+DEFAULT_JOBS = 10  # as ingest.many's (not imported from there: it would bring Airflow to `--help`)
+MAX_JOBS = 64
 
 
 def _insert_rule(name: str, value: Any, param_hint: str) -> None:
@@ -114,6 +116,7 @@ def insert_files(
     dedupe: bool,
     quiet: bool = False,
     on_record: Any = None,
+    jobs: int = 1,
 ) -> Inserted:
     """`insert_paths` with the group's hooks and a progress bar (none when ``quiet``, or for one small
     file); ``on_record(rec, already_stored)`` as each record commits."""
@@ -140,6 +143,7 @@ def insert_files(
             meta=meta,
             dedupe=dedupe,
             watcher=_Bar(ctx, bar, task, track_bytes, on_record),  # type: ignore[arg-type]
+            jobs=min(jobs, len(paths)) or 1,
         )
 
 
@@ -160,6 +164,14 @@ def insert_files(
     help="Store a second copy even if the same content and format are stored (in any container).",
 )
 @click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, MAX_JOBS),
+    default=DEFAULT_JOBS,
+    show_default=True,
+    help="Files inserted at once, each atomic on its own (1: one after the other).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -174,6 +186,7 @@ def insert(
     application: str | None,
     meta: tuple[str, ...],
     no_dedupe: bool,
+    jobs: int,
     as_json: bool,
 ) -> None:
     """Insert files into the raw zone (Swift + catalog, atomically). Exits non-zero if any file failed.
@@ -182,6 +195,8 @@ def insert(
     twice: its record is shown as "already stored" and where it is. If the catalog or Swift cannot be
     reached, the remaining files are not attempted. Ctrl-C stops at once: the file in flight is rolled
     back, the ones before it stay, and what was inserted is reported (exit code 130; 143 for SIGTERM).
+    With --jobs N, N files are in flight at once: each is rolled back unless already committed, and the
+    records are listed in the order of the files given.
     """
     extra = _parse_meta(meta)  # a usage error before any file is tried
 
@@ -199,6 +214,7 @@ def insert(
         meta=extra,
         dedupe=not no_dedupe,
         on_record=emit if as_json else None,
+        jobs=jobs,
     )
     app.outcome_follows()
     done, failed = result.done, result.failed

@@ -13,3 +13,8 @@ class EmptySourceError(InsertError, ValueError):
 
 class SourceError(InsertError, OSError):
     """The source cannot be read: missing, not a regular file, unreadable."""
+
+
+class Cancelled(KeyboardInterrupt):
+    """The insert's ``cancel`` event was set (by the thread that got the Ctrl-C of a parallel batch): it
+    stops like a Ctrl-C, rolled back unless its record was committed already."""

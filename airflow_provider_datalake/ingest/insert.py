@@ -40,7 +40,7 @@ from airflow_provider_datalake.hooks.catalog import (
     utcnow,
 )
 from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook, UploadAborted
-from airflow_provider_datalake.ingest.errors import EmptySourceError, InsertError
+from airflow_provider_datalake.ingest.errors import Cancelled, EmptySourceError, InsertError
 from airflow_provider_datalake.ingest.rules import (
     DEFAULT_CONTAINER,
     check_container,
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 LEASE_RENEW_EVERY = 30.0  # seconds between lease renewals during a long upload
 LEASE_MARGIN = dt.timedelta(seconds=30)  # clock skew allowed between a writer and a reconciler
+MAX_JOBS = 64  # the most inserts `insert_many` runs at once, and so the pending writes made at once
 
 
 class _AlreadyStored(Exception):
@@ -77,7 +78,10 @@ def _pending_writer() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="datalake-pending"))
+            # as many as inserts may run at once (`insert_many`), so that no insert's record waits for
+            # another's; threads are only started as needed
+            pool = ThreadPoolExecutor(max_workers=MAX_JOBS, thread_name_prefix="datalake-pending")
+            _pool = (os.getpid(), pool)
         return _pool[1]
 
 
@@ -96,12 +100,15 @@ class _LeaseKeeper:
         lease: dt.timedelta,
         user: Callable[[int], None] | None,
         size: int | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.catalog, self.record_id, self.lease, self.user = catalog, record_id, lease, user
+        self.cancel = cancel
         self.last = time.monotonic()
         self.sent, self.size = 0, size
 
     def __call__(self, n: int) -> None:
+        _check(self.cancel)
         if self.sent == 0 and n:
             failpoint("during_upload")
         self.sent += n
@@ -115,13 +122,23 @@ class _LeaseKeeper:
                 raise InsertError(f"record {self.record_id}: lease lost during upload (taken by reconcile)")
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("insert cancelled")
+
+
 def _wait_for_settled(
-    catalog: CatalogHook, swift: SwiftHook, key: str, timeout: float
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    key: str,
+    timeout: float,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any] | None:
     """Another writer holds this content: wait until its record is visible (return it) or gone (None)."""
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
+        _check(cancel)
         rec = catalog.find_by_dedupe_key(key)
         if rec is None or rec["status"] in VISIBLE:
             return rec
@@ -133,7 +150,10 @@ def _wait_for_settled(
             raise InsertError(
                 f"content {key} is being inserted by another writer (record {rec['_id']}); retry later"
             )
-        time.sleep(delay)
+        if cancel is not None:
+            cancel.wait(delay)
+        else:
+            time.sleep(delay)
         delay = min(delay * 2, 1.0)
 
 
@@ -156,6 +176,7 @@ def insert_datalake(
     swift: SwiftHook | None = None,
     catalog: CatalogHook | None = None,
     match_formats: bool = True,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Store one file in the raw zone and describe it in the catalog; return the committed record.
 
@@ -163,6 +184,10 @@ def insert_datalake(
     for the same format returns the record already there instead of storing a second copy. Without
     ``format``, the active descriptors' ``match`` rules (container, content type, file-name globs,
     application) choose one when exactly one matches.
+
+    ``cancel``, set from another thread, stops the insert as a Ctrl-C would (`Cancelled`, a
+    KeyboardInterrupt): rolled back unless already committed. `insert_many` uses it, since only the main
+    thread receives the Ctrl-C while the inserts run in workers.
     """
     if format is not None:
         check_format(format)
@@ -184,6 +209,7 @@ def insert_datalake(
             dedupe=dedupe,
             lease=lease,
             progress=progress,
+            cancel=cancel,
             fields={
                 "application": application,
                 "data_processing": data_processing,
@@ -206,7 +232,9 @@ def _insert(
     lease: dt.timedelta,
     progress: Callable[[int], None] | None,
     fields: dict[str, Any],
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
+    _check(cancel)  # not started: nothing to undo
     try:
         account = swift.account  # authenticates the first time: wrong credentials stop here
     except SwiftError as exc:
@@ -241,17 +269,18 @@ def _insert(
     def record_written() -> None:
         failpoint("before_body")  # the PUT is under way; the pending record may not be written yet
         assert claim is not None
-        existing = claim.result()
+        existing = _outcome(claim, cancel)
         if existing is not None:
             raise _AlreadyStored(existing)
         failpoint("after_pending")
+        _check(cancel)
 
     upload_started = False
     try:
         # An interrupt between handing the record to the writer and knowing its Future would leave a
         # pending record nobody rolls back: it is held until `claim` is set, then raised in this block.
         with interrupts_held():
-            claim = _pending_writer().submit(_claim, catalog, swift, record, key, lease)
+            claim = _pending_writer().submit(_claim, catalog, swift, record, key, lease, cancel)
         swift.ensure_container(container)
         upload_started = True
         result = swift.put_object(
@@ -262,7 +291,7 @@ def _insert(
             metadata={"record-id": record_id, "format": fmt or ""},
             size=prepared.size,
             sha256=prepared.sha256,
-            progress=_LeaseKeeper(catalog, record_id, lease, progress, prepared.size),
+            progress=_LeaseKeeper(catalog, record_id, lease, progress, prepared.size, cancel),
             before_body=record_written,
         )
         if result.size == 0:
@@ -274,6 +303,7 @@ def _insert(
         if prepared.sha256 is not None and result.sha256 != prepared.sha256:
             raise InsertError(f"{prepared.original_name}: content changed during upload (SHA-256 differs)")
         failpoint("after_upload")
+        _check(cancel)  # the last moment a cancel rolls back; from the commit on, the insert stands
     except BaseException as exc:
         with interrupts_held():  # a second Ctrl-C waits for the rollback, so "rolled back" stays true
             failpoint("rollback")
@@ -282,6 +312,8 @@ def _insert(
             # What there is to undo depends on the pending write: wait for its outcome first.
             try:
                 existing = claim.result()
+            except Cancelled:  # it stopped waiting for another writer's record: none of ours, no object
+                raise
             except PyMongoError as claim_error:  # no record, so the upload never got its body: no object
                 why = f"catalog (MongoDB) unreachable, nothing was stored: {claim_error}"
                 raise InsertError(why) from exc
@@ -321,7 +353,7 @@ def _insert(
     except DuplicateContent as dup:
         # Same content arrived by another writer while this stream uploaded: keep theirs, drop ours.
         _roll_back(swift, catalog, record, object_may_exist=True)
-        settled = _wait_for_settled(catalog, swift, dup.dedupe_key, timeout=lease.total_seconds())
+        settled = _wait_for_settled(catalog, swift, dup.dedupe_key, lease.total_seconds(), cancel)
         if settled is None:
             raise InsertError(f"content {dup.dedupe_key} vanished while deduplicating; retry") from dup
         return settled
@@ -374,8 +406,22 @@ def _recognise(
     )
 
 
+def _outcome(claim: Future[dict[str, Any] | None], cancel: threading.Event | None) -> dict[str, Any] | None:
+    """The pending write's outcome; with ``cancel``, waited for in short steps so that a cancel is seen."""
+    while True:
+        try:
+            return claim.result(timeout=None if cancel is None else 0.1)
+        except TimeoutError:
+            _check(cancel)
+
+
 def _claim(
-    catalog: CatalogHook, swift: SwiftHook, record: dict[str, Any], key: str | None, lease: dt.timedelta
+    catalog: CatalogHook,
+    swift: SwiftHook,
+    record: dict[str, Any],
+    key: str | None,
+    lease: dt.timedelta,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any] | None:
     """Write the pending record, or return the visible record that already holds this content.
 
@@ -387,7 +433,7 @@ def _claim(
             return None
         except DuplicateContent:
             assert key is not None  # only a real content key can collide
-        settled = _wait_for_settled(catalog, swift, key, timeout=lease.total_seconds())
+        settled = _wait_for_settled(catalog, swift, key, lease.total_seconds(), cancel)
         if settled is not None:
             log.info("content already in the catalog as %s: not stored twice", settled["_id"])
             return settled

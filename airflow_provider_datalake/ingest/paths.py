@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import airflow_provider_datalake.ingest as ingest  # insert_datalake looked up p
 from airflow_provider_datalake.hooks.catalog import CatalogHook, utcnow
 from airflow_provider_datalake.hooks.errors import outside_failure
 from airflow_provider_datalake.hooks.swift import SwiftHook
+from airflow_provider_datalake.ingest import many
 
 
 @dataclass
@@ -83,8 +85,26 @@ def insert_paths(
     meta: dict[str, str],
     dedupe: bool,
     watcher: Watcher | None = None,
+    jobs: int = 1,
 ) -> Inserted:
-    """Insert files one by one with `insert_datalake` (see the module's docstring for what stops it)."""
+    """Insert files with `insert_datalake`, one by one, or ``jobs`` at a time (`many`), each atomic on its
+    own; the outcomes are in the order of ``paths`` either way (see the module's docstring for what stops
+    the rest)."""
+    if jobs != 1:
+        return _insert_parallel(
+            paths,
+            swift=swift,
+            catalog=catalog,
+            watch=watcher or Watcher(),
+            jobs=jobs,
+            options={
+                "format": fmt,
+                "container": container,
+                "application": application,
+                "other_data": meta,
+                "dedupe": dedupe,
+            },
+        )
     watch = watcher or Watcher()
     result = Inserted()
     done, failed = result.done, result.failed
@@ -127,4 +147,68 @@ def insert_paths(
                 break
             ok = False
         watch.finished(path, ok)
+    return result
+
+
+def _insert_parallel(
+    paths: list[Path],
+    *,
+    swift: SwiftHook,
+    catalog: CatalogHook,
+    watch: Watcher,
+    jobs: int,
+    options: dict[str, Any],
+) -> Inserted:
+    """`insert_paths` on `many.run_parallel`: workers with a Swift client each, outcomes in input order."""
+    result = Inserted()
+    local = threading.local()
+
+    def work(index: int, cancel: threading.Event) -> tuple[dict[str, Any], bool]:
+        if not hasattr(local, "swift"):
+            local.swift = swift.clone()
+        path = paths[index]
+        watch.starting(path)
+        started = utcnow()  # ms precision, as stored: a record created before it was already there
+        rec: dict[str, Any] = ingest.insert_datalake(
+            path,
+            swift=local.swift,
+            catalog=catalog,
+            progress=watch.sent if watch.track_bytes else None,
+            cancel=cancel,
+            **options,
+        )
+        return rec, _created_before(rec, started)
+
+    def report(index: int, outcome: tuple[dict[str, Any], bool] | None, error: BaseException | None) -> None:
+        path = paths[index]
+        if isinstance(error, many.NotStarted):
+            result.not_attempted.append(path)
+            return
+        if outcome is not None:
+            rec, already = outcome
+            result.done.append(rec)
+            if already:
+                result.already.append((path, rec))
+            watch.inserted(rec, already)
+        elif isinstance(error, KeyboardInterrupt):
+            result.failed.append((path, watch.interrupted()))
+        else:
+            assert error is not None
+            outside = watch.outside_failure(error)
+            why = outside[1] if outside else str(error)
+            if outside is None and path.is_dir():
+                why += f" (a directory: pass its files, e.g. {path}{os.sep}*)"
+            result.failed.append((path, why))
+            if outside is not None and result.stopped is None:
+                result.stopped = outside[0]
+        watch.finished(path, outcome is not None)
+
+    run = many.run_parallel(
+        len(paths),
+        work,
+        jobs=jobs,
+        report=report,
+        stops=lambda exc: watch.outside_failure(exc) is not None,
+    )
+    result.interrupted = run.interrupted
     return result

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,16 +159,17 @@ def test_ctrl_c_after_the_summary_ends_quietly(lake: dict, samples: list[Path]) 
     assert proc.returncode in (0, -signal.SIGINT)  # ended by the signal, as any program, unless already gone
 
 
-def test_sigterm_rolls_back_the_file_in_flight_and_exits_143(lake: dict, tmp_path: Path) -> None:
-    """`kill PID` takes Ctrl-C's path under the script: the summary is printed, the insert in flight rolled
-    back, so no pending record waits for its lease and no object is left without its record."""
+@pytest.mark.parametrize("jobs", [1, 8])
+def test_sigterm_rolls_back_the_file_in_flight_and_exits_143(lake: dict, tmp_path: Path, jobs: int) -> None:
+    """`kill PID` takes Ctrl-C's path under the script: the summary is printed, the inserts in flight
+    rolled back, so no pending record waits for its lease and no object is left without its record."""
     files = []
-    for n in range(6):
+    for n in range(6 * jobs if jobs > 1 else 6):
         files.append(tmp_path / f"big{n}.bin")
         files[-1].write_bytes(os.urandom(4 * 1024 * 1024))  # SLOs of 1 MiB segments in the lake
     args = ["--swift-conn-id", "swift_test", "--mongo-conn-id", "mongo_test", "insert", *map(str, files)]
     proc = subprocess.Popen(
-        [str(SCRIPT), *args, "--container", lake["container"], "--no-dedupe", "--json"],
+        [str(SCRIPT), *args, "--container", lake["container"], "--no-dedupe", "--json", "--jobs", str(jobs)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -179,6 +181,10 @@ def test_sigterm_rolls_back_the_file_in_flight_and_exits_143(lake: dict, tmp_pat
     assert json.loads(first)["original_object_name"] == "big0.bin", first + err
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "inserted," in err and "not attempted" in err, err
+    counts = re.search(r"(\d+) inserted, (\d+) failed, (\d+) not attempted", err)
+    assert counts, err
+    inserted, failed, not_tried = map(int, counts.groups())
+    assert inserted == 1 + len(json_lines(rest)) and inserted + failed + not_tried == len(files), err
     records = catalog_records()
     assert {r["status"] for r in records} == {"committed"}  # no pending record left for its lease
     assert len(records) == 1 + len(json_lines(rest))
@@ -380,12 +386,34 @@ def test_insert_ctrl_c_reports_what_was_inserted_and_exits_130(
 
     monkeypatch.setattr(ingest, "insert_datalake", interrupted_on_second)
     files = list(map(str, samples[:3]))
-    result = datalake("insert", *files, "--container", lake["container"], "--json", code=130)
+    result = datalake("insert", *files, "--container", lake["container"], "--json", "--jobs", "1", code=130)
     assert [d["original_object_name"] for d in json_lines(result.stdout)] == [samples[0].name]
     assert f"failed {files[1]}: interrupted" in result.stderr
     assert "1 inserted, 1 failed, 1 not attempted" in result.stderr
     assert len(calls) == 2
     assert [r["original_object_name"] for r in catalog_records()] == [samples[0].name]
+
+
+def test_insert_jobs_lists_the_records_in_the_order_of_the_files(lake: dict, tmp_path: Path) -> None:
+    files = []
+    for n in range(20):
+        files.append(tmp_path / f"r{n:02d}.bin")
+        files[-1].write_bytes(os.urandom((3 << 20) if n % 7 == 0 else 1024))  # a slow one now and then
+    files.insert(5, tmp_path / "missing.bin")
+    result = datalake(
+        "insert", *map(str, files), "--container", lake["container"], "--json", "--jobs", "8", code=1
+    )
+    assert [d["original_object_name"] for d in json_lines(result.stdout)] == [
+        f.name for f in files if f.name != "missing.bin"
+    ]
+    assert "20 inserted, 1 failed" in result.stderr and "missing.bin" in result.stderr
+    assert {r["status"] for r in catalog_records()} == {"committed"} and len(catalog_records()) == 20
+
+
+def test_insert_jobs_out_of_range_is_a_usage_error(lake: dict, samples: list[Path]) -> None:
+    for jobs in ("0", "65", "x"):
+        assert "--jobs" in datalake("insert", str(samples[0]), "--jobs", jobs, code=2).stderr
+    assert catalog_records() == []
 
 
 def test_insert_usage_errors(lake: dict) -> None:

@@ -37,10 +37,32 @@ STACK_PY = REPO / "devstack" / "stack.py"
 
 WRITER = """
 import json, os, sys, datetime as dt
+from pathlib import Path
 from airflow_provider_datalake import insert_datalake
 container, paths = sys.argv[1], sys.argv[2:]
+jobs = int(os.environ.get("WRITER_JOBS", "0"))
 print("READY", flush=True)
-for path in paths:
+if jobs:  # the engine of `datalake insert --jobs`, each record printed as its outcome comes, in order
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.hooks.swift import SwiftHook
+    from airflow_provider_datalake.ingest import insert as protocol
+    from airflow_provider_datalake.ingest.paths import Watcher, insert_paths
+    protocol.insert_datalake.__kwdefaults__["lease"] = dt.timedelta(seconds=1)
+
+    class Printer(Watcher):
+        def inserted(self, rec, already):
+            path = Path(rec["original_object_name"])
+            print("INSERTED", json.dumps({"id": rec["_id"], "path": str(by_name[path.name])}), flush=True)
+
+    by_name = {Path(p).name: p for p in paths}
+    got = insert_paths([Path(p) for p in paths], swift=SwiftHook("swift_test"),
+                       catalog=CatalogHook("mongo_test"), fmt="blob", container=container,
+                       application=None, meta={}, dedupe=True, watcher=Printer(), jobs=jobs)
+    if got.interrupted:
+        raise KeyboardInterrupt
+    if got.failed:
+        sys.exit(f"failed: {got.failed}")
+for path in paths if not jobs else []:
     rec = insert_datalake(path, format="blob", container=container, swift_conn_id="swift_test",
                           mongo_conn_id="mongo_test", lease=dt.timedelta(seconds=1))
     print("INSERTED", json.dumps({"id": rec["_id"], "path": path}), flush=True)
@@ -105,12 +127,14 @@ def _started(proc: subprocess.Popen) -> subprocess.Popen:
 
 
 def _writer(
-    lake: dict, paths: list[Path], failpoint: str | None = None, hold: bool = False
+    lake: dict, paths: list[Path], failpoint: str | None = None, hold: bool = False, jobs: int = 0
 ) -> subprocess.Popen:
-    """The writer subprocess; ``hold`` keeps it alive after its last insert until its stdin closes."""
+    """The writer subprocess; ``hold`` keeps it alive after its last insert until its stdin closes;
+    ``jobs`` inserts that many files at once (as `datalake insert --jobs`), else one by one."""
     env = {**lake["env"], **{k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}}
     env.pop("DATALAKE_FAILPOINT", None)
     env.pop("WRITER_HOLD", None)
+    env["WRITER_JOBS"] = str(jobs)
     if failpoint:
         env["DATALAKE_FAILPOINT"] = failpoint
     if hold:
@@ -251,8 +275,11 @@ def test_ctrl_c_while_deduplicating_stops_the_writer(lake: dict, tmp_path: Path)
     assert _read_sha(lake, rec) == _sha(path)
 
 
+@pytest.mark.parametrize("jobs", [0, 8], ids=["one-by-one", "jobs-8"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
-def test_random_interrupts_across_many_inserts(lake: dict, tmp_path: Path, sig: signal.Signals) -> None:
+def test_random_interrupts_across_many_inserts(
+    lake: dict, tmp_path: Path, sig: signal.Signals, jobs: int
+) -> None:
     """Kill or Ctrl-C a writer at random instants, many times. Right after each: no object without its
     record. After reconcile: all consistent, and every reported insert reads back exactly."""
     rng = random.Random(sig)
@@ -266,7 +293,7 @@ def test_random_interrupts_across_many_inserts(lake: dict, tmp_path: Path, sig: 
     rounds = interrupted = 0
     while remaining and rounds < 15:
         rounds += 1
-        proc = _started(_writer(lake, remaining, hold=True))
+        proc = _started(_writer(lake, remaining, hold=True, jobs=jobs))
         # Let a random number of inserts finish, then stop the writer a random moment into the next one.
         # The writer stays alive after its last file, so every signal finds it; a stop that came after it
         # was done is not counted as an interruption.
@@ -300,6 +327,42 @@ def test_random_interrupts_across_many_inserts(lake: dict, tmp_path: Path, sig: 
     for rid, path in reported.items():
         assert rid in records, f"{path} was reported inserted as {rid} but is not in the catalog"
         assert _read_sha(lake, records[rid]) == _sha(path)
+
+
+@pytest.mark.parametrize("how", ["sigint", "kill"], ids=["ctrl-c", "kill"])
+@pytest.mark.parametrize("step", STEPS)
+def test_jobs_8_interrupted_at_each_step(lake: dict, tmp_path: Path, step: str, how: str) -> None:
+    """Eight inserts in flight, one of them hit by Ctrl-C or SIGKILL at a step of the protocol: each file is
+    all there or not at all. Ctrl-C rolls the ones in flight back at once (no reconcile needed) and keeps
+    the committed ones; a kill leaves what reconcile settles."""
+    files = []
+    for i in range(12):
+        files.append(tmp_path / f"f{i:02d}.bin")
+        write_blob(files[-1], [64 << 10, 3 << 20, 900 << 10][i % 3], seed=300 + i)
+    proc = _writer(lake, files, failpoint=f"{step}:sigint" if how == "sigint" else step, jobs=8)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == (-2 if how == "sigint" else -9), err  # it really stopped there
+    reported = {}
+    for line in out.splitlines():
+        if line.startswith("INSERTED "):
+            item = json.loads(line.removeprefix("INSERTED "))
+            reported[item["id"]] = Path(item["path"])
+    assert len(reported) < len(files)
+    if how == "sigint":  # no reconcile: the Ctrl-C left nothing to settle
+        time.sleep(0.5)  # an upload Swift was finishing when the writer stopped has landed by now
+        records = {r["_id"]: r for r in assert_consistent(lake)}
+        assert set(records) == set(reported)
+    else:
+        ids = {r["swift_object_id"] for r in all_records(lake)}
+        assert swift_names(lake) <= ids, "an object without its record, right after the kill"
+        time.sleep(1.2)  # past the 1 s lease
+        _reconcile(lake)
+        records = {r["_id"]: r for r in assert_consistent(lake)}
+        assert set(reported) <= set(records)
+    for rid, rec in records.items():
+        assert rec["original_object_name"] in {f.name for f in files}
+        path = reported.get(rid) or tmp_path / rec["original_object_name"]
+        assert _read_sha(lake, rec) == _sha(path)
 
 
 def test_swift_stopped_gives_clear_error_and_leaves_nothing(lake: dict) -> None:
