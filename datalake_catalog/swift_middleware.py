@@ -214,6 +214,10 @@ class CatalogMiddleware:
     def _put(
         self, env: dict[str, Any], start_response: StartResponse, account: str, container: str, name: str
     ) -> Iterable[bytes]:
+        # The object's Swift timestamp is the moment the PUT arrived, not the moment it leaves the
+        # middleware: a writer that gives up while its PUT waits here deletes the object with a later
+        # timestamp, and the delete must win over the PUT that then goes on (Swift keeps the newest).
+        env.setdefault("HTTP_X_TIMESTAMP", f"{time.time():016.5f}")
         own = env.get("HTTP_X_OBJECT_META_RECORD_ID")
         if own:
             try:
