@@ -15,13 +15,11 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager
 from functools import cached_property, partial
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import requests
@@ -47,11 +45,9 @@ from airflow_provider_datalake.hooks.swift_upload import (
     SPOOL_RAM,
     Piece,
     PutResult,
-    Span,
     Upload,
     cut_pieces,
     open_source,
-    positional_reader,
     remaining_bytes,
     target_of,
 )
@@ -70,8 +66,6 @@ __all__ = [
 
 _MAX_SEGMENTS = 1000  # Swift's default slo max_manifest_segments
 _LIST_PAGE = 10_000  # Swift's default container_listing_limit
-_DEFAULT_SEGMENT_THREADS = 10  # as swiftclient's SwiftService
-_MAX_SEGMENT_THREADS = 64
 _RETRIES = 2  # small, so that a dead server fails within seconds
 _TIMEOUT = 60.0  # seconds of silence before a request is given up
 _META_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
@@ -128,19 +122,14 @@ class SwiftHook(BaseHook):
         *,
         slo_threshold: int | None = None,
         segment_size: int | None = None,
-        segment_threads: int | None = None,
     ) -> None:
         """Sizes in bytes; None takes ``slo_threshold_mb`` (256) / ``segment_size_mb`` (100) from the
-        connection, and ``segment_threads`` (10, as swiftclient's SwiftService: segments sent at once) too.
-        Nothing is read or contacted here, because hooks get built at DAG parse time."""
+        connection. Nothing is read or contacted here, because hooks get built at DAG parse time."""
         super().__init__()
         if (slo_threshold or 0) < 0 or (segment_size is not None and segment_size < 1):
             raise ValueError(f"need slo_threshold >= 0, segment_size >= 1: {slo_threshold}, {segment_size}")
-        if segment_threads is not None and not 1 <= segment_threads <= _MAX_SEGMENT_THREADS:
-            raise ValueError(f"segment_threads must be 1 to {_MAX_SEGMENT_THREADS}, not {segment_threads}")
         self.swift_conn_id = swift_conn_id
         self._slo_threshold, self._segment_size = slo_threshold, segment_size
-        self._segment_threads = segment_threads
         self._client: swiftclient.Connection | None = None
         self._authurl = ""
 
@@ -149,10 +138,7 @@ class SwiftHook(BaseHook):
         thread-safe). It shares the connection's settings, the containers known to exist and, once this
         hook has authenticated, its token, so a pool of threads authenticates once, not once per thread."""
         twin = SwiftHook(
-            self.swift_conn_id,
-            slo_threshold=self._slo_threshold,
-            segment_size=self._segment_size,
-            segment_threads=self._segment_threads,
+            self.swift_conn_id, slo_threshold=self._slo_threshold, segment_size=self._segment_size
         )
         if "_connection" in self.__dict__:
             twin.__dict__["_connection"] = self.__dict__["_connection"]
@@ -191,21 +177,6 @@ class SwiftHook(BaseHook):
         threshold = self._slo_threshold
         threshold = mib.get("slo_threshold_mb", 256 * MIB) if threshold is None else threshold
         return max(threshold, 0), max(self._segment_size or mib.get("segment_size_mb", 100 * MIB), 1)
-
-    def segment_threads(self) -> int:
-        """Segments of one large object sent at once: the hook's, else the connection's extra
-        ``segment_threads``, else 10. Memory grows with it by a chunk per thread, not a segment."""
-        if self._segment_threads is not None:
-            return self._segment_threads
-        raw = self._connection.extra_dejson.get("segment_threads")
-        try:
-            threads = _DEFAULT_SEGMENT_THREADS if raw in (None, "") else int(raw)
-        except (TypeError, ValueError):
-            threads = 0
-        if not 1 <= threads <= _MAX_SEGMENT_THREADS:
-            where = f"connection {self.swift_conn_id!r}: extra segment_threads"
-            raise SwiftError(f"{where} must be an integer from 1 to {_MAX_SEGMENT_THREADS}, not {raw!r}")
-        return threads
 
     def get_conn(self) -> swiftclient.Connection:
         """The cached client; it authenticates on its first request, so building it stays offline. A bare
@@ -331,29 +302,19 @@ class SwiftHook(BaseHook):
                 if known is not None and known > segment * _MAX_SEGMENTS:
                     segment = -(-known // _MAX_SEGMENTS)  # larger segments rather than too many
                 limit = None if known is not None and known <= threshold else segment
-                read_at = positional_reader(stream) if remaining is not None else None
-                threads = self.segment_threads() if limit is not None and read_at is not None else 1
-                if limit is not None and read_at is not None and threads > 1:
-                    self.log.info(
-                        "Uploading %s as an SLO of %d-byte segments, %d at once", target, limit, threads
-                    )
-                    etag, segments = self._put_slo_parallel(
-                        up, stream, read_at, limit, threads, content_type, headers
-                    )
-                else:
-                    with closing(cut_pieces(up, stream, remaining is not None, limit)) as pieces:
-                        first = next(pieces)
-                        measured = known if known is not None else remaining_bytes(first.stream) or 0
-                        if first.last and measured <= threshold:
-                            put_headers = {**headers, "X-Object-Meta-Sha256": sha256} if sha256 else headers
-                            etag = self._put_piece(
-                                up, container, name, first, content_type, put_headers, length=remaining
-                            )
-                            segments = 0
-                        else:
-                            self.log.info("Uploading %s as an SLO of %d-byte segments", target, segment)
-                            chained = itertools.chain([first], pieces)
-                            etag, segments = self._put_slo(up, chained, content_type, headers)
+                with closing(cut_pieces(up, stream, remaining is not None, limit)) as pieces:
+                    first = next(pieces)
+                    measured = known if known is not None else remaining_bytes(first.stream) or 0
+                    if first.last and measured <= threshold:
+                        put_headers = {**headers, "X-Object-Meta-Sha256": sha256} if sha256 else headers
+                        etag = self._put_piece(
+                            up, container, name, first, content_type, put_headers, length=remaining
+                        )
+                        segments = 0
+                    else:
+                        self.log.info("Uploading %s as an SLO of %d-byte segments", target, segment)
+                        chained = itertools.chain([first], pieces)
+                        etag, segments = self._put_slo(up, chained, content_type, headers)
             up.open_body()  # at the latest now (a body Swift never asked for, such as an empty one)
             if size is not None and size != up.size:
                 raise SwiftIntegrityError(f"{target}: announced {size} bytes, the source gave {up.size}")
@@ -439,110 +400,13 @@ class SwiftHook(BaseHook):
         up.done.append((up.container, up.name))
         return slo_etag, len(manifest)
 
-    def _put_slo_parallel(
-        self,
-        up: Upload,
-        stream: IO[bytes],
-        read_at: Callable[[int, int], bytes],
-        segment: int,
-        threads: int,
-        content_type: str | None,
-        headers: dict[str, str],
-    ) -> tuple[str, int]:
-        """An SLO whose segments go up ``threads`` at once, each on its own client (a client is not
-        thread-safe); returns what `_put_slo` does.
-
-        This thread reads the source once, in order, feeding sha256, the size and the progress callback, and
-        takes each segment's MD5; the segment's PUT (another thread) reads the same bytes again at their
-        offset (`Span`) and sends that MD5 as its ETag, so Swift refuses a segment whose bytes are not the
-        ones hashed (a file changed under us). Reading ahead stops while ``threads`` segments are in flight:
-        memory is a chunk per thread, whatever the size. A failed segment stops the others; the rollback
-        (`_discard`) deletes every segment done or cut short.
-        """
-        container = f"{up.container}_segments"
-        self.ensure_container(container)
-        abort, local = threading.Event(), threading.local()
-        token = (up.client.url, up.client.token)
-
-        def put(index: int, offset: int, length: int, md5: str) -> str:
-            if not hasattr(local, "client"):
-                local.client = self.clone().get_conn()
-                if token[0] and token[1]:
-                    local.client.url, local.client.token = token
-            path = f"{up.name}/{index:08d}"
-            up.in_flight.add((container, path))
-            body = Span(read_at, offset, length, abort)
-            with self._mapped("upload of", container, path):
-                etag = local.client.put_object(
-                    container, path, body, content_length=length, etag=md5, chunk_size=CHUNK
-                )
-            up.done.append((container, path))
-            up.in_flight.discard((container, path))
-            if etag != md5:
-                raise SwiftIntegrityError(
-                    f"upload of {target_of(container, path)}: etag {etag!r} != md5 read"
-                )
-            return str(etag)
-
-        sizes: list[int] = []
-        futures: list[Future[str]] = []
-        offset = stream.tell()
-        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="datalake-segment")
-        try:
-            while True:
-                md5, length = hashlib.md5(usedforsecurity=False), 0
-                while length < segment and (data := stream.read(min(CHUNK, segment - length))):
-                    md5.update(data)
-                    up.sha256.update(data)
-                    up.size += len(data)
-                    length += len(data)
-                    if up.progress is not None:
-                        up.progress(len(data))
-                if length == 0 and futures:
-                    break
-                if len(futures) == _MAX_SEGMENTS:
-                    raise SwiftError(
-                        f"{target_of(up.container, up.name)}: > {_MAX_SEGMENTS} segments; pass size="
-                    )
-                up.open_body()  # before the first byte of data leaves
-                running = [f for f in futures if not f.done()]
-                if len(running) >= threads:
-                    wait(running, return_when=FIRST_COMPLETED)
-                for future in futures:  # a failed segment stops the upload now, not at the end
-                    if future.done() and future.exception() is not None:
-                        future.result()
-                futures.append(pool.submit(put, len(futures), offset, length, md5.hexdigest()))
-                sizes.append(length)
-                offset += length
-                if length < segment:
-                    break
-            etag_list = [future.result() for future in futures]
-        except BaseException:
-            abort.set()
-            with interrupts_held():  # the rollback must know every segment that may exist
-                pool.shutdown(wait=True)
-            raise
-        finally:
-            pool.shutdown(wait=True)
-        manifest = [
-            {"path": f"/{container}/{up.name}/{index:08d}", "etag": etag, "size_bytes": size}
-            for index, (etag, size) in enumerate(zip(etag_list, sizes, strict=True))
-        ]
-        slo_etag = hashlib.md5("".join(etag_list).encode(), usedforsecurity=False).hexdigest()
-        headers = {**headers, "X-Object-Meta-Sha256": up.sha256.hexdigest()}
-        args = {"etag": slo_etag, "content_type": content_type, "query_string": "multipart-manifest=put"}
-        with self._mapped("upload of SLO manifest", up.container, up.name):  # Swift checks the etag too
-            up.client.put_object(up.container, up.name, json.dumps(manifest), headers=headers, **args)
-        up.done.append((up.container, up.name))
-        return slo_etag, len(manifest)
-
     def _discard(self, up: Upload) -> None:
         """Best-effort rollback, manifest first; what cannot be deleted is logged for the reconciler.
 
         A segment whose PUT was cut short (an interrupt while Swift was still storing it) is deleted too,
         even though nothing is there yet: the DELETE's newer timestamp wins over that PUT when it lands.
         """
-        parts = list(reversed(up.done)) + ([up.segment] if up.segment else []) + sorted(up.in_flight)
+        parts = list(reversed(up.done)) + ([up.segment] if up.segment else [])
         with interrupts_held():  # a second Ctrl-C waits: a cut rollback would leave segments behind
             failpoint("discard")
             for container, obj in parts:

@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import tempfile
-import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,7 +85,6 @@ class Upload:
         self.sha256, self.size = hashlib.sha256(), 0
         self.done: list[tuple[str, str]] = []
         self.segment: tuple[str, str] | None = None  # the segment whose PUT is under way
-        self.in_flight: set[tuple[str, str]] = set()  # segments whose PUT is under way in other threads
         self.before_body = before_body
 
     def open_body(self) -> None:
@@ -133,42 +131,6 @@ class Piece:
             self.up.size += len(new)
             if self.up.progress is not None:
                 self.up.progress(len(new))
-        return data
-
-
-def positional_reader(stream: IO[bytes]) -> Callable[[int, int], bytes] | None:
-    """``read_at(offset, size)`` that many threads may call at once without moving ``stream``'s position
-    (a file's descriptor read with pread, an in-memory buffer sliced); None for any other stream."""
-    if isinstance(stream, io.BytesIO):
-        view = stream.getbuffer()
-        return lambda offset, size: bytes(view[offset : offset + size])
-    try:
-        fd = stream.fileno()
-        os.fstat(fd)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return lambda offset, size: os.pread(fd, size, offset)
-
-
-class Span:
-    """File-like body of one segment PUT sent from another thread: ``length`` bytes at ``offset`` read with
-    ``read_at``, so the thread that reads ahead (and hashes) keeps the stream's position. ``reset`` rewinds
-    it for swiftclient's retries; ``abort`` set stops it at its next read."""
-
-    def __init__(
-        self, read_at: Callable[[int, int], bytes], offset: int, length: int, abort: threading.Event
-    ) -> None:
-        self.read_at, self.offset, self.length, self.abort, self.sent = read_at, offset, length, abort, 0
-
-    def reset(self, *_args: Any, **_kwargs: Any) -> None:
-        self.sent = 0
-
-    def read(self, size: int = -1) -> bytes:
-        if self.abort.is_set():
-            raise UploadAborted("upload stopped: another segment failed or the insert was interrupted")
-        size = self.length - self.sent if size < 0 else min(size, self.length - self.sent)
-        data = self.read_at(self.offset + self.sent, size) if size > 0 else b""
-        self.sent += len(data)
         return data
 
 
