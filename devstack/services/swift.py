@@ -53,11 +53,14 @@ def swift_conf_common(port: int) -> str:
 
 def catalogue_filter() -> str:
     """The data lake's catalogue middleware (``datalake_catalog``, installed into Swift's environment from
-    the checkout), watching every container of every account but the lake's quarantine."""
+    the checkout), watching every container of every account but the lake's quarantine and the tests'
+    isolated lakes."""
     return (
         "[filter:datalake_catalog]\nuse = egg:datalake-catalog#datalake_catalog\n"
         f"catalog_uri = mongodb://{HOST}:{PORTS['ferretdb']}/\ncatalog_database = datalake\n"
-        "watch = */*\nexclude = */datalake-quarantine\n\n"
+        # The tests' isolated lakes (`lake` in tests/conftest.py: containers test-raw-*) keep their records
+        # in a catalog database of their own, which the middleware does not read.
+        "watch = */*\nexclude = */datalake-quarantine, */test-raw-*\n\n"
     )
 
 
