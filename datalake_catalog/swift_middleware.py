@@ -235,7 +235,9 @@ class CatalogMiddleware:
         slo = env.get("HTTP_X_STATIC_LARGE_OBJECT", "").lower() in TRUE
         dlo = bool(env.get("HTTP_X_OBJECT_MANIFEST"))
         fmt, other = object_metadata(env)
-        user = (env.get("REMOTE_USER") or "").split(",")
+        # TempAuth's REMOTE_USER is "account,account:user,..."; keystoneauth's is a tuple: no user name then.
+        remote = env.get("REMOTE_USER")
+        user = remote.split(",") if isinstance(remote, str) else [""]
         record = new_record(
             record_id=uuid.uuid4().hex,
             fmt=fmt,
