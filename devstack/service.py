@@ -67,6 +67,10 @@ class StackError(RuntimeError):
     """A service could not be installed, started or reached; the message says which and why."""
 
 
+class ExitedDuringStartUp(StackError):
+    """The process we waited on for readiness is gone."""
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -176,7 +180,9 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, proc: Servi
         except Exception as exc:  # readiness probes fail in many ways while a server starts
             last_error = f"{type(exc).__name__}: {exc}"
         if proc is not None and proc.pid() is None:
-            raise StackError(f"{what} exited during start-up; see {proc.log_path}\n{proc.tail_log()}")
+            raise ExitedDuringStartUp(
+                f"{what} exited during start-up; see {proc.log_path}\n{proc.tail_log()}"
+            )
         time.sleep(0.3)
     detail = f"\n{proc.tail_log()}" if proc else ""
     raise StackError(f"{what} not ready after {timeout:.0f}s ({last_error or 'no answer'}){detail}")
@@ -268,10 +274,17 @@ class Service:
             return False
 
     def start(self) -> None:
-        """Start the service unless ours already runs, then wait until it is ready."""
+        """Start the service unless ours already runs, then wait until it is ready.
+
+        One of ours that runs but is on its way out (Airflow's scheduler giving up once its database went
+        away) is waited on; when it exits, a new one is started, as a supervisor would.
+        """
         if self.pid() is not None:
-            wait_until(self.name, self.ready, self.start_timeout, self)
-            return
+            try:
+                wait_until(self.name, self.ready, self.start_timeout, self)
+                return
+            except ExitedDuringStartUp:
+                log(f"{self.name} exited while it was starting; starting it again")
         if self.port is not None and port_open(self.port):
             raise StackError(
                 f"port {self.port} for {self.name} is taken by a process that is not ours; "
