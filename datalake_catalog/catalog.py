@@ -130,6 +130,73 @@ def dedupe_key(fmt: str | None, sha256: str) -> str:
     return f"{fmt or '-'}:{sha256}"
 
 
+_MISSING = object()
+
+
+def _field(doc: dict[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _comparable(value: Any) -> Any:
+    # pymongo hands back naive UTC datetimes unless the client is tz-aware; the lake writes aware ones
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _equal(value: Any, wanted: Any) -> bool:
+    if wanted is None:  # MongoDB: null matches a missing field too
+        return value is _MISSING or value is None
+    if value is _MISSING:
+        return False
+    if isinstance(value, list) and not isinstance(wanted, list):
+        return any(_equal(v, wanted) for v in value)
+    return bool(_comparable(value) == _comparable(wanted))
+
+
+def _ordered(op: str, value: Any, bound: Any) -> bool:
+    if value is _MISSING or value is None:
+        return False
+    try:
+        a, b = _comparable(value), _comparable(bound)
+        return bool(a < b if op == "$lt" else a <= b if op == "$lte" else a > b if op == "$gt" else a >= b)
+    except TypeError:  # MongoDB compares within one type only
+        return False
+
+
+def matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
+    """Whether a record matches a guard, as MongoDB would decide it for the subset the lake's guards use:
+    equality on dotted paths (``None``: missing or null) and ``$in``, ``$nin``, ``$ne``, ``$exists``,
+    ``$lt``, ``$lte``, ``$gt``, ``$gte``. Raises ValueError for anything else, rather than guess."""
+    for path, cond in query.items():
+        value = _field(doc, path)
+        if not (isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond)):
+            if not _equal(value, cond):
+                return False
+            continue
+        for op, arg in cond.items():
+            if op == "$exists":
+                ok = (value is not _MISSING) == bool(arg)
+            elif op == "$in":
+                ok = any(_equal(value, a) for a in arg)
+            elif op == "$nin":
+                ok = not any(_equal(value, a) for a in arg)
+            elif op == "$ne":
+                ok = not _equal(value, arg)
+            elif op in ("$lt", "$lte", "$gt", "$gte"):
+                ok = _ordered(op, value, arg)
+            else:
+                raise ValueError(f"guard operator {op} is not supported")
+            if not ok:
+                return False
+    return True
+
+
 class Catalog:
     """Raw-object records in one database of a MongoDB-wire server, through a pymongo client.
 
@@ -303,17 +370,39 @@ class Catalog:
             update["$unset"] = dict.fromkeys(unset, "")
         if inc:
             update["$inc"] = inc
-        query = {"_id": record_id, "status": {"$in": [s.value for s in expected_set]}, **(extra_filter or {})}
+        guard = {"status": {"$in": [s.value for s in expected_set]}, **(extra_filter or {})}
         try:
-            with self.record_lock(record_id):
-                return self.raw_objects.find_one_and_update(
-                    query, update, return_document=ReturnDocument.AFTER
-                )
+            return self.update_guarded(record_id, guard, update)
         except (DuplicateKeyError, OperationFailure) as exc:
             if not is_duplicate_key(exc):
                 raise
             key = (set_fields or {}).get("dedupe_key", "")
             raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
+
+    def update_guarded(
+        self, record_id: str, guard: dict[str, Any], update: dict[str, Any], *, locked: bool = False
+    ) -> dict[str, Any] | None:
+        """Apply ``update`` to one record if it matches ``guard``; the record after, or None.
+
+        On MongoDB one guarded ``find_one_and_update``. On FerretDB, under the record's lock (taken here
+        unless the caller holds it: ``locked``), a read by ``_id``, the guard checked here (`matches`), then
+        a write by ``_id``: FerretDB's guarded update is a read then a write anyway (not atomic, see the
+        module's note), and it pushes down a filter that is ``_id`` alone only, decoding every record of the
+        collection for any other — one guarded write per object cost a scan of the whole catalog.
+        """
+        if self.native_atomic:
+            return self.raw_objects.find_one_and_update(
+                {"_id": record_id, **guard}, update, return_document=ReturnDocument.AFTER
+            )
+        if not locked:
+            with self.record_lock(record_id):
+                return self.update_guarded(record_id, guard, update, locked=True)
+        doc = self.raw_objects.find_one({"_id": record_id})
+        if doc is None or not matches(doc, guard):
+            return None
+        return self.raw_objects.find_one_and_update(
+            {"_id": record_id}, update, return_document=ReturnDocument.AFTER
+        )
 
     def replace_exclusive(self, record: dict[str, Any], expected: Status) -> dict[str, Any] | None:
         """Write a whole new version of a record its caller alone is writing (a writer in its own lease).
@@ -353,12 +442,8 @@ class Catalog:
         """Push a record's lease to ``until`` while it is still in ``status`` (and matches ``extra_filter``):
         a long upload keeps its pending record from the reconciler, a load its processing record from the
         recovery sweep. False when the record is no longer the caller's."""
-        with self.record_lock(record_id):
-            res = self.raw_objects.update_one(
-                {"_id": record_id, "status": status.value, **(extra_filter or {})},
-                {"$set": {"lease_until": until}},
-            )
-        return res.matched_count == 1
+        guard = {"status": status.value, **(extra_filter or {})}
+        return self.update_guarded(record_id, guard, {"$set": {"lease_until": until}}) is not None
 
     def add_outcome(
         self, record_id: str, outcome: dict[str, Any], *, ok: bool, store: str | None = None
@@ -375,10 +460,15 @@ class Catalog:
         states = [expected.value] if isinstance(expected, Status) else [s.value for s in expected]
         if not set(states) <= {Status.PENDING.value, Status.RECONCILING.value}:
             raise InvalidTransition(f"record {record_id}: only pending or reconciling records are deleted")
-        with self.record_lock(record_id):
+        if self.native_atomic:
             return (
                 self.raw_objects.delete_one({"_id": record_id, "status": {"$in": states}}).deleted_count == 1
             )
+        with self.record_lock(record_id):  # a read and a delete by _id: see update_guarded
+            doc = self.raw_objects.find_one({"_id": record_id}, {"status": 1})
+            if doc is None or doc.get("status") not in states:
+                return False
+            return self.raw_objects.delete_one({"_id": record_id}).deleted_count == 1
 
     def find(
         self,

@@ -251,7 +251,7 @@ def _set_format(catalog: CatalogHook, rid: str, name: str, version: int, *, expe
     # caller holds a CatalogHook, so it is loaded by then).
     from airflow_provider_datalake.hooks.catalog import dedupe_key, is_duplicate_key
 
-    guard = {"_id": rid, "status": "committed", "format": None, "inference.state": expect_state}
+    guard = {"status": "committed", "format": None, "inference.state": expect_state}
     changes = {
         "format": name,
         "inference.state": "formatted",
@@ -259,43 +259,33 @@ def _set_format(catalog: CatalogHook, rid: str, name: str, version: int, *, expe
         "inference.formatted_at": _now(),
         "last_modified": _now(),
     }
-    with catalog.record_lock(rid):
-        rec = catalog.raw_objects.find_one({"_id": rid}, {"dedupe": 1, "sha256": 1})
-        if rec is not None and rec.get("dedupe") and rec.get("sha256"):
-            try:
-                res = catalog.raw_objects.update_one(
-                    guard, {"$set": {**changes, "dedupe_key": dedupe_key(name, rec["sha256"])}}
-                )
-                return res.modified_count == 1
-            except Exception as exc:
-                if not is_duplicate_key(exc):
-                    raise
-                log.warning("object %s: the same content is already stored as format %s", rid, name)
-        res = catalog.raw_objects.update_one(guard, {"$set": changes})
-    return res.modified_count == 1
+    rec = catalog.raw_objects.find_one({"_id": rid}, {"dedupe": 1, "sha256": 1})
+    if rec is not None and rec.get("dedupe") and rec.get("sha256"):
+        keyed = {**changes, "dedupe_key": dedupe_key(name, rec["sha256"])}
+        try:
+            return catalog.update_guarded(rid, guard, {"$set": keyed}) is not None
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            log.warning("object %s: the same content is already stored as format %s", rid, name)
+    return catalog.update_guarded(rid, guard, {"$set": changes}) is not None
 
 
 # ------------------------------------------------------------------------------------------------ objects
 
 
 def claim_unformatted(catalog: CatalogHook, run_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-    """Take committed objects without format for this run (one guarded update each)."""
+    """Take committed objects without format for this run: one query for the candidates, then one
+    guarded update each (by ``_id``: see `Catalog.update_guarded`)."""
     now = _now()
     stale = {"format": None, "inference.state": "inferring", "inference.until": {"$lt": now}}
     claimed = []
+    claim = {"$set": {"inference": {"state": "inferring", "run_id": run_id, "until": now + CLAIM_LEASE}}}
     for query in (UNCLAIMED, stale):
-        cursor = catalog.raw_objects.find({"status": "committed", **query}, {"_id": 1})
+        guard = {"status": "committed", **query}
+        cursor = catalog.raw_objects.find(guard, {"_id": 1})
         for doc in cursor.sort([("creation_date", 1), ("_id", 1)]).limit(limit):
-            with catalog.record_lock(doc["_id"]):
-                taken = catalog.raw_objects.find_one_and_update(
-                    {"_id": doc["_id"], "status": "committed", **query},
-                    {
-                        "$set": {
-                            "inference": {"state": "inferring", "run_id": run_id, "until": now + CLAIM_LEASE}
-                        }
-                    },
-                    return_document=True,
-                )
+            taken = catalog.update_guarded(doc["_id"], guard, claim)
             if taken is not None and taken.get("inference", {}).get("run_id") == run_id:
                 claimed.append(taken)
             if len(claimed) >= limit:
@@ -330,21 +320,17 @@ def release_expired(
             update = {"$set": {"inference": {"state": "failed", "run_id": run, "at": now, "reason": reason}}}
             update["$set"]["inference_attempts"] = attempts
             state = "inference failed"
-        with catalog.record_lock(rec["_id"]):
-            done = catalog.raw_objects.update_one(
-                {"_id": rec["_id"], **stale, "inference.run_id": run}, update
-            )
-        if done.matched_count:
+        if catalog.update_guarded(rec["_id"], {**stale, "inference.run_id": run}, update) is not None:
             result[rec["_id"]] = state
     return result
 
 
 def _mark(catalog: CatalogHook, rid: str, run_id: str, **inference: Any) -> None:
-    with catalog.record_lock(rid):
-        catalog.raw_objects.update_one(
-            {"_id": rid, "inference.run_id": run_id},
-            {"$set": {"inference": {"run_id": run_id, "at": _now(), **inference}, "last_modified": _now()}},
-        )
+    catalog.update_guarded(
+        rid,
+        {"inference.run_id": run_id},
+        {"$set": {"inference": {"run_id": run_id, "at": _now(), **inference}, "last_modified": _now()}},
+    )
 
 
 def _hint_name(record: dict[str, Any]) -> str:

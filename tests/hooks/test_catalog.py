@@ -28,6 +28,7 @@ from airflow_provider_datalake.hooks.catalog import (
     dedupe_key,
     utcnow,
 )
+from datalake_catalog.catalog import matches
 
 pytestmark = pytest.mark.stack
 
@@ -575,3 +576,49 @@ def test_concurrent_pending_inserts_of_one_content_one_record(catalog: CatalogHo
     finally:
         for hook in hooks:
             hook.close()
+
+
+GUARDS = [
+    {"status": "committed"},
+    {"status": {"$in": ["pending", "committed"]}, "format": None},
+    {"format": None, "inference": {"$exists": False}},
+    {"inference.state": "inferring", "inference.until": {"$lt": utcnow()}},
+    {"inference.run_id": "run-1"},
+    {"lease_until": {"$lt": utcnow()}},
+    {"status": {"$ne": "committed"}, "format": "f"},
+]
+
+
+def test_the_guard_matcher_agrees_with_the_server(catalog: CatalogHook) -> None:
+    # update_guarded checks a guard in Python on FerretDB: it must select exactly what the server would.
+    past, future = utcnow() - dt.timedelta(minutes=5), utcnow() + dt.timedelta(minutes=5)
+    inferring = {"state": "inferring", "run_id": "run-1", "until": past}
+    docs = [
+        _seed(catalog, Status.COMMITTED, format=None, lease_until=None),
+        _seed(catalog, Status.COMMITTED, format="f"),
+        _seed(catalog, Status.PENDING, format=None, lease_until=past),
+        _seed(catalog, Status.PROCESSING, format="f", lease_until=future),
+        _seed(catalog, Status.COMMITTED, format=None, inference=inferring),
+        _seed(
+            catalog,
+            Status.COMMITTED,
+            format=None,
+            inference={**inferring, "run_id": "run-2", "until": future},
+        ),
+        _seed(catalog, Status.COMMITTED, format=None, inference={"state": "waiting", "run_id": "run-1"}),
+    ]
+    ids = [d["_id"] for d in docs]
+    for guard in GUARDS:
+        server = {d["_id"] for d in catalog.raw_objects.find({"_id": {"$in": ids}, **guard}, {"_id": 1})}
+        mine = {d["_id"] for d in catalog.raw_objects.find({"_id": {"$in": ids}}) if matches(d, guard)}
+        assert mine == server, guard
+        assert server or guard == GUARDS[-1], f"{guard} selects none of the records: it tests nothing"
+
+
+def test_update_guarded_writes_only_when_the_guard_holds(catalog: CatalogHook) -> None:
+    rec = _seed(catalog, Status.COMMITTED, format=None)
+    assert catalog.update_guarded(rec["_id"], {"status": "processing"}, {"$set": {"x": 1}}) is None
+    assert "x" not in catalog.get(rec["_id"])
+    after = catalog.update_guarded(rec["_id"], {"status": "committed", "format": None}, {"$set": {"x": 2}})
+    assert after is not None and after["x"] == 2 == catalog.get(rec["_id"])["x"]
+    assert catalog.update_guarded("no-such-record", {}, {"$set": {"x": 3}}) is None
