@@ -58,9 +58,10 @@ def catalogue_filter() -> str:
     return (
         "[filter:datalake_catalog]\nuse = egg:datalake-catalog#datalake_catalog\n"
         f"catalog_uri = mongodb://{HOST}:{PORTS['ferretdb']}/\ncatalog_database = datalake\n"
-        # The tests' isolated lakes (`lake` in tests/conftest.py: containers test-raw-*) keep their records
-        # in a catalog database of their own, which the middleware does not read.
-        "watch = */*\nexclude = */datalake-quarantine, */test-raw-*\n\n"
+        # The tests' isolated lakes (`lake` in tests/conftest.py: containers test-raw-*) and the benchmarks'
+        # (bench-*) keep their records in a catalog database of their own, which the middleware does not
+        # read: it would wait for their pending records, then catalogue their objects a second time.
+        "watch = */*\nexclude = */datalake-quarantine, */test-raw-*, */bench-*\n\n"
     )
 
 
