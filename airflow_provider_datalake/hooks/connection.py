@@ -36,14 +36,20 @@ _JSON_FIELDS = frozenset({"conn_type", "description", "host", "schema", "login",
 class ConnectionFields(Protocol):
     """What the hooks read of a connection: Airflow's ``Connection`` and `EnvConnection` alike."""
 
-    conn_id: str
-    conn_type: str | None
-    host: str | None
-    login: str | None
-    password: str | None
-    schema: str | None
-    port: int | None
-
+    @property
+    def conn_id(self) -> str: ...
+    @property
+    def conn_type(self) -> str | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def login(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def schema(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
     @property
     def extra_dejson(self) -> dict[str, Any]: ...
 
