@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_datalake.airflow_rest import AirflowRest, AirflowRestError
 
 if TYPE_CHECKING:
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from datalake_catalog.catalog import Catalog
 
 
 def sample_format(path: Path) -> str:
@@ -52,7 +52,7 @@ def wait_for_dags(names: list[str], timeout: float) -> set[str]:
     return pending
 
 
-def wait_for_outcomes(catalog: CatalogHook, record_ids: list[str], timeout: float) -> None:
+def wait_for_outcomes(catalog: Catalog, record_ids: list[str], timeout: float) -> None:
     """Until every record is processed or failed, or ``timeout`` seconds have passed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from airflow_provider_datalake.hooks.catalog import COUNT_CAP, CatalogHook, Status, utcnow
+from datalake_catalog.catalog import COUNT_CAP, Catalog, Status, utcnow
 
 DEFAULT_BOUND = dt.timedelta(minutes=15)
 
@@ -44,7 +44,7 @@ class Health:
         return {"ok": self.ok, **asdict(self)}
 
 
-def _objects(catalog: CatalogHook, name: str, query: dict[str, Any], what: str, limit: int = 5) -> Check:
+def _objects(catalog: Catalog, name: str, query: dict[str, Any], what: str, limit: int = 5) -> Check:
     ids = [doc["_id"] for doc in catalog.raw_objects.find(query, {"_id": 1}).limit(limit)]
     count = catalog.count(**query) if len(ids) == limit else len(ids)
     shown = f"{count}+" if count >= COUNT_CAP else str(count)
@@ -52,7 +52,7 @@ def _objects(catalog: CatalogHook, name: str, query: dict[str, Any], what: str, 
     return Check(name, count == 0, detail, count, ids)
 
 
-def catalog_checks(catalog: CatalogHook, bound: dt.timedelta, now: dt.datetime) -> list[Check]:
+def catalog_checks(catalog: Catalog, bound: dt.timedelta, now: dt.datetime) -> list[Check]:
     """Objects of an active format waiting for a run, or processing, past the bound; expired leases. (An
     object of a format nobody described waits for a descriptor or a steward, not for Airflow.)"""
     from airflow_provider_datalake.descriptors.store import ACTIVE, FormatStore
@@ -147,7 +147,7 @@ def airflow_checks(bound: dt.timedelta, now: dt.datetime) -> list[Check]:
 
 
 def check_health(
-    catalog: CatalogHook,
+    catalog: Catalog,
     *,
     bound: dt.timedelta = DEFAULT_BOUND,
     recover: bool = False,
@@ -192,7 +192,7 @@ def _ping(store: str, conn_id: str) -> None:
 
 
 def store_checks(
-    catalog: CatalogHook, swift: Any, gold: set[tuple[str, str]], timeout: float = 10.0
+    catalog: Catalog, swift: Any, gold: set[tuple[str, str]], timeout: float = 10.0
 ) -> list[Check]:
     """Is each store reachable: the raw zone (Swift), the catalog, and every gold store (store, conn_id)
     that an active format loads into. The gold stores are asked in parallel, each at most ``timeout``."""
@@ -201,7 +201,7 @@ def store_checks(
     checks = []
     try:
         catalog.raw_objects.database.command("ping")
-        checks.append(Check("store:catalog", True, f"catalog reachable ({catalog.mongo_conn_id})"))
+        checks.append(Check("store:catalog", True, f"catalog reachable ({catalog.name})"))
     except Exception as exc:
         checks.append(Check("store:catalog", False, f"catalog unreachable: {exc}".splitlines()[0]))
     ok, detail = swift.test_connection()

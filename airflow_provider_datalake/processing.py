@@ -35,8 +35,8 @@ from typing import Any
 from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.gold.common import LoadResult
 from airflow_provider_datalake.gold.registry import make_loader
-from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
-from airflow_provider_datalake.hooks.swift import SwiftHook
+from airflow_provider_datalake.hooks.swift_client import SwiftClient
+from datalake_catalog.catalog import Catalog, Status, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def claim_objects(
     fmt: str,
     run_id: str,
     *,
-    catalog: CatalogHook,
+    catalog: Catalog,
     limit: int = 100,
     ids: Iterable[str] | None = None,
     lease: dt.timedelta = DEFAULT_LEASE,
@@ -105,7 +105,7 @@ def _attempts_left(rec: dict[str, Any]) -> bool:
 
 
 def finish_objects(
-    ids: Iterable[str], run_id: str, *, catalog: CatalogHook, targets: Iterable[str] | None = None
+    ids: Iterable[str], run_id: str, *, catalog: Catalog, targets: Iterable[str] | None = None
 ) -> dict[str, str]:
     """processing -> processed, only with proof: every target in ``targets`` that the object was due to load
     in this run (all of them, or those a ``reprocess --target`` named) recorded a success in this run.
@@ -146,9 +146,7 @@ def finish_objects(
     return result
 
 
-def recover_expired(
-    catalog: CatalogHook, *, now: dt.datetime | None = None, limit: int = 200
-) -> dict[str, str]:
+def recover_expired(catalog: Catalog, *, now: dt.datetime | None = None, limit: int = 200) -> dict[str, str]:
     """The recovery sweep: objects whose processing lease ran out (their run died, or its executor stopped
     running its tasks) go back to committed for another run while they have attempts left, else to failed,
     each with the reason in ``failed_operations``. Objects waiting for inference whose claim ran out are
@@ -195,7 +193,7 @@ class LeaseKeeper:
 
     def __init__(
         self,
-        catalog: CatalogHook,
+        catalog: Catalog,
         recs: dict[str, Any] | Iterable[dict[str, Any]],
         run_id: str,
         *,
@@ -258,7 +256,7 @@ class LeaseKeeper:
 
 
 def reprocess(
-    catalog: CatalogHook,
+    catalog: Catalog,
     *,
     ids: Iterable[str] = (),
     fmt: str | None = None,
@@ -332,7 +330,7 @@ def _quarantine_name(fmt: str, record_id: str, target: str) -> str:
     return f"{fmt}/{record_id}/{target}.jsonl"
 
 
-def _claimed(catalog: CatalogHook, record_id: str, run_id: str) -> dict[str, Any]:
+def _claimed(catalog: Catalog, record_id: str, run_id: str) -> dict[str, Any]:
     rec = catalog.get(record_id)
     if rec is None or rec["status"] != Status.PROCESSING.value or rec.get("processing_run") != run_id:
         raise NotClaimed(f"object {record_id} is not being processed by run {run_id}")
@@ -345,8 +343,8 @@ def _load_claimed(
     rec: dict[str, Any],
     run_id: str,
     *,
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     batch_size: int,
 ) -> dict[str, Any]:
     if rec.get(ONLY_TARGETS) and target.name not in rec[ONLY_TARGETS]:
@@ -371,8 +369,8 @@ def load_object(
     target_name: str,
     run_id: str,
     *,
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     batch_size: int = 10_000,
 ) -> dict[str, Any]:
     """Load one claimed object into one target; record the outcome (success or failure) in the catalog."""
@@ -394,8 +392,8 @@ def load_objects(
     target_name: str,
     run_id: str,
     *,
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     batch_size: int = 10_000,
     run_record_ids: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
@@ -438,8 +436,8 @@ def load_into_target(
     rec: dict[str, Any],
     run_id: str,
     *,
-    catalog: CatalogHook | None,
-    swift: SwiftHook,
+    catalog: Catalog | None,
+    swift: SwiftClient,
     batches: Iterable[Any] | None = None,
     batch_size: int = 10_000,
 ) -> tuple[dict[str, Any], LoadResult]:
@@ -486,7 +484,7 @@ def load_into_target(
 
 
 def _finish_outcome(
-    outcome: dict[str, Any], tap: _Tap, descriptor: Descriptor, record_id: str, swift: SwiftHook
+    outcome: dict[str, Any], tap: _Tap, descriptor: Descriptor, record_id: str, swift: SwiftClient
 ) -> None:
     outcome["rows_quarantined"] = tap.bad
     outcome["finished"] = utcnow()
@@ -526,7 +524,7 @@ class LongLine:
     size: int
 
 
-def quarantined_rows(swift: SwiftHook, link: str) -> Iterator[dict[str, Any] | LongLine]:
+def quarantined_rows(swift: SwiftClient, link: str) -> Iterator[dict[str, Any] | LongLine]:
     """The bad rows a load spooled to ``link`` (``container/object`` in its outcome), as stored: each with
     its row number, field, value and reason, streamed from Swift."""
     from airflow_provider_datalake.parsing.lines import LineSplitter

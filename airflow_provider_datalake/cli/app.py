@@ -16,12 +16,14 @@ import click
 from rich.markup import escape
 
 from airflow_provider_datalake import __version__
+from airflow_provider_datalake.cli import context
 from airflow_provider_datalake.cli.errors import outside_failure
 from airflow_provider_datalake.cli.render import console, visible
 
 _as_script = False  # True under main(): only the console script may hold Ctrl-C back (not CliRunner's caller)
 _terminated = False  # a SIGTERM (under main()) raised the KeyboardInterrupt: exit 143, not 130
 _held_ctrl_c: list[int] = []
+_VERSION = "datalake.version"
 
 
 def interrupt_code() -> int:
@@ -46,6 +48,20 @@ class _Cli(click.Group):
     server down, credentials refused or a connection not defined; "interrupted" and 130 for a Ctrl-C that
     no command caught (143 for SIGTERM). Any other exception is a bug: its traceback shows."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``--version`` is answered once every option of the group is read, so that ``-v`` says where the
+        connections would be read from whichever comes first (nothing is read or imported for it)."""
+        rest = super().parse_args(ctx, args)
+        if ctx.meta.get(_VERSION):
+            click.echo(f"datalake, version {__version__}")
+            if context.verbose(ctx):
+                from airflow_provider_datalake.hooks.connect import locate_catalog, locate_swift
+
+                context.say_source(locate_swift(ctx.params["swift_conn_id"]))
+                context.say_source(locate_catalog(ctx.params["mongo_conn_id"]))
+            ctx.exit()
+        return rest
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -62,8 +78,21 @@ class _Cli(click.Group):
             ctx.exit(1)
 
 
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_VERSION] = True  # answered by _Cli.parse_args, once -v is known too
+
+
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="datalake")
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_version,
+    help="Show the version and exit (with -v: where each connection would be read from).",
+)
+@context.verbose_option
 @click.option(
     "--swift-conn-id", default="swift_default", show_default=True, help="Airflow connection of Swift."
 )

@@ -26,9 +26,9 @@ def catalog_init(ctx: click.Context) -> None:
     Run it once after restoring or upgrading a catalog: on a large one, building an index takes a while,
     better spent here than in the first insert."""
     # Imported here: keeps `datalake --help` fast.
-    from airflow_provider_datalake.hooks.catalog import INDEXES, RAW_OBJECTS
+    from datalake_catalog.catalog import INDEXES, RAW_OBJECTS
 
-    _, hook = context.hooks(ctx)
+    hook = context.catalog(ctx)
     before = set(hook.db[RAW_OBJECTS].index_information())
     hook.ensure_indexes()
     containers = hook.containers()
@@ -48,9 +48,9 @@ def catalog_init(ctx: click.Context) -> None:
 @click.pass_context
 def catalog_stats(ctx: click.Context, fmt: str | None, as_json: bool) -> None:
     """How many raw objects each format has in each state."""
-    from airflow_provider_datalake.hooks.catalog import Status  # here: keeps `datalake --help` fast
+    from datalake_catalog.catalog import Status  # here: keeps `datalake --help` fast
 
-    _, hook = context.hooks(ctx)
+    hook = context.catalog(ctx)
     counts = hook.status_counts(fmt)
     if as_json:
         click.echo(json.dumps({name if name is not None else "-": c for name, c in counts.items()}))

@@ -51,7 +51,7 @@ def demo(ctx: click.Context, seed: int | None, examples: Path, wait: float) -> N
     from airflow_provider_datalake.samples import write_sample_set
 
     seed = seed if seed is not None else int(time.time()) % 100_000
-    _, catalog = context.hooks(ctx)
+    catalog = context.catalog(ctx)
     descriptors, errors = load_many(sorted(examples.glob("*.yaml")))
     for err in errors:
         console.print(f"[red]invalid descriptor[/red] {escape(str(err))}")

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
 
 def _store(ctx: click.Context) -> FormatStore:
     from airflow_provider_datalake.descriptors.store import FormatStore  # here: keeps `datalake --help` fast
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.hooks.connect import catalog_for
 
     conn_id = (ctx.obj or {}).get("mongo_conn_id", "mongo_default")
-    return FormatStore(CatalogHook(conn_id))
+    return FormatStore(catalog_for(conn_id))
 
 
 def _err(message: str) -> None:

@@ -32,7 +32,7 @@ def health_cmd(ctx: click.Context, bound: float, recover: bool, no_airflow: bool
     scheduler or triggerer. Exit 0 when healthy, 1 when something needs a look."""
     from airflow_provider_datalake.health import check_health  # here: keeps `datalake --help` fast
 
-    _, catalog = context.hooks(ctx)
+    catalog = context.catalog(ctx)
     report = check_health(catalog, bound=dt.timedelta(minutes=bound), recover=recover, airflow=not no_airflow)
     if as_json:
         click.echo(json.dumps(report.as_dict(), default=json_default))

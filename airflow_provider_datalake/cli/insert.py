@@ -28,14 +28,14 @@ if TYPE_CHECKING:
     from airflow_provider_datalake.ingest.paths import Inserted
 
 LARGE = 32 * 1024 * 1024  # show a byte progress bar from this size on
-DEFAULT_JOBS = 10  # as ingest.many's (not imported from there: it would bring Airflow to `--help`)
+DEFAULT_JOBS = 10  # as ingest.many's (not imported: it would load the stores' clients for `--help`)
 MAX_JOBS = 64
 
 
 def _insert_rule(name: str, value: Any, param_hint: str) -> None:
     """Apply one of insert_datalake()'s checks (``check_format``, ...) up front, as a usage error: checked
     once before any file is tried instead of failing each file the same way."""
-    from airflow_provider_datalake.ingest import insert as rules  # here: it imports Airflow (seconds)
+    from airflow_provider_datalake.ingest import rules  # here: keeps `datalake --help` fast
 
     try:
         getattr(rules, name)(value)
@@ -120,7 +120,7 @@ def insert_files(
 ) -> Inserted:
     """`insert_paths` with the group's hooks and a progress bar (none when ``quiet``, or for one small
     file); ``on_record(rec, already_stored)`` as each record commits."""
-    from airflow_provider_datalake.ingest.paths import insert_paths  # here: it imports Airflow (seconds)
+    from airflow_provider_datalake.ingest.paths import insert_paths  # here: keeps `datalake --help` fast
 
     swift, catalog = context.hooks(ctx)
     sizes = [p.stat().st_size if p.is_file() else 0 for p in paths]
@@ -177,6 +177,7 @@ def insert_files(
     is_flag=True,
     help='Print the records as JSON lines, each with "already_stored": true for content stored before.',
 )
+@context.verbose_option
 @click.pass_context
 def insert(
     ctx: click.Context,
@@ -261,7 +262,7 @@ def _no_descriptor_hint(ctx: click.Context, fmt: str) -> str | None:
     """
     from airflow_provider_datalake.descriptors.store import DRAFT, FormatStore  # here: it imports pymongo
 
-    store = FormatStore(context.hooks(ctx)[1])
+    store = FormatStore(context.catalog(ctx))
     if store.get_version(fmt) is not None:
         return None
     todo = (

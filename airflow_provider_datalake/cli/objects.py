@@ -50,6 +50,7 @@ def objects() -> None:
     help="The next page: records listed after this one (the last id of the previous page).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per line, as stored, not a table.")
+@context.verbose_option
 @click.pass_context
 def objects_list(
     ctx: click.Context,
@@ -62,9 +63,9 @@ def objects_list(
     as_json: bool,
 ) -> None:
     """List raw objects, newest first, a page at a time (--after the last id shown for the next one)."""
-    from airflow_provider_datalake.hooks.catalog import CatalogError  # here: keeps `datalake --help` fast
+    from airflow_provider_datalake.hooks.errors import CatalogError  # here: keeps `datalake --help` fast
 
-    _, catalog = context.hooks(ctx)
+    catalog = context.catalog(ctx)
     query: dict[str, Any] = {}
     if fmt == "-":  # the table shows a missing format as '-': the same spelling selects them
         fmt, query["format"] = None, None  # None matches a null field and a missing one alike
@@ -94,7 +95,7 @@ def objects_list(
 @click.pass_context
 def objects_show(ctx: click.Context, record_id: str) -> None:
     """Show one raw object's catalog record."""
-    _, catalog = context.hooks(ctx)
+    catalog = context.catalog(ctx)
     rec = catalog.get(record_id)
     if rec is None:
         console.print(f"[red]no raw object {escape(record_id)}[/red]")
@@ -144,9 +145,9 @@ def _check_copy(rec: dict[str, Any], size: int, sha256: str) -> str | None:
 @click.pass_context
 def objects_get(ctx: click.Context, record_id: str, output: str | None, force: bool) -> None:
     """Write a raw object's bytes, as stored in Swift, checked against its record's size and sha256."""
-    from airflow_provider_datalake.hooks.catalog import VISIBLE  # here: keeps `datalake --help` fast
-    from airflow_provider_datalake.hooks.swift import SwiftError
+    from airflow_provider_datalake.hooks.errors import SwiftError  # here: keeps `datalake --help` fast
     from airflow_provider_datalake.ingest.reconcile import in_account
+    from datalake_catalog.catalog import VISIBLE
 
     swift, catalog = context.hooks(ctx)
     rec = catalog.get(record_id)

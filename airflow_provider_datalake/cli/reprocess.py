@@ -40,7 +40,7 @@ def reprocess_cmd(
 
     if not record_ids and not fmt:
         raise click.UsageError("give record ids or --format")
-    _, catalog = context.hooks(ctx)
+    catalog = context.catalog(ctx)
     if targets:
         _check_targets(catalog, record_ids, fmt, targets)
     done = reprocess(catalog, ids=record_ids, fmt=fmt, status=status, targets=targets)

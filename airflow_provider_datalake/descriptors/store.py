@@ -43,7 +43,7 @@ from airflow_provider_datalake.format_cache import CacheError, DagSpec, cache_en
 if TYPE_CHECKING:
     from pymongo.collection import Collection
 
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from datalake_catalog.catalog import Catalog
 
 __all__ = [
     "CACHE_FORMAT",
@@ -124,9 +124,9 @@ class FormatVersion:
 
 
 class FormatStore:
-    """Versioned descriptors in the catalog database (``formats`` collection), through a CatalogHook."""
+    """Versioned descriptors in the catalog database (``formats`` collection), through the catalog."""
 
-    def __init__(self, catalog: CatalogHook, *, collection: str = FORMATS, max_attempts: int = 200) -> None:
+    def __init__(self, catalog: Catalog, *, collection: str = FORMATS, max_attempts: int = 200) -> None:
         self.catalog = catalog
         self.collection_name = collection
         self.max_attempts = max_attempts
@@ -164,7 +164,7 @@ class FormatStore:
         """
         from pymongo.errors import DuplicateKeyError, OperationFailure
 
-        from airflow_provider_datalake.hooks.catalog import is_duplicate_key
+        from datalake_catalog.catalog import is_duplicate_key
 
         if source_text is None:
             source_text = descriptor_yaml(descriptor)

@@ -1,6 +1,7 @@
 """The catalog as an Airflow hook: `datalake_catalog.catalog.Catalog` on the official MongoHook's connection
 (``mongo_default``; database = the connection's schema). Everything about records and their state machine
 is in `datalake_catalog.catalog`, shared with the Swift proxy's middleware; its names are re-exported here.
+The same catalog without Airflow, on a connection read from the environment, is `catalog_client`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 from airflow.providers.mongo.hooks.mongo import MongoHook
 from pymongo import MongoClient
 
-from airflow_provider_datalake.hooks.errors import connection_defined
+from airflow_provider_datalake.hooks.airflow_errors import connection_defined
 from datalake_catalog.catalog import (
     CONTAINERS_COMPLETE,
     COUNT_CAP,

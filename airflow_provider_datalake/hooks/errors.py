@@ -2,24 +2,23 @@
 
 Callers sort failures by class: a server that cannot be reached (`SwiftUnreachable`, `CatalogUnreachable`),
 credentials refused (`SwiftAuthRefused`, `CatalogAuthRefused`), a connection id that is not defined
-(`ConnectionNotDefined`). Each of these subclasses what callers of the underlying library catch
-(`SwiftError`, pymongo's `ConnectionFailure` / `OperationFailure`, Airflow's `AirflowNotFoundException`),
-and its text is one line that names the server and the user, never a password.
+(`ConnectionNotDefined`). The catalog's subclass what callers of pymongo catch (`ConnectionFailure` /
+`OperationFailure`); each text is one line that names the server and the user, never a password.
 
-pymongo raises from any collection call, wherever it is made (the catalog hook's methods, or callers that
-use ``CatalogHook.db`` directly), so its exceptions are typed where they are sorted: `catalog_failure`
+This module imports no Airflow: the Swift client and the catalog raise the same classes whether their
+connection came from the environment or from Airflow. Where Airflow was asked for a connection and knows
+none, the `ConnectionNotDefined` raised is also Airflow's `AirflowNotFoundException`
+(`airflow_errors.connection_defined`), as callers of Airflow hooks expect.
+
+pymongo raises from any collection call, wherever it is made (the catalog's methods, or callers that
+use ``Catalog.db`` directly), so its exceptions are typed where they are sorted: `catalog_failure`
 gives the typed exception for a pymongo one, `catalog_errors()` raises it in place.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-from airflow.exceptions import AirflowException
-from airflow.sdk.exceptions import AirflowNotFoundException
 
 # The catalog's exceptions live with the catalog, in datalake_catalog (the Swift middleware raises them too).
 from datalake_catalog.errors import (
@@ -43,8 +42,11 @@ __all__ = [
 ]
 
 
-class ConnectionNotDefined(AirflowNotFoundException):
-    """No Airflow connection has this id (``conn_id``)."""
+class ConnectionNotDefined(Exception):
+    """No connection has this id (``conn_id``): none in the environment, and none Airflow knows.
+
+    Not a LookupError: callers read those as "no such format / record", a missing connection is the
+    world failing the call (`OUTSIDE`)."""
 
     def __init__(self, conn_id: str) -> None:
         super().__init__(f"The conn_id `{conn_id}` isn't defined")
@@ -54,21 +56,10 @@ class ConnectionNotDefined(AirflowNotFoundException):
         return type(self), (self.conn_id,)
 
 
-@contextmanager
-def connection_defined(conn_id: str) -> Iterator[None]:
-    """Airflow's "isn't defined" for ``conn_id`` becomes `ConnectionNotDefined`."""
-    try:
-        yield
-    except AirflowNotFoundException as err:
-        if isinstance(err, ConnectionNotDefined):
-            raise
-        raise ConnectionNotDefined(conn_id) from err
-
-
 # -- Swift --------------------------------------------------------------------------------------------------
 
 
-class SwiftError(AirflowException):
+class SwiftError(Exception):
     """Any Swift failure; the message names the container/object, so one log line is enough to act."""
 
 

@@ -52,8 +52,8 @@ from airflow_provider_datalake.inference.structure import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
-    from airflow_provider_datalake.hooks.swift import SwiftHook
+    from airflow_provider_datalake.hooks.swift_client import SwiftClient
+    from datalake_catalog.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _now() -> dt.datetime:
 class PolicyStore:
     """``review`` or ``auto`` per container or per application (``format_policies`` collection)."""
 
-    def __init__(self, catalog: CatalogHook) -> None:
+    def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
     @property
@@ -124,7 +124,7 @@ class Drafts:
         self.store = store
 
     @property
-    def catalog(self) -> CatalogHook:
+    def catalog(self) -> Catalog:
         return self.store.catalog
 
     def family(self, name: str) -> list[dict[str, Any]]:
@@ -233,7 +233,7 @@ class Drafts:
         return version
 
 
-def release(catalog: CatalogHook, name: str, version: int) -> list[str]:
+def release(catalog: Catalog, name: str, version: int) -> list[str]:
     """Objects waiting for ``name`` at ``version`` or before get the format: its DAG takes them."""
     ids = [
         r["_id"]
@@ -243,13 +243,13 @@ def release(catalog: CatalogHook, name: str, version: int) -> list[str]:
     return [rid for rid in ids if _set_format(catalog, rid, name, version, expect_state="waiting")]
 
 
-def _set_format(catalog: CatalogHook, rid: str, name: str, version: int, *, expect_state: str) -> bool:
+def _set_format(catalog: Catalog, rid: str, name: str, version: int, *, expect_state: str) -> bool:
     """Give a waiting object its format. Its dedupe key follows (``<format>:<sha256>``), so the same content
     inserted later under that format is recognised; if that content is already stored under the format,
     the object keeps its own key (it is processed all the same) and the duplicate is logged."""
-    # hooks.catalog loads Airflow and pymongo: imported here so that importing this module stays light (the
-    # caller holds a CatalogHook, so it is loaded by then).
-    from airflow_provider_datalake.hooks.catalog import dedupe_key, is_duplicate_key
+    # the catalog loads pymongo: imported here so that importing this module stays light (the caller holds
+    # a Catalog, so it is loaded by then).
+    from datalake_catalog.catalog import dedupe_key, is_duplicate_key
 
     guard = {"status": "committed", "format": None, "inference.state": expect_state}
     changes = {
@@ -274,7 +274,7 @@ def _set_format(catalog: CatalogHook, rid: str, name: str, version: int, *, expe
 # ------------------------------------------------------------------------------------------------ objects
 
 
-def claim_unformatted(catalog: CatalogHook, run_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+def claim_unformatted(catalog: Catalog, run_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
     """Take committed objects without format for this run: one query for the candidates, then one
     guarded update each (by ``_id``: see `Catalog.update_guarded`)."""
     now = _now()
@@ -294,7 +294,7 @@ def claim_unformatted(catalog: CatalogHook, run_id: str, *, limit: int = 20) -> 
 
 
 def release_expired(
-    catalog: CatalogHook, *, now: dt.datetime | None = None, limit: int = 200, max_attempts: int = 3
+    catalog: Catalog, *, now: dt.datetime | None = None, limit: int = 200, max_attempts: int = 3
 ) -> dict[str, str]:
     """Objects whose inference claim ran out (the task died) are released for the next run of the
     unknown-formats DAG (whose trigger sees only unclaimed objects); after ``max_attempts`` claims the
@@ -325,7 +325,7 @@ def release_expired(
     return result
 
 
-def _mark(catalog: CatalogHook, rid: str, run_id: str, **inference: Any) -> None:
+def _mark(catalog: Catalog, rid: str, run_id: str, **inference: Any) -> None:
     catalog.update_guarded(
         rid,
         {"inference.run_id": run_id},
@@ -382,7 +382,7 @@ class Prepared:
 def prepare(
     record: dict[str, Any],
     *,
-    swift: SwiftHook,
+    swift: SwiftClient,
     active: Sequence[Descriptor],
     stores: Sequence[str] = DEFAULT_STORES,
     max_bytes: int | None = None,
@@ -506,8 +506,8 @@ def handle_object(
     record: dict[str, Any],
     run_id: str,
     *,
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     stores: Sequence[str] = DEFAULT_STORES,
     schema: str | None = None,
     active: Iterable[Descriptor] | None = None,
@@ -540,7 +540,7 @@ def decide(
     prepared: Prepared,
     run_id: str,
     *,
-    catalog: CatalogHook,
+    catalog: Catalog,
     schema: str | None = None,
     thresholds: Thresholds | None = None,
     known: KnownFormats,
@@ -653,8 +653,8 @@ MAX_PER_RUN = 5_000
 def infer_unformatted(
     run_id: str,
     *,
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     stores: Sequence[str] = DEFAULT_STORES,
     schema: str | None = None,
     limit: int = BATCH,
@@ -674,7 +674,7 @@ def infer_unformatted(
     policies: dict[tuple[str | None, str | None], str] = {}
     local = threading.local()
 
-    def hook() -> SwiftHook:
+    def hook() -> SwiftClient:
         # a swiftclient connection is not shared between threads: one hook per pool worker
         if workers == 1:
             return swift

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_datalake.hooks.catalog import CatalogHook, Status
+from datalake_catalog.catalog import Catalog, Status
 
 _ORDER = [("creation_date", 1), ("_id", 1)]
 
@@ -20,7 +20,7 @@ def committed_filter(fmt: str | None, query: dict[str, Any] | None = None) -> di
 
 
 def committed_ids(
-    catalog: CatalogHook, fmt: str | None, limit: int, query: dict[str, Any] | None = None
+    catalog: Catalog, fmt: str | None, limit: int, query: dict[str, Any] | None = None
 ) -> list[str]:
     """Ids of committed objects of this format (None: no format yet), oldest first (blocking; call from a
     thread); ``query`` narrows them (the unknown-formats DAG skips objects already being inferred)."""
@@ -29,7 +29,7 @@ def committed_ids(
 
 
 def committed_ids_by_format(
-    catalog: CatalogHook, limits: dict[str | None, int], query: dict[str, Any] | None = None
+    catalog: Catalog, limits: dict[str | None, int], query: dict[str, Any] | None = None
 ) -> dict[str | None, list[str]]:
     """`committed_ids` for several formats in one query where it can (blocking; call from a thread).
 

@@ -31,15 +31,9 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from airflow_provider_datalake.hooks.catalog import (
-    VISIBLE,
-    CatalogHook,
-    DuplicateContent,
-    Status,
-    dedupe_key,
-    utcnow,
-)
-from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook, UploadAborted
+from airflow_provider_datalake.hooks.connect import catalog_for, swift_for
+from airflow_provider_datalake.hooks.errors import DuplicateContent, SwiftError, UploadAborted
+from airflow_provider_datalake.hooks.swift_client import SwiftClient
 from airflow_provider_datalake.ingest.errors import Cancelled, EmptySourceError, InsertError
 from airflow_provider_datalake.ingest.rules import (
     DEFAULT_CONTAINER,
@@ -50,7 +44,7 @@ from airflow_provider_datalake.ingest.rules import (
 from airflow_provider_datalake.ingest.settle import delete_with_segments, settle_record
 from airflow_provider_datalake.ingest.source import Prepared, Source, prepare
 from airflow_provider_datalake.interrupts import failpoint, interrupts_held
-from datalake_catalog.catalog import new_record
+from datalake_catalog.catalog import VISIBLE, Catalog, Status, dedupe_key, new_record, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +89,7 @@ class _LeaseKeeper:
 
     def __init__(
         self,
-        catalog: CatalogHook,
+        catalog: Catalog,
         record_id: str,
         lease: dt.timedelta,
         user: Callable[[int], None] | None,
@@ -128,8 +122,8 @@ def _check(cancel: threading.Event | None) -> None:
 
 
 def _wait_for_settled(
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     key: str,
     timeout: float,
     cancel: threading.Event | None = None,
@@ -173,8 +167,8 @@ def insert_datalake(
     mongo_conn_id: str = "mongo_default",
     lease: dt.timedelta = DEFAULT_LEASE,
     progress: Callable[[int], None] | None = None,
-    swift: SwiftHook | None = None,
-    catalog: CatalogHook | None = None,
+    swift: SwiftClient | None = None,
+    catalog: Catalog | None = None,
     match_formats: bool = True,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
@@ -185,14 +179,18 @@ def insert_datalake(
     ``format``, the active descriptors' ``match`` rules (container, content type, file-name globs,
     application) choose one when exactly one matches.
 
+    Without ``swift`` / ``catalog``, they are made for connections ``swift_conn_id`` / ``mongo_conn_id``:
+    from ``AIRFLOW_CONN_<ID>`` when the environment gives it, without importing Airflow, else through
+    Airflow (`hooks.connect`).
+
     ``cancel``, set from another thread, stops the insert as a Ctrl-C would (`Cancelled`, a
     KeyboardInterrupt): rolled back unless already committed. `insert_many` uses it, since only the main
     thread receives the Ctrl-C while the inserts run in workers.
     """
     if format is not None:
         check_format(format)
-    swift = swift or SwiftHook(swift_conn_id)
-    catalog = catalog or CatalogHook(mongo_conn_id)
+    swift = swift or swift_for(swift_conn_id)
+    catalog = catalog or catalog_for(mongo_conn_id)
     container = DEFAULT_CONTAINER if container is None else container
     check_container(container)
     check_keys(other_data or {})
@@ -224,8 +222,8 @@ def insert_datalake(
 def _insert(
     prepared: Prepared,
     *,
-    swift: SwiftHook,
-    catalog: CatalogHook,
+    swift: SwiftClient,
+    catalog: Catalog,
     fmt: str | None,
     container: str,
     dedupe: bool,
@@ -381,15 +379,13 @@ _ACTIVE: dict[str, tuple[float, list[Any]]] = {}
 ACTIVE_TTL = 60.0  # seconds a process reuses the active descriptors for matching
 
 
-def _recognise(
-    catalog: CatalogHook, container: str, prepared: Prepared, application: str | None
-) -> str | None:
+def _recognise(catalog: Catalog, container: str, prepared: Prepared, application: str | None) -> str | None:
     # deferred: the descriptor model (pydantic, YAML) only for an insert that names no format, so that
     # `datalake insert --format x` starts without it
     from airflow_provider_datalake.descriptors.matching import match_format
     from airflow_provider_datalake.descriptors.store import FormatStore
 
-    key = f"{catalog.mongo_conn_id}/{catalog.database}"
+    key = f"{catalog.name}/{catalog.database}"
     cached = _ACTIVE.get(key)
     if cached is None or time.monotonic() - cached[0] > ACTIVE_TTL:
         try:
@@ -416,8 +412,8 @@ def _outcome(claim: Future[dict[str, Any] | None], cancel: threading.Event | Non
 
 
 def _claim(
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     record: dict[str, Any],
     key: str | None,
     lease: dt.timedelta,
@@ -440,7 +436,7 @@ def _claim(
         # the other writer rolled back: try again
 
 
-def _read_state(catalog: CatalogHook, record_id: str) -> str | None:
+def _read_state(catalog: Catalog, record_id: str) -> str | None:
     try:
         rec = catalog.get(record_id)
     except Exception:
@@ -449,7 +445,7 @@ def _read_state(catalog: CatalogHook, record_id: str) -> str | None:
 
 
 def _roll_back(
-    swift: SwiftHook, catalog: CatalogHook, record: dict[str, Any], *, object_may_exist: bool
+    swift: SwiftClient, catalog: Catalog, record: dict[str, Any], *, object_may_exist: bool
 ) -> None:
     """Undo a failed insert: object first, then the record, so no object is ever left without its record."""
     with interrupts_held():

@@ -142,16 +142,15 @@ def insert_many(
     input order, each one's committed record or the exception it failed with (`NotStarted` for the ones
     not tried after a store became unreachable). ``options`` are `insert_datalake`'s (format, container,
     dedupe, ...). Ctrl-C raises `BatchInterrupted` with the same list, after the rollbacks in flight."""
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.hooks.connect import catalog_for, swift_for
     from airflow_provider_datalake.hooks.errors import outside_failure
-    from airflow_provider_datalake.hooks.swift import SwiftHook
 
     for forbidden in ("progress", "cancel", "source"):
         if forbidden in options:
             raise TypeError(f"insert_many() does not take {forbidden}=")
     check_jobs(jobs)
-    swift = swift or SwiftHook(swift_conn_id)
-    catalog = catalog or CatalogHook(mongo_conn_id)
+    swift = swift or swift_for(swift_conn_id)
+    catalog = catalog or catalog_for(mongo_conn_id)
     local = threading.local()
 
     def work(index: int, cancel: threading.Event) -> dict[str, Any]:

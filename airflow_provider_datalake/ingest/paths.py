@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import airflow_provider_datalake.ingest as ingest  # insert_datalake looked up per call: tests replace it
-from airflow_provider_datalake.hooks.catalog import CatalogHook, utcnow
 from airflow_provider_datalake.hooks.errors import outside_failure
-from airflow_provider_datalake.hooks.swift import SwiftHook
+from airflow_provider_datalake.hooks.swift_client import SwiftClient
 from airflow_provider_datalake.ingest import many
+from datalake_catalog.catalog import Catalog, utcnow
 
 
 @dataclass
@@ -77,8 +77,8 @@ def as_utc(value: Any) -> dt.datetime | None:
 def insert_paths(
     paths: list[Path],
     *,
-    swift: SwiftHook,
-    catalog: CatalogHook,
+    swift: SwiftClient,
+    catalog: Catalog,
     fmt: str | None,
     container: str | None,
     application: str | None,
@@ -153,8 +153,8 @@ def insert_paths(
 def _insert_parallel(
     paths: list[Path],
     *,
-    swift: SwiftHook,
-    catalog: CatalogHook,
+    swift: SwiftClient,
+    catalog: Catalog,
     watch: Watcher,
     jobs: int,
     options: dict[str, Any],

@@ -22,11 +22,12 @@ import re
 import uuid
 from typing import Any
 
-from airflow_provider_datalake.hooks.catalog import VISIBLE, CatalogHook, Status
-from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
+from airflow_provider_datalake.hooks.connect import catalog_for, swift_for
+from airflow_provider_datalake.hooks.errors import SwiftNotFound
+from airflow_provider_datalake.hooks.swift_client import SwiftClient
 from airflow_provider_datalake.ingest.rules import DEFAULT_CONTAINER
 from airflow_provider_datalake.ingest.settle import ReconcileReport, segments_container, settle_record
-from datalake_catalog.catalog import new_record
+from datalake_catalog.catalog import VISIBLE, Catalog, Status, new_record
 from datalake_catalog.swift_middleware import FORMAT_META
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ LIST_PAGE = 1000
 _RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def in_account(rec: dict[str, Any], swift: SwiftHook) -> bool:
+def in_account(rec: dict[str, Any], swift: SwiftClient) -> bool:
     """Whether the record's object lives in the account this connection reaches. Records from before
     ``swift_account`` was kept are told by their ``swift_user``. Another account's object is invisible
     here: it must be neither rolled back nor reported missing through this connection."""
@@ -44,7 +45,7 @@ def in_account(rec: dict[str, Any], swift: SwiftHook) -> bool:
     return rec.get("swift_user") in (None, swift.user)
 
 
-def _containers(catalog: CatalogHook, explicit: list[str] | None) -> list[str]:
+def _containers(catalog: Catalog, explicit: list[str] | None) -> list[str]:
     """The containers to check: those named, else the default one plus every one the catalog mentions."""
     if explicit:
         return sorted(set(explicit))
@@ -54,7 +55,7 @@ def _containers(catalog: CatalogHook, explicit: list[str] | None) -> list[str]:
 
 
 def _find_orphans(
-    swift: SwiftHook, catalog: CatalogHook, container: str, report: ReconcileReport, remove: bool
+    swift: SwiftClient, catalog: Catalog, container: str, report: ReconcileReport, remove: bool
 ) -> set[str]:
     """Objects (and SLO segments) of this container that no record names. Returns the names listed."""
     listed: set[str] = set()
@@ -76,7 +77,7 @@ def _find_orphans(
 
 
 def _adopt_orphans(
-    swift: SwiftHook, catalog: CatalogHook, container: str, report: ReconcileReport, dry_run: bool
+    swift: SwiftClient, catalog: Catalog, container: str, report: ReconcileReport, dry_run: bool
 ) -> None:
     """The orphans of ``container`` become committed records; their segments are no orphans then."""
     objects = [(c, n) for c, n in report.orphans if c == container]
@@ -98,7 +99,7 @@ def _record_id(name: str) -> str | None:
     return last if _RECORD_ID.fullmatch(last) else None
 
 
-def _known(catalog: CatalogHook, container: str, names: set[str], *, by_name: bool = True) -> set[str]:
+def _known(catalog: Catalog, container: str, names: set[str], *, by_name: bool = True) -> set[str]:
     """Which of these object names a record of this container names.
 
     Names of ours are looked up by their record id (constant time, however large the catalog); the others,
@@ -114,8 +115,8 @@ def _known(catalog: CatalogHook, container: str, names: set[str], *, by_name: bo
 
 
 def _check_page(
-    swift: SwiftHook,
-    catalog: CatalogHook,
+    swift: SwiftClient,
+    catalog: Catalog,
     container: str,
     target: str,
     names: list[str],
@@ -140,7 +141,7 @@ def _check_page(
             report.orphans_removed.append((target, name))
 
 
-def adopt(swift: SwiftHook, catalog: CatalogHook, container: str, name: str) -> str:
+def adopt(swift: SwiftClient, catalog: Catalog, container: str, name: str) -> str:
     """Give an orphan object a committed record, as the Swift middleware makes: its bytes read back for
     the size and SHA-256, its content type and ``X-Object-Meta-*`` kept. Returns the record id."""
     head = swift.head_object(container, name)
@@ -201,16 +202,16 @@ def reconcile(
     containers: list[str] | None = None,
     swift_conn_id: str = "swift_default",
     mongo_conn_id: str = "mongo_default",
-    swift: SwiftHook | None = None,
-    catalog: CatalogHook | None = None,
+    swift: SwiftClient | None = None,
+    catalog: Catalog | None = None,
     now: dt.datetime | None = None,
 ) -> ReconcileReport:
     """Settle expired pending records, then report orphan objects: with ``adopt_orphans`` give each a
     committed record (its segments go with it), else with ``remove_orphans`` delete them."""
     if adopt_orphans and remove_orphans:
         raise ValueError("adopt or remove the orphans, not both")
-    swift = swift or SwiftHook(swift_conn_id)
-    catalog = catalog or CatalogHook(mongo_conn_id)
+    swift = swift or swift_for(swift_conn_id)
+    catalog = catalog or catalog_for(mongo_conn_id)
     report = ReconcileReport(dry_run=dry_run)
     for rec in list(catalog.expired_pending(now)):
         if not in_account(rec, swift):

@@ -15,8 +15,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_datalake.hooks.catalog import CatalogHook, DuplicateContent, Status, dedupe_key, utcnow
-from airflow_provider_datalake.hooks.swift import SwiftHook, SwiftNotFound
+from airflow_provider_datalake.hooks.errors import DuplicateContent, SwiftNotFound
+from airflow_provider_datalake.hooks.swift_client import SwiftClient
+from datalake_catalog.catalog import Catalog, Status, dedupe_key, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def segments_container(container: str) -> str:
     return f"{container}_segments"
 
 
-def delete_with_segments(swift: SwiftHook, container: str, name: str) -> None:
+def delete_with_segments(swift: SwiftClient, container: str, name: str) -> None:
     """Delete an object and any segments a crashed SLO upload left without a manifest."""
     swift.delete_object(container, name, missing_ok=True)
     try:
@@ -66,12 +67,12 @@ def delete_with_segments(swift: SwiftHook, container: str, name: str) -> None:
         pass
 
 
-def _segment_count(swift: SwiftHook, rec: dict[str, Any]) -> int:
+def _segment_count(swift: SwiftClient, rec: dict[str, Any]) -> int:
     prefix = f"{rec['swift_object_id']}/"
     return sum(1 for _ in swift.list_objects(segments_container(rec["swift_container"]), prefix=prefix))
 
 
-def _object_matches(swift: SwiftHook, rec: dict[str, Any]) -> dict[str, str] | None:
+def _object_matches(swift: SwiftClient, rec: dict[str, Any]) -> dict[str, str] | None:
     """The object's headers when it is the complete upload of this record, else None."""
     try:
         headers = swift.head_object(rec["swift_container"], rec["swift_object_id"])
@@ -93,8 +94,8 @@ def _object_matches(swift: SwiftHook, rec: dict[str, Any]) -> dict[str, str] | N
 def settle_record(
     rec: dict[str, Any],
     *,
-    catalog: CatalogHook,
-    swift: SwiftHook,
+    catalog: Catalog,
+    swift: SwiftClient,
     report: ReconcileReport | None = None,
     dry_run: bool = False,
     now: dt.datetime | None = None,

@@ -25,7 +25,9 @@ from airflow_provider_datalake import __version__
 from airflow_provider_datalake.cli import cli, context, objects, render
 from airflow_provider_datalake.hooks.catalog import CatalogHook, Status, utcnow
 from airflow_provider_datalake.hooks.swift import SwiftHook
+from airflow_provider_datalake.hooks.swift_client import SwiftClient
 from airflow_provider_datalake.samples import write_mqtt_dump, write_sample_set
+from datalake_catalog.catalog import Catalog
 from tests.conftest import sigint_as_at_a_terminal
 
 pytestmark = pytest.mark.stack
@@ -136,6 +138,81 @@ def test_installed_script_help_and_version() -> None:
     version = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, timeout=120, env=env)
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip() == f"datalake, version {__version__}"
+
+
+def _script(lake: dict, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str], list[str]]:
+    """The installed script on the lake's connections (AIRFLOW_CONN_* JSON), under `python -X importtime`:
+    the run, its stderr lines but the import times, and the modules of Airflow it imported."""
+    conns = ["--swift-conn-id", "swift_test", "--mongo-conn-id", "mongo_test"]
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", str(SCRIPT), *conns, *args],
+        env=lake["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    said, modules = [], []
+    for line in run.stderr.splitlines():
+        if line.startswith("import time:"):
+            modules.append(line.rsplit("|", 1)[-1].strip())
+        else:
+            said.append(line)
+    assert run.returncode == 0, "\n".join(said)
+    assert "airflow_provider_datalake.cli" in modules  # the listing is there: an empty one proves nothing
+    return run, said, [name for name in modules if name == "airflow" or name.startswith("airflow.")]
+
+
+def test_insert_v_on_environment_connections_says_so_and_imports_no_airflow(
+    lake: dict, tmp_path: Path
+) -> None:
+    path = tmp_path / "one.bin"
+    path.write_bytes(os.urandom(1024))
+    run, said, airflow = _script(lake, "insert", "-v", str(path), "--container", lake["container"], "--json")
+    assert said[:2] == [
+        "connection swift_test: environment (AIRFLOW_CONN_SWIFT_TEST)",
+        "connection mongo_test: environment (AIRFLOW_CONN_MONGO_TEST)",
+    ]
+    assert airflow == []
+    [rec] = json_lines(run.stdout)
+    assert CatalogHook("mongo_test").get(rec["_id"])["status"] == "committed"
+    password = json.loads(lake["env"]["AIRFLOW_CONN_SWIFT_TEST"])["password"]
+    assert password not in run.stdout + run.stderr
+
+
+def test_objects_list_and_version_v_on_environment_connections_import_no_airflow(lake: dict) -> None:
+    _, said, airflow = _script(lake, "objects", "list", "-v")
+    assert said[0] == "connection mongo_test: environment (AIRFLOW_CONN_MONGO_TEST)"
+    assert not any("swift_test" in line for line in said)  # a listing reads the catalog only
+    assert airflow == []
+    version, said, airflow = _script(lake, "--version", "-v")
+    assert version.stdout == f"datalake, version {__version__}\n"
+    assert said == [
+        "connection swift_test: environment (AIRFLOW_CONN_SWIFT_TEST)",
+        "connection mongo_test: environment (AIRFLOW_CONN_MONGO_TEST)",
+    ]
+    assert airflow == []
+
+
+def test_v_says_which_connections_are_left_to_airflow_and_why(
+    lake: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection not in the environment, or whose value is none this package reads, is Airflow's: it
+    decides as it always did (here: not defined). The reason never shows the value."""
+    odd = {"conn_type": "mongo", "host": "127.0.0.1", "port": "x1", "password": "hidden-pw-x9"}
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_ODD", json.dumps(odd))
+    result = run("-v", "--mongo-conn-id", "mongo_odd", "objects", "list")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "connection mongo_odd: Airflow (metadata database / secrets backend); "
+        "AIRFLOW_CONN_MONGO_ODD: port is not an integer: left to Airflow",
+        "error: the connection 'mongo_odd' is not defined: source the stack's env file (.stack/env) "
+        "or define it in Airflow",
+    ]
+    assert "hidden-pw-x9" not in result.output
+    result = run("--mongo-conn-id", "nosuch", "objects", "list", "-v")
+    assert result.stderr.splitlines()[0] == "connection nosuch: Airflow (metadata database / secrets backend)"
+    quiet = run("--mongo-conn-id", "mongo_test", "objects", "list")
+    assert quiet.exit_code == 0 and "connection" not in quiet.stderr  # without -v, nothing is said
 
 
 def test_ctrl_c_after_the_summary_ends_quietly(lake: dict, samples: list[Path]) -> None:
@@ -355,13 +432,13 @@ def test_insert_logs_go_to_the_console_warnings_only(
 ) -> None:
     """Above the SLO threshold the hook logs an INFO line: it must not tear the bar nor land among the JSON
     lines of stdout. A warning still reaches the user, on stderr."""
-    real_put = SwiftHook.put_object
+    real_put = SwiftClient.put_object
 
-    def put_with_a_warning(self: SwiftHook, *args: object, **kwargs: object) -> object:
+    def put_with_a_warning(self: SwiftClient, *args: object, **kwargs: object) -> object:
         self.log.warning("swift says %s", "careful")
         return real_put(self, *args, **kwargs)
 
-    monkeypatch.setattr(SwiftHook, "put_object", put_with_a_warning)
+    monkeypatch.setattr(SwiftClient, "put_object", put_with_a_warning)
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(3 * 1024 * 1024 // 2))  # over the lake's 1 MiB SLO threshold
     result = datalake("insert", str(big), "--container", lake["container"], "--json")
@@ -459,12 +536,14 @@ def test_insert_of_a_directory_hints_at_its_files(lake: dict, tmp_path: Path) ->
 def test_insert_ctrl_c_before_any_file_says_nothing_was_stored(
     lake: dict, samples: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Ctrl-C while Airflow imports (before any file is tried): no "Aborted!", exit 130."""
+    """A Ctrl-C while the clients are made (Airflow imported, if a connection needs it; before any file is
+    tried): no "Aborted!", exit 130."""
 
     def ctrl_c(_ctx: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(context, "hooks", ctrl_c)
+    monkeypatch.setattr(context, "catalog", ctrl_c)
     result = datalake("insert", str(samples[0]), "--container", lake["container"], code=130)
     assert result.stderr.strip() == "interrupted: nothing was stored"
     listing = datalake("objects", "list", code=130)
@@ -722,7 +801,7 @@ def test_a_catalog_down_a_refused_password_or_an_undefined_connection_is_one_lin
     def bug(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(CatalogHook, "find", bug)
+    monkeypatch.setattr(Catalog, "find", bug)
     unexpected = run("--mongo-conn-id", "mongo_test", "objects", "list")
     assert isinstance(unexpected.exception, RuntimeError)  # a bug keeps its traceback
 

@@ -29,7 +29,7 @@ import requests
 import swiftclient
 from keystoneauth1.identity import v3 as ks_v3
 
-from airflow_provider_datalake.hooks import swift as swift_module
+from airflow_provider_datalake.hooks import swift_client as swift_module
 from airflow_provider_datalake.hooks.swift import (
     PutResult,
     SwiftAuthRefused,

@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,42 @@ SEED_FIELDS = {
     "processed_data_area_service",
     "other_data",
 }
+
+
+#: insert_datalake and insert_many on the lake's connections, then which of Airflow's modules were loaded.
+WITHOUT_AIRFLOW = """
+import json, sys
+from airflow_provider_datalake import insert_datalake, insert_many
+container, path = sys.argv[1], sys.argv[2]
+conns = {"swift_conn_id": "swift_test", "mongo_conn_id": "mongo_test"}
+one = insert_datalake(path, format="blob", container=container, **conns)
+many = insert_many([b"first of two", b"second of two"], jobs=2, format="blob", container=container, **conns)
+loaded = sorted(name for name in sys.modules if name == "airflow" or name.startswith("airflow."))
+print(json.dumps({"ids": [one["_id"], *(rec["_id"] for rec in many)], "airflow": loaded}))
+"""
+
+
+def test_connections_in_the_environment_insert_without_importing_airflow(lake: dict, tmp_path: Path) -> None:
+    """The lake's connections are AIRFLOW_CONN_* JSON: a process that inserts on them never loads Airflow,
+    and what it inserted is committed, in Swift and the catalog, as any insert."""
+    path = tmp_path / "one.bin"
+    path.write_bytes(os.urandom(1024))
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_AIRFLOW, lake["container"], str(path)],
+        env=lake["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome["airflow"] == []
+    catalog = CatalogHook(lake["mongo_conn_id"])
+    records = [catalog.get(rid) for rid in outcome["ids"]]
+    assert [rec["status"] for rec in records if rec] == ["committed"] * 3
+    assert _read_back(lake, records[0]) == path.read_bytes()
+    assert records[0]["swift_user"] == "test:tester" and records[0]["swift_account"]
+    assert_consistent(lake)
 
 
 def _read_back(lake: dict, rec: dict) -> bytes:
