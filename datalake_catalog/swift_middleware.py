@@ -385,26 +385,23 @@ class CatalogMiddleware:
 
     # -- reading a large object back --------------------------------------------------------------------
 
-    def _get(self, env: dict[str, Any], path: str, query: str = "") -> tuple[str, Iterable[bytes], Any]:
+    def _subrequest(
+        self,
+        env: dict[str, Any],
+        path: str,
+        sink: Callable[[bytes], Any],
+        *,
+        query: str = "",
+        byte_range: str | None = None,
+        newest: bool = False,
+    ) -> int:
+        """GET ``path`` through the rest of the pipeline as the request's own (pre-authorised) subrequest,
+        each chunk handed to ``sink`` as it comes; the bytes read. Raises OSError unless Swift says 2xx."""
         from swift.common.wsgi import make_pre_authed_env
 
         sub = make_pre_authed_env(env, "GET", path, swift_source=SOURCE, query_string=query)
-        sub["HTTP_X_NEWEST"] = "true"
-        captured: dict[str, Any] = {}
-
-        def start(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], Any]:
-            captured["status"] = status
-            return lambda data: None
-
-        result = self.app(sub, start)
-        return captured.get("status", "500"), result, result
-
-    def _stream(self, env: dict[str, Any], path: str, digest: Any, byte_range: str | None = None) -> int:
-        from swift.common.wsgi import make_pre_authed_env
-
-        sub = make_pre_authed_env(env, "GET", path, swift_source=SOURCE)
+        if newest:  # a listing or manifest just written: ask every replica
+            sub["HTTP_X_NEWEST"] = "true"
         if byte_range:
             sub["HTTP_RANGE"] = f"bytes={byte_range}"
         captured: dict[str, Any] = {}
@@ -419,15 +416,20 @@ class CatalogMiddleware:
         size = 0
         try:
             for chunk in result:
-                digest.update(chunk)
+                sink(chunk)
                 size += len(chunk)
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
         if not captured.get("status", "").startswith("2"):
-            raise OSError(f"segment {path}: {captured.get('status')}")
+            raise OSError(f"{wsgi_to_str(path)}: {captured.get('status')}")
         return size
+
+    def _listing(self, env: dict[str, Any], path: str, query: str) -> bytes:
+        chunks: list[bytes] = []
+        self._subrequest(env, path, chunks.append, query=query, newest=True)
+        return b"".join(chunks)
 
     def _read_slo(self, env: dict[str, Any], account: str, manifest: bytes) -> tuple[int, str]:
         """Size and SHA-256 of a static large object: its segments read in order (nested manifests too)."""
@@ -439,10 +441,11 @@ class CatalogMiddleware:
         for seg in json.loads(manifest):
             path = str_to_wsgi(f"/v1/{account}{seg['name']}")
             if seg.get("sub_slo"):
-                _, listing, _ = self._get(env, path, "multipart-manifest=get")
-                size += self._slo_into(env, account, b"".join(listing), digest)
+                size += self._slo_into(
+                    env, account, self._listing(env, path, "multipart-manifest=get"), digest
+                )
             else:
-                size += self._stream(env, path, digest, seg.get("range"))
+                size += self._subrequest(env, path, digest.update, byte_range=seg.get("range"))
         return size
 
     def _read_dlo(self, env: dict[str, Any], account: str, manifest: str) -> tuple[int, str]:
@@ -453,12 +456,12 @@ class CatalogMiddleware:
         marker = ""
         while True:
             query = urllib.parse.urlencode({"format": "json", "prefix": prefix, "marker": marker})
-            _, listing, _ = self._get(env, str_to_wsgi(f"/v1/{account}/{container}"), query)
-            names = [item["name"] for item in json.loads(b"".join(listing) or b"[]")]
+            listing = self._listing(env, str_to_wsgi(f"/v1/{account}/{container}"), query)
+            names = [item["name"] for item in json.loads(listing or b"[]")]
             if not names:
                 break
             for obj in names:
-                size += self._stream(env, str_to_wsgi(f"/v1/{account}/{container}/{obj}"), digest)
+                size += self._subrequest(env, str_to_wsgi(f"/v1/{account}/{container}/{obj}"), digest.update)
             marker = names[-1]
         return size, digest.hexdigest()
 
