@@ -7,12 +7,17 @@ import contextlib
 import hashlib
 import io
 import os
+import random
+import signal
 import threading
+import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import swiftclient
 
 from airflow_provider_datalake.hooks.swift import SwiftError, SwiftHook, SwiftNotFound
 from airflow_provider_datalake.hooks.swift_upload import Span, positional_reader
@@ -181,4 +186,33 @@ def test_a_failure_while_segments_are_in_flight_rolls_back_everything(container:
 
     with pytest.raises(SwiftError, match="the caller gave up"):
         hook.put_object(container, "raw/big.bin", path, progress=fail_midway)
+    assert _everything(hook, container) == []
+
+
+@pytest.mark.stack
+def test_ctrl_c_while_segments_are_in_flight_leaves_no_segment(
+    container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real Ctrl-C (SIGINT to this process) while the main thread waits for segment PUTs, one of them
+    stored by Swift but its answer still on its way: the rollback deletes every segment, that one too."""
+    hook = SwiftHook(slo_threshold=MIB, segment_size=MIB, segment_threads=3)
+    real_put = swiftclient.Connection.put_object
+    stored = threading.Event()
+
+    def put_answering_late(self, container_name, obj, contents, *args, **kwargs):
+        etag = real_put(self, container_name, obj, contents, *args, **kwargs)
+        if obj.endswith("/00000001"):
+            stored.set()
+            time.sleep(1.0)
+        return etag
+
+    def ctrl_c_once_stored() -> None:
+        if stored.wait(30):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(swiftclient.Connection, "put_object", put_answering_late)
+    threading.Thread(target=ctrl_c_once_stored, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt) as caught:
+        hook.put_object(container, "cut.bin", random.Random(3).randbytes(3 * MIB))
+    assert "_await_segments_in_flight" in [frame.name for frame in traceback.extract_tb(caught.tb)]
     assert _everything(hook, container) == []
