@@ -144,17 +144,21 @@ class Piece:
 
 def positional_reader(stream: IO[bytes]) -> Callable[[int, int], bytes] | None:
     """``read_at(offset, size)`` that several threads may call at once without moving ``stream``'s position
-    (a file's descriptor read with pread, an in-memory buffer sliced); None for any other stream, which
-    then goes up sequentially. Only for a stream that can seek: a pipe has a descriptor but no offsets."""
+    (a plain file's descriptor read with pread, an in-memory buffer sliced); None for any other stream,
+    which then goes up sequentially. Only a file opened as such, and seekable: a pipe has a descriptor but no
+    offsets, and a wrapper's descriptor (a gzip or bz2 stream) holds other bytes than those it reads."""
     if isinstance(stream, io.BytesIO):
         view = stream.getbuffer()
         return lambda offset, size: bytes(view[offset : offset + size])
+    raw = stream.raw if isinstance(stream, io.BufferedReader | io.BufferedRandom) else stream
+    if not isinstance(raw, io.FileIO):
+        return None
     try:
-        fd = stream.fileno()
+        fd = raw.fileno()
         if not stream.seekable():
             return None
-        os.pread(fd, 0, 0)  # a descriptor pread refuses (a socket, a pipe) sends the source sequentially
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        os.pread(fd, 0, 0)  # a descriptor pread refuses sends the source sequentially
+    except (OSError, ValueError):
         return None
     return lambda offset, size: os.pread(fd, size, offset)
 

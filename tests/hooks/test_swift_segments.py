@@ -4,6 +4,7 @@ like the sequential ones, memory bounded by the segments in flight, and rolled b
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import os
@@ -60,12 +61,29 @@ def test_positional_reader_leaves_the_stream_where_it_was(tmp_path: Path) -> Non
     assert read_at is not None and read_at(2, 3) == b"cde" and memory.tell() == 0
 
 
-def test_streams_without_offsets_have_no_positional_reader() -> None:
+def test_streams_without_offsets_have_no_positional_reader(tmp_path: Path) -> None:
     r, w = os.pipe()
     os.close(w)
     with os.fdopen(r, "rb") as pipe:  # a descriptor, but no offsets: sent sequentially
         assert positional_reader(pipe) is None
     assert positional_reader(io.BufferedReader(io.BytesIO(b"x"))) is None  # no descriptor, not a BytesIO
+    with gzip.open(tmp_path / "f.gz", "wb") as out:
+        out.write(b"x" * 1000)
+    with gzip.open(tmp_path / "f.gz", "rb") as packed:  # its descriptor holds the compressed bytes
+        assert packed.fileno() >= 0 and positional_reader(packed) is None
+
+
+@pytest.mark.stack
+def test_a_decompressing_stream_goes_up_as_it_reads(container: str, tmp_path: Path) -> None:
+    """A gzip stream seeks and has a descriptor, but its bytes are not the file's: sent sequentially."""
+    hook = SwiftHook(slo_threshold=MIB, segment_size=MIB, segment_threads=4)
+    data = random.Random(5).randbytes(3 * MIB)
+    with gzip.open(tmp_path / "big.gz", "wb") as out:
+        out.write(data)
+    with gzip.open(tmp_path / "big.gz", "rb") as packed:
+        result = hook.put_object(container, "raw/big.bin", packed)
+    assert result.segments == 3 and result.sha256 == hashlib.sha256(data).hexdigest()
+    assert b"".join(hook.iter_object(container, "raw/big.bin")) == data
 
 
 def test_span_reads_its_window_and_rewinds_for_retries() -> None:
