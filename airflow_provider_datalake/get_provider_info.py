@@ -49,6 +49,11 @@ SWIFT_CONN_FIELDS: dict[str, dict[str, Any]] = {
         "label": "SLO segment size (MiB)",
         "schema": {"type": ["integer", "null"], "default": 100},
     },
+    "segment_threads": {
+        "label": "SLO segments sent at once",
+        "description": "Segments of one large file sent in parallel (1 to 64), 1 MiB of memory each.",
+        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 64, "default": 10},
+    },
 }
 
 

@@ -34,7 +34,8 @@ def test_swift_connection_form_is_declarative() -> None:
     (swift,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "swift"]
     assert swift["hook-class-name"] == "airflow_provider_datalake.hooks.swift.SwiftHook"
     fields = swift["conn-fields"]
-    for name in ("auth_version", "project_name", "user_domain_name", "region_name", "interface", "insecure"):
+    names = ("auth_version", "project_name", "user_domain_name", "region_name", "interface", "insecure")
+    for name in (*names, "slo_threshold_mb", "segment_size_mb", "segment_threads"):
         assert name in fields
         jsonschema.Draft7Validator.check_schema(fields[name]["schema"])
     assert "schema" in swift["ui-field-behaviour"]["hidden-fields"]

@@ -51,11 +51,19 @@ class SwiftHook(SwiftClient, BaseHook):
         *,
         slo_threshold: int | None = None,
         segment_size: int | None = None,
+        segment_threads: int | None = None,
     ) -> None:
         """Sizes in bytes; None takes ``slo_threshold_mb`` (256) / ``segment_size_mb`` (100) from the
-        connection. Nothing is read or contacted here, because hooks get built at DAG parse time."""
+        connection, and ``segment_threads`` (segments of one large object sent at once, 10) too. Nothing is
+        read or contacted here, because hooks get built at DAG parse time."""
         BaseHook.__init__(self)
-        SwiftClient.__init__(self, swift_conn_id, slo_threshold=slo_threshold, segment_size=segment_size)
+        SwiftClient.__init__(
+            self,
+            swift_conn_id,
+            slo_threshold=slo_threshold,
+            segment_size=segment_size,
+            segment_threads=segment_threads,
+        )
 
     @property
     def log(self) -> Any:

@@ -3,7 +3,9 @@
 Raw files are kept forever, so an upload counts only once Swift's ETag and size match what was sent, and a
 failed upload leaves nothing behind. Files of any size stream through in one pass that also computes md5 and
 sha256 (the catalog's fingerprints); large ones become Static Large Objects (SLO). How a source is read and
-cut into PUT bodies is in `swift_upload`; the exceptions, typed by what went wrong, are in `errors`.
+cut into PUT bodies is in `swift_upload`; the exceptions, typed by what went wrong, are in `errors`. A large
+object read from a file or bytes has its segments sent several at once (``segment_threads``), as
+swiftclient's own uploader does, with memory still bounded by a chunk per thread.
 
 `SwiftClient` works on a connection's fields (host, port, login, password, extra) however they were read:
 from ``AIRFLOW_CONN_*`` by `connection` without Airflow, or by Airflow for `swift.SwiftHook`, the Airflow
@@ -19,11 +21,13 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, BinaryIO, Self
+from typing import IO, Any, BinaryIO, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -47,9 +51,11 @@ from airflow_provider_datalake.hooks.swift_upload import (
     SPOOL_RAM,
     Piece,
     PutResult,
+    Span,
     Upload,
     cut_pieces,
     open_source,
+    positional_reader,
     remaining_bytes,
     target_of,
 )
@@ -68,6 +74,8 @@ __all__ = [
 
 _MAX_SEGMENTS = 1000  # Swift's default slo max_manifest_segments
 _LIST_PAGE = 10_000  # Swift's default container_listing_limit
+_DEFAULT_SEGMENT_THREADS = 10  # as swiftclient's SwiftService
+_MAX_SEGMENT_THREADS = 64
 _RETRIES = 2  # small, so that a dead server fails within seconds
 _TIMEOUT = 60.0  # seconds of silence before a request is given up
 _META_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
@@ -122,15 +130,22 @@ class SwiftClient:
         *,
         slo_threshold: int | None = None,
         segment_size: int | None = None,
+        segment_threads: int | None = None,
     ) -> None:
         """``connection`` holds the fields of connection ``swift_conn_id`` (a subclass that reads them
         elsewhere, as `SwiftHook` from Airflow, passes None). Sizes in bytes; None takes
-        ``slo_threshold_mb`` (256) / ``segment_size_mb`` (100) from the connection's extra. Nothing is
-        contacted here, because hooks get built at DAG parse time."""
+        ``slo_threshold_mb`` (256) / ``segment_size_mb`` (100) from the connection's extra, and
+        ``segment_threads`` (segments of one large object sent at once, 10) too. Nothing is contacted
+        here, because hooks get built at DAG parse time."""
         if (slo_threshold or 0) < 0 or (segment_size is not None and segment_size < 1):
             raise ValueError(f"need slo_threshold >= 0, segment_size >= 1: {slo_threshold}, {segment_size}")
+        if segment_threads is not None and not 1 <= segment_threads <= _MAX_SEGMENT_THREADS:
+            raise ValueError(f"segment_threads must be 1 to {_MAX_SEGMENT_THREADS}, not {segment_threads}")
         self.swift_conn_id = swift_conn_id
         self._slo_threshold, self._segment_size = slo_threshold, segment_size
+        self._segment_threads = segment_threads
+        # Clients of finished segment PUTs, kept for the next large object (their connections stay open).
+        self._segment_clients: list[swiftclient.Connection] = []
         self._client: swiftclient.Connection | None = None
         self._authurl = ""
         if connection is not None:
@@ -151,7 +166,10 @@ class SwiftClient:
         once this one has authenticated, its token, so a pool of threads authenticates once, not once per
         thread."""
         twin = type(self)(
-            self.swift_conn_id, slo_threshold=self._slo_threshold, segment_size=self._segment_size
+            self.swift_conn_id,
+            slo_threshold=self._slo_threshold,
+            segment_size=self._segment_size,
+            segment_threads=self._segment_threads,
         )
         if "_connection" in self.__dict__:
             twin.__dict__["_connection"] = self.__dict__["_connection"]
@@ -189,6 +207,21 @@ class SwiftClient:
         threshold = self._slo_threshold
         threshold = mib.get("slo_threshold_mb", 256 * MIB) if threshold is None else threshold
         return max(threshold, 0), max(self._segment_size or mib.get("segment_size_mb", 100 * MIB), 1)
+
+    def segment_threads(self) -> int:
+        """Segments of one large object sent at once: the client's, else the connection's extra
+        ``segment_threads``, else 10. Memory grows with it by a chunk per thread, not by a segment."""
+        if self._segment_threads is not None:
+            return self._segment_threads
+        raw = self._connection.extra_dejson.get("segment_threads")
+        try:
+            threads = _DEFAULT_SEGMENT_THREADS if raw in (None, "") else int(raw)
+        except (TypeError, ValueError):
+            threads = 0
+        if not 1 <= threads <= _MAX_SEGMENT_THREADS:
+            where = f"connection {self.swift_conn_id!r}: extra segment_threads"
+            raise SwiftError(f"{where} must be an integer from 1 to {_MAX_SEGMENT_THREADS}, not {raw!r}")
+        return threads
 
     def get_conn(self) -> swiftclient.Connection:
         """The cached client; it authenticates on its first request, so building it stays offline. A bare
@@ -297,8 +330,10 @@ class SwiftClient:
 
         Up to the SLO threshold the object is one PUT; above it, or when a stream of unknown size outgrows its
         first segment, it is an SLO with segments ``<name>/<index:08d>`` in ``<container>_segments`` (names
-        are meant to be unique). ``size`` is a hint, also checked. Metadata keys: letters, digits, ``-``; they
-        come back lower-cased, with ``sha256`` added. On failure the uploaded parts are deleted first.
+        are meant to be unique). A source read at an offset (a file, bytes) sends ``segment_threads()``
+        segments at once (`_put_slo_parallel`); any other stream sends them one after another. ``size`` is a
+        hint, also checked. Metadata keys: letters, digits, ``-``; they come back lower-cased, with
+        ``sha256`` added. On failure the uploaded parts are deleted first.
 
         A plain upload is one request when ``sha256`` is given (the caller hashed already): the metadata
         rides on the PUT and the returned ETag (Swift's MD5 of what it stored, compared with the MD5 of what
@@ -318,19 +353,29 @@ class SwiftClient:
                 if known is not None and known > segment * _MAX_SEGMENTS:
                     segment = -(-known // _MAX_SEGMENTS)  # larger segments rather than too many
                 limit = None if known is not None and known <= threshold else segment
-                with closing(cut_pieces(up, stream, remaining is not None, limit)) as pieces:
-                    first = next(pieces)
-                    measured = known if known is not None else remaining_bytes(first.stream) or 0
-                    if first.last and measured <= threshold:
-                        put_headers = {**headers, "X-Object-Meta-Sha256": sha256} if sha256 else headers
-                        etag = self._put_piece(
-                            up, container, name, first, content_type, put_headers, length=remaining
-                        )
-                        segments = 0
-                    else:
-                        self.log.info("Uploading %s as an SLO of %d-byte segments", target, segment)
-                        chained = itertools.chain([first], pieces)
-                        etag, segments = self._put_slo(up, chained, content_type, headers)
+                read_at = positional_reader(stream) if limit is not None and remaining is not None else None
+                threads = self.segment_threads() if read_at is not None else 1
+                if read_at is not None and threads > 1:
+                    self.log.info(
+                        "Uploading %s as an SLO of %d-byte segments, %d at once", target, segment, threads
+                    )
+                    etag, segments = self._put_slo_parallel(
+                        up, stream, read_at, segment, threads, content_type, headers
+                    )
+                else:
+                    with closing(cut_pieces(up, stream, remaining is not None, limit)) as pieces:
+                        first = next(pieces)
+                        measured = known if known is not None else remaining_bytes(first.stream) or 0
+                        if first.last and measured <= threshold:
+                            put_headers = {**headers, "X-Object-Meta-Sha256": sha256} if sha256 else headers
+                            etag = self._put_piece(
+                                up, container, name, first, content_type, put_headers, length=remaining
+                            )
+                            segments = 0
+                        else:
+                            self.log.info("Uploading %s as an SLO of %d-byte segments", target, segment)
+                            chained = itertools.chain([first], pieces)
+                            etag, segments = self._put_slo(up, chained, content_type, headers)
             up.open_body()  # at the latest now (a body Swift never asked for, such as an empty one)
             if size is not None and size != up.size:
                 raise SwiftIntegrityError(f"{target}: announced {size} bytes, the source gave {up.size}")
@@ -407,6 +452,12 @@ class SwiftClient:
             etag = self._put_piece(up, segments, path, piece, None)
             up.segment = None
             manifest.append({"path": f"/{segments}/{path}", "etag": etag, "size_bytes": piece.count})
+        return self._put_manifest(up, manifest, content_type, headers)
+
+    def _put_manifest(
+        self, up: Upload, manifest: list[dict[str, Any]], content_type: str | None, headers: dict[str, str]
+    ) -> tuple[str, int]:
+        """The SLO manifest over verified segments; returns (SLO etag = md5 of segment etags, count)."""
         etags = "".join(entry["etag"] for entry in manifest).encode()
         slo_etag = hashlib.md5(etags, usedforsecurity=False).hexdigest()
         headers = {**headers, "X-Object-Meta-Sha256": up.sha256.hexdigest()}
@@ -416,13 +467,110 @@ class SwiftClient:
         up.done.append((up.container, up.name))
         return slo_etag, len(manifest)
 
+    def _put_slo_parallel(
+        self,
+        up: Upload,
+        stream: IO[bytes],
+        read_at: Callable[[int, int], bytes],
+        segment: int,
+        threads: int,
+        content_type: str | None,
+        headers: dict[str, str],
+    ) -> tuple[str, int]:
+        """An SLO whose segments go up ``threads`` at once, each PUT on a client of its own (one is not
+        thread-safe); returns what `_put_slo` does.
+
+        This thread reads the source once, in order, feeding sha256, the size and the progress callback, and
+        takes each segment's MD5. The segment's PUT, in a segment thread, reads the same bytes again at their
+        offset (`Span`) and sends that MD5 as its ETag, so Swift refuses a segment whose bytes are not the
+        ones hashed (a file changed under the upload). Reading ahead waits while ``threads`` segments are in
+        flight, so memory is a chunk per thread whatever the size. Any failure here (a segment refused, the
+        progress callback raising, Ctrl-C) stops the segments in flight and waits for their threads, so that
+        the rollback (`_discard`) knows every segment that is stored or was cut short.
+        """
+        container = f"{up.container}_segments"
+        self.ensure_container(container)
+        abort = threading.Event()
+        idle = self._segment_clients
+
+        def put(index: int, offset: int, length: int, md5: str) -> str:
+            path = f"{up.name}/{index:08d}"
+            with up.lock:
+                if abort.is_set():  # queued when the upload failed: never started, nothing to undo
+                    raise SwiftError(f"upload of {target_of(container, path)} not started: upload stopped")
+                up.in_flight.add((container, path))
+            client = idle.pop() if idle else self.clone().get_conn()
+            with self._mapped("upload of", container, path):
+                etag = client.put_object(
+                    container,
+                    path,
+                    Span(read_at, offset, length, abort),
+                    content_length=length,
+                    etag=md5,
+                    chunk_size=CHUNK,
+                )
+            idle.append(client)  # only after a success: a client cut short mid-request is dropped
+            with up.lock:  # done before no longer in flight: the rollback never misses it in between
+                up.done.append((container, path))
+                up.in_flight.discard((container, path))
+            if etag != md5:
+                raise SwiftIntegrityError(
+                    f"upload of {target_of(container, path)}: etag {etag!r} != md5 read"
+                )
+            return str(etag)
+
+        sizes: list[int] = []
+        futures: list[Future[str]] = []
+        pending: set[Future[str]] = set()
+        offset = stream.tell()
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="datalake-segment")
+        try:
+            up.open_body()  # before the first byte is read and reported to ``progress``
+            while True:
+                md5, length = hashlib.md5(usedforsecurity=False), 0
+                while length < segment and (data := stream.read(min(CHUNK, segment - length))):
+                    md5.update(data)
+                    up.sha256.update(data)
+                    up.size += len(data)
+                    length += len(data)
+                    if up.progress is not None:
+                        up.progress(len(data))
+                if length == 0 and futures:
+                    break
+                if len(futures) == _MAX_SEGMENTS:
+                    raise SwiftError(
+                        f"{target_of(up.container, up.name)}: > {_MAX_SEGMENTS} segments; pass size="
+                    )
+                pending = _await_segments_in_flight(pending, threads - 1)
+                future = pool.submit(put, len(futures), offset, length, md5.hexdigest())
+                futures.append(future)
+                pending.add(future)
+                sizes.append(length)
+                offset += length
+                if length < segment:
+                    break
+            _await_segments_in_flight(pending, 0)
+        except BaseException:
+            abort.set()
+            with interrupts_held():  # the rollback must know every segment that may exist
+                pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        manifest = [
+            {"path": f"/{container}/{up.name}/{index:08d}", "etag": future.result(), "size_bytes": size}
+            for index, (future, size) in enumerate(zip(futures, sizes, strict=True))
+        ]
+        return self._put_manifest(up, manifest, content_type, headers)
+
     def _discard(self, up: Upload) -> None:
         """Best-effort rollback, manifest first; what cannot be deleted is logged for the reconciler.
 
         A segment whose PUT was cut short (an interrupt while Swift was still storing it) is deleted too,
         even though nothing is there yet: the DELETE's newer timestamp wins over that PUT when it lands.
         """
-        parts = list(reversed(up.done)) + ([up.segment] if up.segment else [])
+        with up.lock:
+            parts = list(reversed(up.done)) + ([up.segment] if up.segment else []) + sorted(up.in_flight)
         with interrupts_held():  # a second Ctrl-C waits: a cut rollback would leave segments behind
             failpoint("discard")
             for container, obj in parts:
@@ -545,3 +693,19 @@ class SwiftClient:
     def list_containers(self, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         """Containers of the account (name, count, bytes, last_modified), fetched page by page."""
         return self._paged(None, partial(self.get_conn().get_account, prefix=prefix), None, None)
+
+
+def _await_segments_in_flight(pending: set[Future[str]], most: int) -> set[Future[str]]:
+    """Wait while more than ``most`` of the segment PUTs in ``pending`` are still running (Swift is still
+    storing them); return those that are. The first that failed raises here, at once, not at the end.
+
+    A Ctrl-C that lands while this waits lands while Swift stores segments: the fault tests recognise this
+    frame by its name in the traceback.
+    """
+    while True:
+        for future in [f for f in pending if f.done()]:
+            pending.discard(future)
+            future.result()  # raises the segment's failure
+        if len(pending) <= most:
+            return pending
+        wait(pending, return_when=FIRST_COMPLETED)

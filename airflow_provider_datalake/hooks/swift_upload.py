@@ -1,8 +1,12 @@
 """The upload side of the Swift hook: how a source is read, cut into PUT bodies and fingerprinted.
 
-`SwiftHook.put_object` drives these pieces. A source of any size (a path, bytes, a stream that may not
+`SwiftClient.put_object` drives these pieces. A source of any size (a path, bytes, a stream that may not
 seek) goes through in one pass that feeds sha256 as it is sent; each PUT body keeps its own md5, checked
 against the ETag Swift returns, and can be rewound for swiftclient's retries without hashing twice.
+
+A large object whose source can be read at an offset (a file, bytes) has its segments sent by several
+threads at once: one thread still reads the source once, in order, for the fingerprints, and each segment's
+PUT reads its own bytes again at their offset (`positional_reader`, `Span`), so no segment is held in memory.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,6 +90,9 @@ class Upload:
         self.sha256, self.size = hashlib.sha256(), 0
         self.done: list[tuple[str, str]] = []
         self.segment: tuple[str, str] | None = None  # the segment whose PUT is under way
+        # segments whose PUT other threads have started and not finished (parallel segments)
+        self.in_flight: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()  # guards ``done`` and ``in_flight`` against the segment threads
         self.before_body = before_body
 
     def open_body(self) -> None:
@@ -131,6 +139,50 @@ class Piece:
             self.up.size += len(new)
             if self.up.progress is not None:
                 self.up.progress(len(new))
+        return data
+
+
+def positional_reader(stream: IO[bytes]) -> Callable[[int, int], bytes] | None:
+    """``read_at(offset, size)`` that several threads may call at once without moving ``stream``'s position
+    (a plain file's descriptor read with pread, an in-memory buffer sliced); None for any other stream,
+    which then goes up sequentially. Only a file opened as such, and seekable: a pipe has a descriptor but no
+    offsets, and a wrapper's descriptor (a gzip or bz2 stream) holds other bytes than those it reads."""
+    if isinstance(stream, io.BytesIO):
+        view = stream.getbuffer()
+        return lambda offset, size: bytes(view[offset : offset + size])
+    raw = stream.raw if isinstance(stream, io.BufferedReader | io.BufferedRandom) else stream
+    if not isinstance(raw, io.FileIO):
+        return None
+    try:
+        fd = raw.fileno()
+        if not stream.seekable():
+            return None
+        os.pread(fd, 0, 0)  # a descriptor pread refuses sends the source sequentially
+    except (OSError, ValueError):
+        return None
+    return lambda offset, size: os.pread(fd, size, offset)
+
+
+class Span:
+    """File-like body of one segment PUT sent by a segment thread: ``length`` bytes at ``offset``, read with
+    ``read_at`` so that the thread reading ahead (and hashing) keeps the stream's position. ``reset``
+    rewinds it for swiftclient's retries; once ``abort`` is set, its next read raises, which ends the PUT
+    before its body is complete, so Swift stores nothing of it."""
+
+    def __init__(
+        self, read_at: Callable[[int, int], bytes], offset: int, length: int, abort: threading.Event
+    ) -> None:
+        self.read_at, self.offset, self.length, self.abort, self.sent = read_at, offset, length, abort, 0
+
+    def reset(self, *_args: Any, **_kwargs: Any) -> None:
+        self.sent = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.abort.is_set():
+            raise SwiftError("segment upload stopped: another segment failed or the upload was interrupted")
+        size = self.length - self.sent if size < 0 else min(size, self.length - self.sent)
+        data = self.read_at(self.offset + self.sent, size) if size > 0 else b""
+        self.sent += len(data)
         return data
 
 

@@ -440,8 +440,10 @@ def test_delete_of_an_object_still_uploading_wins_over_the_upload(hook: SwiftHoo
 def test_interrupted_slo_upload_leaves_no_segment(
     swift_conn: dict, container: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ctrl-C while a segment's PUT waits for Swift's answer: the rollback deletes that segment too."""
-    hook = SwiftHook(slo_threshold=MIB, segment_size=MIB)
+    """Ctrl-C while a segment's PUT waits for Swift's answer: the rollback deletes that segment too.
+    Segments one after another (one thread), so the interrupt comes in the PUT's own thread; the parallel
+    path has its own test in test_swift_segments."""
+    hook = SwiftHook(slo_threshold=MIB, segment_size=MIB, segment_threads=1)
     real_put = swiftclient.Connection.put_object
     calls = []
 

@@ -234,6 +234,11 @@ def test_ctrl_c_while_swift_stores_the_last_bytes(lake: dict, tmp_path: Path, la
     """Ctrl-C a moment after the last byte was read: the interrupt lands while Swift is still storing the
     object, or waiting for its answer, and Swift finishes the upload after the writer gave up on it.
     The rollback must win over that late upload (a helper's Ctrl-C once left such an object behind).
+
+    A plain object's PUT runs in the writer's main thread, which Swift keeps in ``getresponse``; an SLO's
+    segments go up in segment threads while the main thread waits for them in
+    ``_await_segments_in_flight``. Either frame in the traceback proves the interrupt came while Swift
+    was still storing.
     """
     path = tmp_path / "file.bin"
     write_blob(path, (3 << 20) if large else 900 << 10, seed=22)
@@ -253,7 +258,8 @@ def test_ctrl_c_while_swift_stores_the_last_bytes(lake: dict, tmp_path: Path, la
             landed.append("after the commit")
             continue
         assert proc.returncode == -2 and "KeyboardInterrupt" in err, err
-        waiting += "getresponse" in err  # interrupted while waiting for Swift's answer to a PUT
+        # interrupted while waiting for Swift's answer to a PUT, or for segment PUTs still in flight
+        waiting += "getresponse" in err or "_await_segments_in_flight" in err
         landed.append([line.strip() for line in err.splitlines() if line.startswith("  File")][-1])
         assert _nothing_left(lake), (delay, swift_names(lake), segment_names(lake), all_records(lake))
     assert waiting, f"no interrupt landed while Swift finished a PUT, the test proves nothing: {landed}"
