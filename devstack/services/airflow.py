@@ -135,6 +135,10 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        # A task whose worker died (an OOM kill, a lost Celery node) holds its run's slot until the scheduler
+        # sees its heartbeats stop: 300 s by default, while the lease sweep has long since put its objects
+        # back to committed, so with both of a format's runs (max_active_runs) on a lost worker nothing ran.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
         "AIRFLOW__TRIGGERER__CAPACITY": "200",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         # Airflow's own defaults (8793, 8794) would collide with a second stack's.
