@@ -675,11 +675,11 @@ def infer_unformatted(
     local = threading.local()
 
     def hook() -> SwiftClient:
-        # a swiftclient connection is not shared between threads: one hook per pool worker
+        # a swiftclient connection is not shared between threads: one client per pool worker
         if workers == 1:
             return swift
         if getattr(local, "hook", None) is None:
-            local.hook = type(swift)(swift.swift_conn_id)
+            local.hook = swift.clone()
         return local.hook
 
     def one(record: dict[str, Any], active: list[Descriptor]) -> Prepared:

@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_datalake.descriptors.store import FormatStore
 from airflow_provider_datalake.hooks.catalog import CatalogHook
+from airflow_provider_datalake.hooks.connect import swift_for
 from airflow_provider_datalake.hooks.swift import SwiftHook
 from airflow_provider_datalake.inference.corpus import json_lines, mqtt_lines
 from airflow_provider_datalake.inference.drafts import AUTO, Drafts, PolicyStore, infer_unformatted
@@ -99,3 +100,19 @@ def test_a_draft_needs_enough_records_but_a_small_file_joins_its_shape(lake: dic
     assert outs[other_small]["action"] == "routed"  # too small to found a format, enough to join one
     assert catalog.get(other_small)["format"] == catalog.get(big)["format"] == "q7"
     assert catalog.get(small)["inference"]["state"] == "opaque"  # decided before: left as it is
+
+
+def test_the_pool_reads_with_a_client_made_from_the_environment(lake: dict, tmp_path: Path) -> None:
+    # The pool gives each worker its own Swift client; one built from an environment connection (no Airflow)
+    # must hand its connection on, as SwiftHook's reads it again from Airflow.
+    rng = random.Random(8)
+    ids = [_insert(lake, tmp_path, json_lines(rng, 30 + i).data, _scrambled(rng, ".log")) for i in range(4)]
+    outcomes = infer_unformatted(
+        f"run_{uuid.uuid4().hex[:6]}",
+        catalog=CatalogHook(lake["mongo_conn_id"]),
+        swift=swift_for(lake["swift_conn_id"]),
+        stores=["postgres"],
+        workers=2,
+    )
+    assert sorted(o.record_id for o in outcomes) == sorted(ids)
+    assert {o.action for o in outcomes} == {"review"}, [o.as_dict() for o in outcomes]
