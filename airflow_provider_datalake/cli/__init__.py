@@ -8,36 +8,11 @@ sourcing the stack's env file (or any Airflow secrets backend) is all the set-up
 in the environment (``AIRFLOW_CONN_<ID>``) is read without Airflow, whose import alone outlasts a small
 insert; `-v` says where each was read from.
 
-Only click and rich are imported at start: everything that pulls in the stores' clients, Airflow or
-pydantic is imported inside the command that needs it, so `datalake --help` and usage errors answer at once.
+Only click and rich are imported at start, and a command's module only when it runs (`app.COMMANDS`):
+everything that pulls in the stores' clients, Airflow or pydantic is imported inside the command that
+needs it, so `datalake --help` and usage errors answer at once.
 """
 
-from airflow_provider_datalake.cli import (
-    catalog,
-    dags,
-    demo,
-    formats,
-    health,
-    insert,
-    objects,
-    reconcile,
-    reprocess,
-    samples,
-)
 from airflow_provider_datalake.cli.app import cli, main
-
-for _command in (
-    catalog.catalog,
-    dags.dags,
-    demo.demo,
-    formats.formats,
-    health.health_cmd,
-    insert.insert,
-    objects.objects,
-    reconcile.reconcile_cmd,
-    reprocess.reprocess_cmd,
-    samples.samples,
-):
-    cli.add_command(_command)
 
 __all__ = ["cli", "main"]

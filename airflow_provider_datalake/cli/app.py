@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+from importlib import import_module
 from typing import Any
 
 import click
@@ -24,6 +25,21 @@ _as_script = False  # True under main(): only the console script may hold Ctrl-C
 _terminated = False  # a SIGTERM (under main()) raised the KeyboardInterrupt: exit 143, not 130
 _held_ctrl_c: list[int] = []
 _VERSION = "datalake.version"
+
+#: Each command's module and object, imported only when the command runs (or help lists them): a command's
+#: start pays for its own imports, not every other command's.
+COMMANDS = {
+    "catalog": "catalog:catalog",
+    "dags": "dags:dags",
+    "demo": "demo:demo",
+    "formats": "formats:formats",
+    "health": "health:health_cmd",
+    "insert": "insert:insert",
+    "objects": "objects:objects",
+    "reconcile": "reconcile:reconcile_cmd",
+    "reprocess": "reprocess:reprocess_cmd",
+    "samples": "samples:samples",
+}
 
 
 def interrupt_code() -> int:
@@ -47,6 +63,18 @@ class _Cli(click.Group):
     """Every command ends the same way when the world fails it: one line on stderr and exit code 1 for a
     server down, credentials refused or a connection not defined; "interrupted" and 130 for a Ctrl-C that
     no command caught (143 for SIGTERM). Any other exception is a bug: its traceback shows."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _, attr = COMMANDS[cmd_name].partition(":")
+            command = getattr(import_module(f"airflow_provider_datalake.cli.{module}"), attr)
+            if command.name != cmd_name:
+                raise RuntimeError(f"cli.{module}.{attr} is named {command.name!r}, not {cmd_name!r}")
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """``--version`` is answered once every option of the group is read, so that ``-v`` says where the

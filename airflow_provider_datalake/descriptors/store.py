@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
+from airflow_provider_datalake.descriptors.active import ACTIVE, FORMATS, latest_active, version_id
 from airflow_provider_datalake.descriptors.loader import (
     DescriptorError,
     Problem,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from datalake_catalog.catalog import Catalog
 
 __all__ = [
+    "ACTIVE",
     "CACHE_FORMAT",
     "FORMATS",
     "CacheError",
@@ -59,8 +61,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMATS = "formats"
-ACTIVE, INACTIVE = "active", "inactive"
+INACTIVE = "inactive"
 #: Inferred descriptors wait as drafts until approved (or activated by an `auto` policy); rejected ones stay.
 DRAFT, REJECTED = "draft", "rejected"
 #: Bumped if the cache file's layout changes incompatibly.
@@ -70,11 +71,6 @@ CACHE_FORMAT = 1
 def _utcnow() -> dt.datetime:
     now = dt.datetime.now(dt.UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)  # what BSON keeps
-
-
-def _source_name(name: str, version: int) -> str:
-    """How messages name a stored version: `lab_csv_fr@v3`."""
-    return f"{name}@v{version}"
 
 
 def descriptor_yaml(descriptor: Descriptor) -> str:
@@ -109,7 +105,7 @@ class FormatVersion:
 
     def descriptor(self) -> Descriptor:
         """The validated descriptor, carrying the store's version (not the `version:` written in the YAML)."""
-        desc = parse_descriptor(self.yaml, source_name=_source_name(self.name, self.version))
+        desc = parse_descriptor(self.yaml, source_name=version_id(self.name, self.version))
         return desc.model_copy(update={"version": self.version})
 
     def metadata(self) -> dict[str, Any]:
@@ -178,7 +174,7 @@ class FormatStore:
             last = coll.find_one({"name": descriptor.name}, {"version": 1}, sort=[("version", -1)])
             version = int(last["version"]) + 1 if last else 1
             doc = {
-                "_id": _source_name(descriptor.name, version),
+                "_id": version_id(descriptor.name, version),
                 "name": descriptor.name,
                 "version": version,
                 "status": status,
@@ -255,14 +251,7 @@ class FormatStore:
 
     def latest(self) -> list[FormatVersion]:
         """The latest version of each active format, by name (raw: not validated)."""
-        newest: dict[str, int] = {}
-        for doc in self.collection.find({"status": ACTIVE}, {"name": 1, "version": 1}):
-            newest[doc["name"]] = max(newest.get(doc["name"], 0), int(doc["version"]))
-        if not newest:
-            return []
-        ids = [_source_name(name, version) for name, version in newest.items()]
-        docs = [FormatVersion.from_doc(d) for d in self.collection.find({"_id": {"$in": ids}})]
-        return sorted(docs, key=lambda v: v.name)
+        return [FormatVersion.from_doc(d) for d in latest_active(self.collection)]
 
     def list_active(self) -> list[Descriptor]:
         """The latest version of each active format; one that no longer validates is logged and skipped."""
@@ -407,7 +396,7 @@ def _cache_entry(name: str, entry: Any) -> tuple[Descriptor | None, DescriptorEr
             f"{name} (cache)", None, "", "malformed cache entry: expected {version: int, yaml: str}"
         )
         return None, DescriptorError([problem], name=name)
-    source = _source_name(name, entry["version"])
+    source = version_id(name, entry["version"])
     try:
         if "data" in entry and entry.get("sha256") == text_sha256(entry["yaml"]):
             desc = validate_data(entry["data"], entry["yaml"], source_name=source)

@@ -375,31 +375,54 @@ def _insert(
     return done
 
 
-_ACTIVE: dict[str, tuple[float, list[Any]]] = {}
-ACTIVE_TTL = 60.0  # seconds a process reuses the active descriptors for matching
+_ACTIVE: dict[str, tuple[float, list[tuple[dict[str, Any], Any]]]] = {}
+_VALIDATED: dict[tuple[str, str], Any] = {}  # (version id, YAML sha256) -> its Descriptor, or None: invalid
+ACTIVE_TTL = 60.0  # seconds a process reuses the active formats' rules for matching
 
 
 def _recognise(catalog: Catalog, container: str, prepared: Prepared, application: str | None) -> str | None:
-    # deferred: the descriptor model (pydantic, YAML) only for an insert that names no format, so that
-    # `datalake insert --format x` starts without it
-    from airflow_provider_datalake.descriptors.matching import match_format
-    from airflow_provider_datalake.descriptors.store import FormatStore
+    """The one active format whose `match` rules this object meets, else None.
+
+    The rules are read from the stored YAML and tried first; only the formats whose rules hold are
+    validated (the descriptor model, pydantic), so an insert that no rule concerns starts without it."""
+    from airflow_provider_datalake.descriptors.active import FORMATS, latest_active
+    from airflow_provider_datalake.descriptors.matching import holds, rules_of
 
     key = f"{catalog.name}/{catalog.database}"
     cached = _ACTIVE.get(key)
     if cached is None or time.monotonic() - cached[0] > ACTIVE_TTL:
         try:
-            cached = (time.monotonic(), FormatStore(catalog).list_active())
+            docs = latest_active(catalog.db[FORMATS])
         except PyMongoError as exc:
             raise InsertError(f"catalog (MongoDB) unreachable, nothing was stored: {exc}") from exc
+        cached = (time.monotonic(), [(doc, rules_of(str(doc.get("yaml", "")))) for doc in docs])
         _ACTIVE[key] = cached
+    ctype, filename = prepared.content_type, prepared.original_name
+    hits = [doc for doc, rules in cached[1] if holds(rules, container, ctype, filename, application)]
+    if not hits:
+        return None
+    from airflow_provider_datalake.descriptors.matching import match_format
+
+    valid = [d for d in map(_validated, hits) if d is not None]
     return match_format(
-        cached[1],
-        container=container,
-        content_type=prepared.content_type,
-        filename=prepared.original_name,
-        application=application,
+        valid, container=container, content_type=ctype, filename=filename, application=application
     )
+
+
+def _validated(doc: dict[str, Any]) -> Any:
+    """The descriptor of a stored version, validated once per process; None (logged) when invalid."""
+    from airflow_provider_datalake.descriptors.loader import DescriptorError
+    from airflow_provider_datalake.descriptors.store import FormatVersion
+
+    found = FormatVersion.from_doc(doc)
+    key = (str(doc["_id"]), found.sha256)
+    if key not in _VALIDATED:
+        try:
+            _VALIDATED[key] = found.descriptor()
+        except DescriptorError as exc:
+            log.error("stored format %s v%d is invalid:\n%s", found.name, found.version, exc)
+            _VALIDATED[key] = None
+    return _VALIDATED[key]
 
 
 def _outcome(claim: Future[dict[str, Any] | None], cancel: threading.Event | None) -> dict[str, Any] | None:

@@ -15,6 +15,9 @@ from typing import BinaryIO
 from airflow_provider_datalake.ingest.errors import EmptySourceError, SourceError
 
 HASH_CHUNK = 1 << 20
+#: A file up to this size is hashed before its upload even without dedupe: reading it twice costs less
+#: than the metadata request that would otherwise stamp its SHA-256 on the object after the upload.
+HASH_FIRST_BELOW = 8 << 20
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
@@ -84,7 +87,7 @@ def prepare(
         if st.st_size == 0:
             raise EmptySourceError(f"empty file: {path} (nothing to store)")
         try:
-            sha = _hash_file(path) if hash_first else None
+            sha = _hash_file(path) if hash_first or st.st_size <= HASH_FIRST_BELOW else None
             fh = path.open("rb")
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from airflow_provider_datalake.descriptors.matching import match_format
+import pytest
+
+from airflow_provider_datalake.descriptors.matching import holds, match_format, rules_of
 from airflow_provider_datalake.descriptors.model import Descriptor
 
 
@@ -40,3 +42,33 @@ def test_a_descriptor_without_rules_never_claims_objects_and_ambiguity_chooses_n
     assert _match([_desc("greedy")], "anything.json") is None
     twins = [_desc("a", filenames=["*.json"]), _desc("b", content_types=["application/json"])]
     assert _match(twins, "x.json") is None
+
+
+def test_rules_read_from_the_yaml_hold_as_the_validated_descriptors_do() -> None:
+    text = """
+name: mqtt
+match:
+  filenames: ["mqtt_dump_*.json"]
+  containers: [gateways]
+parser: {kind: json}
+"""
+    rules = rules_of(text)
+    assert rules == {"filenames": ["mqtt_dump_*.json"], "containers": ["gateways"]}
+    where = {"content_type": "application/json", "application": None}
+    assert holds(rules, "gateways", filename="mqtt_dump_1.json", **where)
+    assert not holds(rules, "datalake-raw", filename="mqtt_dump_1.json", **where)
+    desc = _desc("mqtt", filenames=["mqtt_dump_*.json"], containers=["gateways"])
+    for container in ("gateways", "datalake-raw"):
+        for name in ("mqtt_dump_1.json", "other.json", None):
+            light = holds(rules, container, filename=name, **where)
+            assert light == (_match([desc], name, container=container) == "mqtt")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "- a list\n", "name: x\n", "match: [a]\n", "match: {containers: lab}\n", "a: [unclosed\n"],
+    ids=["empty", "list", "no-match", "match-list", "containers-not-a-list", "not-yaml"],
+)
+def test_rules_that_are_absent_or_malformed_claim_nothing(text: str) -> None:
+    rules = rules_of(text)
+    assert not holds(rules, "lab", "text/csv", "lab.csv", "app")
