@@ -432,6 +432,20 @@ class Catalog:
             raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
         return new if res.matched_count == 1 else None
 
+    def claim_content(self, record_id: str, key: str, sha256: str) -> None:
+        """Give a pending record written before its content's fingerprint was known its dedupe key and
+        SHA-256. Its caller writes it inside its own lease, as `replace_exclusive` does. `DuplicateContent`
+        when another record holds that content (the unique index decides, as for `insert_pending`)."""
+        guard = (
+            {"_id": record_id, "status": Status.PENDING.value} if self.native_atomic else {"_id": record_id}
+        )
+        try:
+            self.raw_objects.update_one(guard, {"$set": {"dedupe_key": key, "sha256": sha256}})
+        except (DuplicateKeyError, OperationFailure) as exc:
+            if not is_duplicate_key(exc):
+                raise
+            raise DuplicateContent(key, self.find_by_dedupe_key(key)) from exc
+
     def renew_lease(
         self,
         record_id: str,

@@ -71,8 +71,15 @@ def _storable(name: str | None) -> str | None:
 
 
 def prepare(
-    source: Source, content_type: str | None, original_name: str | None, hash_first: bool
+    source: Source,
+    content_type: str | None,
+    original_name: str | None,
+    hash_first: bool,
+    alongside: int | None = None,
 ) -> Prepared:
+    """The source opened for streaming. A file is hashed first with ``hash_first`` (for dedupe, whose key
+    the pending record carries), unless it is ``alongside`` bytes or more (the insert hashes it while it
+    uploads), and always when it is small (`HASH_FIRST_BELOW`)."""
     original_name = _storable(original_name)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
@@ -87,7 +94,8 @@ def prepare(
         if st.st_size == 0:
             raise EmptySourceError(f"empty file: {path} (nothing to store)")
         try:
-            sha = _hash_file(path) if hash_first or st.st_size <= HASH_FIRST_BELOW else None
+            first = hash_first and (alongside is None or st.st_size < alongside)
+            sha = _hash_file(path) if first or st.st_size <= HASH_FIRST_BELOW else None
             fh = path.open("rb")
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc

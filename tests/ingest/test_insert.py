@@ -309,3 +309,70 @@ def test_without_a_format_the_descriptors_match_rules_choose_it(lake: dict, tmp_
     other = tmp_path / "notes.json"
     other.write_text('{"a": 1}')
     assert insert_into(lake, other)["format"] is None
+
+
+@pytest.fixture
+def alongside(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Files from 2 MiB on are fingerprinted as they upload (the lake's segments are 1 MiB)."""
+    from airflow_provider_datalake.ingest import insert as insert_module
+
+    monkeypatch.setattr(insert_module, "FINGERPRINT_ALONGSIDE", 2 << 20)
+    return 2 << 20
+
+
+def test_a_large_file_fingerprinted_as_it_uploads_is_deduped(
+    lake: dict, tmp_path: Path, alongside: int
+) -> None:
+    """The record of a large file gets its dedupe key once the upload's own read has fingerprinted it:
+    the same file again is stopped and rolled back, and the insert returns the stored record."""
+    path = tmp_path / "large.bin"
+    write_blob(path, 3 * alongside, seed=41)
+    first = insert_into(lake, path, format="blob")
+    assert first["segments"] == 6 and first["sha256"] == _sha_of(path)
+    assert first["dedupe_key"] == f"blob:{first['sha256']}"
+    again = insert_into(lake, path, format="blob")
+    assert again["_id"] == first["_id"]
+    (rec,) = assert_consistent(lake)  # the second copy's segments and manifest are gone
+    assert _read_back(lake, rec) == path.read_bytes()
+
+
+def test_the_same_large_file_from_two_writers_at_once_is_stored_once(
+    lake: dict, tmp_path: Path, alongside: int
+) -> None:
+    from airflow_provider_datalake import insert_many
+
+    path = tmp_path / "large.bin"
+    write_blob(path, 3 * alongside, seed=42)
+    twin = tmp_path / "twin.bin"
+    twin.write_bytes(path.read_bytes())
+    conns = {"swift_conn_id": lake["swift_conn_id"], "mongo_conn_id": lake["mongo_conn_id"]}
+    results = insert_many([path, twin], jobs=2, format="blob", container=lake["container"], **conns)
+    assert all(isinstance(r, dict) for r in results), results
+    assert {r["_id"] for r in results if isinstance(r, dict)} == {
+        rec["_id"] for rec in assert_consistent(lake)
+    }
+    assert len(swift_names(lake)) == 1
+
+
+def test_a_large_file_changed_while_it_uploads_is_refused(lake: dict, tmp_path: Path, alongside: int) -> None:
+    """Its first byte changes once the upload has read it: the bytes sent, those fingerprinted and those
+    Swift stored can no longer all agree, so the insert fails and leaves nothing."""
+    path = tmp_path / "large.bin"
+    write_blob(path, 3 * alongside, seed=43)
+    changed: list[bool] = []
+
+    def change_first_byte(_n: int) -> None:
+        if not changed:
+            with path.open("r+b") as fh:
+                first = fh.read(1)
+                fh.seek(0)
+                fh.write(bytes([first[0] ^ 0xFF]))
+            changed.append(True)
+
+    with pytest.raises(InsertError, match=r"(?i)changed|422 Unprocessable"):
+        insert_into(lake, path, format="blob", progress=change_first_byte)
+    assert all_records(lake) == [] and swift_names(lake) == set()
+
+
+def _sha_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
