@@ -86,12 +86,16 @@ def _spawn(*args: str, out: str) -> dict[str, Any]:
 
 def _ours(path: str, container: str, database: str, threshold: int, segment: int) -> dict[str, Any]:
     from airflow_provider_datalake import insert_datalake
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
-    from airflow_provider_datalake.hooks.swift import SwiftHook
+    from airflow_provider_datalake.hooks.connect import catalog_for, locate_swift
+    from airflow_provider_datalake.hooks.swift_client import SwiftClient
 
     common.quiet_logs()
-    swift = SwiftHook(slo_threshold=threshold, segment_size=segment)
-    catalog = CatalogHook(database=database)
+    # What a producer's script gets with the connections in its environment (`hooks.connect`): no Airflow.
+    conn = locate_swift("swift_default").connection
+    if conn is None:
+        raise SystemExit("the benchmark needs AIRFLOW_CONN_SWIFT_DEFAULT in the environment (.stack/env)")
+    swift = SwiftClient("swift_default", conn, slo_threshold=threshold, segment_size=segment)
+    catalog = catalog_for("mongo_default", database)
     catalog.ensure_indexes()
     import_rss = common.vmhwm_bytes()
     start = time.perf_counter()
