@@ -13,7 +13,6 @@ import socket
 import subprocess
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +40,6 @@ def random_file(folder: Path, name: str, size: int) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def auth() -> tuple[str, str]:
-    """(storage URL, token) of the stack's TempAuth user."""
-    conn = conn_json("swift_default")
-    resp = httpx.get(
-        f"http://{conn['host']}:{conn['port']}/auth/v1.0",
-        headers={"X-Auth-User": conn["login"], "X-Auth-Key": conn["password"]},
-    )
-    if resp.status_code != 200:
-        pytest.fail(
-            f"Swift's TempAuth refused the stack's user ({resp.status_code}): is `make stack-up` done?"
-        )
-    return resp.headers["X-Storage-Url"], resp.headers["X-Auth-Token"]
-
-
 def swift_cli(*args: str) -> subprocess.CompletedProcess[str]:
     conn = conn_json("swift_default")
     swift = Path(os.environ["DATALAKE_SWIFT_BIN"]) / "swift"
@@ -70,27 +54,6 @@ def swift_cli(*args: str) -> subprocess.CompletedProcess[str]:
         *args,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture
-def container(auth: tuple[str, str]) -> Iterator[str]:
-    """A fresh container (and bucket) of the raw zone; its objects, segments and records go afterwards."""
-    from airflow_provider_datalake.hooks.catalog import CatalogHook
-
-    name = f"test-mw-{uuid.uuid4().hex[:8]}"
-    yield name
-    url, token = auth
-    for cont in (name, f"{name}_segments", f"{name}+segments"):
-        listing = httpx.get(f"{url}/{cont}", headers={"X-Auth-Token": token}, params={"format": "json"})
-        if listing.status_code == 200:
-            for obj in listing.json():
-                httpx.delete(
-                    f"{url}/{cont}/{urllib.parse.quote(obj['name'])}",
-                    headers={"X-Auth-Token": token},
-                    params={"multipart-manifest": "delete"},
-                )
-            httpx.delete(f"{url}/{cont}", headers={"X-Auth-Token": token})
-    CatalogHook().raw_objects.delete_many({"swift_container": name})
 
 
 def record_of(container: str, name: str) -> dict[str, Any]:
