@@ -73,6 +73,8 @@ __all__ = [
 ]
 
 _MAX_SEGMENTS = 1000  # Swift's default slo max_manifest_segments
+READ_AHEAD = 2  # segments hashed ahead of those stored, per segment thread (`_put_slo_parallel`)
+HEARTBEAT = 0.25  # seconds between progress calls while segments are being stored
 _LIST_PAGE = 10_000  # Swift's default container_listing_limit
 _DEFAULT_SEGMENT_THREADS = 10  # as swiftclient's SwiftService
 _MAX_SEGMENT_THREADS = 64
@@ -320,8 +322,15 @@ class SwiftClient:
         sha256: str | None = None,
         progress: Callable[[int], None] | None = None,
         before_body: Callable[[], None] | None = None,
+        read_all: Callable[[str], None] | None = None,
     ) -> PutResult:
         """Stream ``source`` into ``container/name`` once, verify what Swift stored, return the fingerprints.
+
+        ``read_all`` is called once, in this thread, with the source's SHA-256 as soon as the source has
+        been read through: for segments sent in parallel, that is while Swift still stores some of them (a
+        caller that learns from it that the upload is not wanted raises, and the upload is rolled back);
+        otherwise at the end. ``progress`` gets the bytes sent, in this thread, each byte once; a call
+        with 0 is a heartbeat while the upload goes on.
 
         ``before_body`` runs once, in this thread, after the request has started and before the first byte
         of data is sent: Swift prepares the upload (auth, container, object servers) meanwhile, so a write
@@ -360,8 +369,9 @@ class SwiftClient:
                         "Uploading %s as an SLO of %d-byte segments, %d at once", target, segment, threads
                     )
                     etag, segments = self._put_slo_parallel(
-                        up, stream, read_at, segment, threads, content_type, headers
+                        up, stream, read_at, segment, threads, content_type, headers, read_all
                     )
+                    read_all = None
                 else:
                     with closing(cut_pieces(up, stream, remaining is not None, limit)) as pieces:
                         first = next(pieces)
@@ -377,6 +387,8 @@ class SwiftClient:
                             chained = itertools.chain([first], pieces)
                             etag, segments = self._put_slo(up, chained, content_type, headers)
             up.open_body()  # at the latest now (a body Swift never asked for, such as an empty one)
+            if read_all is not None:
+                read_all(up.sha256.hexdigest())
             if size is not None and size != up.size:
                 raise SwiftIntegrityError(f"{target}: announced {size} bytes, the source gave {up.size}")
             if sha256 is not None and sha256 != up.sha256.hexdigest():
@@ -476,17 +488,21 @@ class SwiftClient:
         threads: int,
         content_type: str | None,
         headers: dict[str, str],
+        read_all: Callable[[str], None] | None = None,
     ) -> tuple[str, int]:
         """An SLO whose segments go up ``threads`` at once, each PUT on a client of its own (one is not
         thread-safe); returns what `_put_slo` does.
 
-        This thread reads the source once, in order, feeding sha256, the size and the progress callback, and
-        takes each segment's MD5. The segment's PUT, in a segment thread, reads the same bytes again at their
-        offset (`Span`) and sends that MD5 as its ETag, so Swift refuses a segment whose bytes are not the
-        ones hashed (a file changed under the upload). Reading ahead waits while ``threads`` segments are in
-        flight, so memory is a chunk per thread whatever the size. Any failure here (a segment refused, the
-        progress callback raising, Ctrl-C) stops the segments in flight and waits for their threads, so that
-        the rollback (`_discard`) knows every segment that is stored or was cut short.
+        This thread reads the source once, in order, feeding sha256 and the size, and takes each segment's
+        MD5. The segment's PUT, in a segment thread, reads the same bytes again at their offset (`Span`) and
+        sends that MD5 as its ETag, so Swift refuses a segment whose bytes are not the ones hashed (a file
+        changed under the upload). Hashing holds no data, so it reads ahead of the segments being stored
+        (up to ``READ_AHEAD`` times ``threads`` segments): a file of that many segments is fingerprinted
+        early, and ``read_all`` gets its SHA-256 while its segments go up, not after. Memory stays at a
+        chunk per segment thread whatever the size. ``progress`` gets the bytes the segment threads have
+        sent, relayed in this thread as it reads and while it waits. Any failure here (a segment refused,
+        a callback raising, Ctrl-C) stops the segments in flight and waits for their threads, so that the
+        rollback (`_discard`) knows every segment that is stored or was cut short.
         """
         container = f"{up.container}_segments"
         self.ensure_container(container)
@@ -504,7 +520,7 @@ class SwiftClient:
                 etag = client.put_object(
                     container,
                     path,
-                    Span(read_at, offset, length, abort),
+                    Span(read_at, offset, length, abort, count_sent),
                     content_length=length,
                     etag=md5,
                     chunk_size=CHUNK,
@@ -522,10 +538,23 @@ class SwiftClient:
         sizes: list[int] = []
         futures: list[Future[str]] = []
         pending: set[Future[str]] = set()
+        sent = [0, 0]  # bytes the segment threads have sent, and those reported to ``progress``
+
+        def count_sent(n: int) -> None:
+            with up.lock:
+                sent[0] += n
+
+        def report() -> None:
+            """Hand ``progress`` what was sent since the last call (0: a heartbeat), in this thread."""
+            with up.lock:
+                new, sent[1] = sent[0] - sent[1], sent[0]
+            if up.progress is not None:
+                up.progress(new)
+
         offset = stream.tell()
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="datalake-segment")
         try:
-            up.open_body()  # before the first byte is read and reported to ``progress``
+            up.open_body()  # before the first byte is read
             while True:
                 md5, length = hashlib.md5(usedforsecurity=False), 0
                 while length < segment and (data := stream.read(min(CHUNK, segment - length))):
@@ -533,15 +562,14 @@ class SwiftClient:
                     up.sha256.update(data)
                     up.size += len(data)
                     length += len(data)
-                    if up.progress is not None:
-                        up.progress(len(data))
+                    report()
                 if length == 0 and futures:
                     break
                 if len(futures) == _MAX_SEGMENTS:
                     raise SwiftError(
                         f"{target_of(up.container, up.name)}: > {_MAX_SEGMENTS} segments; pass size="
                     )
-                pending = _await_segments_in_flight(pending, threads - 1)
+                pending = _await_segments_in_flight(pending, READ_AHEAD * threads - 1, report)
                 future = pool.submit(put, len(futures), offset, length, md5.hexdigest())
                 futures.append(future)
                 pending.add(future)
@@ -549,7 +577,10 @@ class SwiftClient:
                 offset += length
                 if length < segment:
                     break
-            _await_segments_in_flight(pending, 0)
+            if read_all is not None:
+                read_all(up.sha256.hexdigest())
+            _await_segments_in_flight(pending, 0, report)
+            report()
         except BaseException:
             abort.set()
             with interrupts_held():  # the rollback must know every segment that may exist
@@ -695,9 +726,12 @@ class SwiftClient:
         return self._paged(None, partial(self.get_conn().get_account, prefix=prefix), None, None)
 
 
-def _await_segments_in_flight(pending: set[Future[str]], most: int) -> set[Future[str]]:
-    """Wait while more than ``most`` of the segment PUTs in ``pending`` are still running (Swift is still
-    storing them); return those that are. The first that failed raises here, at once, not at the end.
+def _await_segments_in_flight(
+    pending: set[Future[str]], most: int, report: Callable[[], None]
+) -> set[Future[str]]:
+    """Wait while more than ``most`` of the segment PUTs in ``pending`` are still queued or running (Swift
+    is still storing them); return those that are. ``report`` is called at least every `HEARTBEAT`
+    seconds of waiting. The first that failed raises here, at once, not at the end.
 
     A Ctrl-C that lands while this waits lands while Swift stores segments: the fault tests recognise this
     frame by its name in the traceback.
@@ -708,4 +742,5 @@ def _await_segments_in_flight(pending: set[Future[str]], most: int) -> set[Futur
             future.result()  # raises the segment's failure
         if len(pending) <= most:
             return pending
-        wait(pending, return_when=FIRST_COMPLETED)
+        wait(pending, timeout=HEARTBEAT, return_when=FIRST_COMPLETED)
+        report()

@@ -170,19 +170,30 @@ class Span:
     before its body is complete, so Swift stores nothing of it."""
 
     def __init__(
-        self, read_at: Callable[[int, int], bytes], offset: int, length: int, abort: threading.Event
+        self,
+        read_at: Callable[[int, int], bytes],
+        offset: int,
+        length: int,
+        abort: threading.Event,
+        counted: Callable[[int], None] | None = None,
     ) -> None:
         self.read_at, self.offset, self.length, self.abort, self.sent = read_at, offset, length, abort, 0
+        self.counted, self.fed = counted, 0
 
     def reset(self, *_args: Any, **_kwargs: Any) -> None:
         self.sent = 0
 
     def read(self, size: int = -1) -> bytes:
+        """The next bytes of the segment; ``counted`` gets each byte once, the first time it is read (a
+        retry's second reading is not counted again)."""
         if self.abort.is_set():
             raise SwiftError("segment upload stopped: another segment failed or the upload was interrupted")
         size = self.length - self.sent if size < 0 else min(size, self.length - self.sent)
         data = self.read_at(self.offset + self.sent, size) if size > 0 else b""
         self.sent += len(data)
+        if self.counted is not None and self.sent > self.fed:
+            self.counted(self.sent - self.fed)
+            self.fed = self.sent
         return data
 
 

@@ -9,7 +9,7 @@ Swift and MongoDB share no transaction, so the pair is made atomic by a protocol
 and the object's first byte leaves only once that write is acknowledged, so Swift's own preparation of the
 upload hides the record write; an object can still never exist without its record. With dedupe the record
 carries its content's key from the start, except a large file's, which claims its key during the upload,
-once read for its SHA-256: `_Fingerprint`.)
+once the upload has read it through: `FINGERPRINT_ALONGSIDE`.)
 3. the record flips to ``committed`` in one guarded update: from then on readers and triggers see it.
 
 A failure rolls back what was done (the object first, then the record), so a crash at any instant leaves at
@@ -22,7 +22,6 @@ there yet, and its newer timestamp wins over the upload that lands after it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import threading
@@ -37,7 +36,6 @@ from pymongo.errors import PyMongoError
 from airflow_provider_datalake.hooks.connect import catalog_for, swift_for
 from airflow_provider_datalake.hooks.errors import DuplicateContent, SwiftError, UploadAborted
 from airflow_provider_datalake.hooks.swift_client import SwiftClient
-from airflow_provider_datalake.hooks.swift_upload import positional_reader
 from airflow_provider_datalake.ingest.errors import Cancelled, EmptySourceError, InsertError
 from airflow_provider_datalake.ingest.rules import (
     DEFAULT_CONTAINER,
@@ -56,8 +54,9 @@ DEFAULT_LEASE = dt.timedelta(minutes=10)
 LEASE_RENEW_EVERY = 30.0  # seconds between lease renewals during a long upload
 LEASE_MARGIN = dt.timedelta(seconds=30)  # clock skew allowed between a writer and a reconciler
 MAX_JOBS = 64  # the most inserts `insert_many` runs at once, and so the pending writes made at once
-#: A file at least this large is fingerprinted (its SHA-256, for dedupe) as it uploads, not before it
-#: (`_Fingerprint`): reading it twice in a row would hold its upload back for the first read.
+#: A file at least this large is fingerprinted (its SHA-256, for dedupe) by its upload's own read, not
+#: by a read before it, which would hold the upload back: its record claims its content once the upload
+#: has read it through, while its segments still go up (the hook's ``read_all``).
 FINGERPRINT_ALONGSIDE = 256 << 20
 
 
@@ -102,10 +101,9 @@ class _LeaseKeeper:
         user: Callable[[int], None] | None,
         size: int | None = None,
         cancel: threading.Event | None = None,
-        between: Callable[[], None] | None = None,
     ) -> None:
         self.catalog, self.record_id, self.lease, self.user = catalog, record_id, lease, user
-        self.cancel, self.between = cancel, between
+        self.cancel = cancel
         self.last = time.monotonic()
         self.sent, self.size = 0, size
 
@@ -118,64 +116,10 @@ class _LeaseKeeper:
             failpoint("body_read")  # the last bytes are read; Swift is about to store them
         if self.user:
             self.user(n)
-        if self.between is not None:
-            self.between()
         if time.monotonic() - self.last > LEASE_RENEW_EVERY:
             self.last = time.monotonic()
             if not self.catalog.renew_lease(self.record_id, utcnow() + self.lease):
                 raise InsertError(f"record {self.record_id}: lease lost during upload (taken by reconcile)")
-
-
-class _Fingerprint:
-    """The SHA-256 of a large file, read in a thread of its own while the file uploads.
-
-    Dedupe needs the fingerprint; reading a large file once for it before the upload (as a small one is)
-    would delay the upload by that whole read. So the pending record is written without its dedupe key,
-    the upload starts, and once the fingerprint is known the record claims its content
-    (`Catalog.claim_content`): a copy already stored stops the upload there and rolls it back, and the
-    insert returns the stored record, as one fingerprinted first does. The upload computes its own SHA-256
-    of the bytes it sends; the two must agree, so a file changed in between is refused."""
-
-    CHUNK = 1 << 20
-
-    def __init__(self, read_at: Callable[[int, int], bytes]) -> None:
-        self._read_at = read_at
-        self._stopped = threading.Event()
-        self._future: Future[str] = Future()
-        self._thread = threading.Thread(target=self._run, name="datalake-fingerprint", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def start(cls, prepared: Prepared) -> _Fingerprint | None:
-        """A fingerprint under way for a file the insert did not hash first; None for any other source."""
-        if prepared.sha256 is not None or isinstance(prepared.stream, bytes):
-            return None
-        read_at = positional_reader(prepared.stream)
-        return cls(read_at) if read_at is not None else None
-
-    def _run(self) -> None:
-        digest, offset = hashlib.sha256(), 0
-        try:
-            while not self._stopped.is_set() and (data := self._read_at(offset, self.CHUNK)):
-                digest.update(data)
-                offset += len(data)
-            if self._stopped.is_set():
-                raise Cancelled("fingerprint stopped: the insert ended")
-        except BaseException as exc:  # the insert reads it from the future, whatever happened
-            self._future.set_exception(exc)
-        else:
-            self._future.set_result(digest.hexdigest())
-
-    def done(self) -> bool:
-        return self._future.done()
-
-    def result(self) -> str:
-        return self._future.result()
-
-    def stop(self) -> None:
-        """Stop reading, and wait for the thread's last read: the file is closed after this."""
-        self._stopped.set()
-        self._thread.join()
 
 
 def _duplicate_in(exc: BaseException) -> DuplicateContent | None:
@@ -337,15 +281,15 @@ def _insert(
     # The pending record is written in a thread while the PUT request starts; the object's first byte
     # waits for that write to be acknowledged (see the module docstring).
     claim: Future[dict[str, Any] | None] | None = None
-    fingerprint = _Fingerprint.start(prepared) if dedupe and key is None else None
 
-    def content_claimed() -> None:
-        """Between two chunks of the upload: once the fingerprint is known, the record claims its content
-        (DuplicateContent, which stops the upload, when another record holds it)."""
+    def content_claimed(sha256: str) -> None:
+        """The upload has read the whole source (a large file: while its segments still go up): a record
+        written without its dedupe key claims its content now; DuplicateContent, which stops the upload,
+        when another record holds it."""
         nonlocal key
-        if fingerprint is not None and key is None and fingerprint.done():
-            claimed = dedupe_key(fmt, fingerprint.result())
-            catalog.claim_content(record_id, claimed, fingerprint.result())
+        if dedupe and key is None:
+            claimed = dedupe_key(fmt, sha256)
+            catalog.claim_content(record_id, claimed, sha256)
             key = claimed
 
     def record_written() -> None:
@@ -373,10 +317,9 @@ def _insert(
             metadata={"record-id": record_id, "format": fmt or ""},
             size=prepared.size,
             sha256=prepared.sha256,
-            progress=_LeaseKeeper(
-                catalog, record_id, lease, progress, prepared.size, cancel, content_claimed
-            ),
+            progress=_LeaseKeeper(catalog, record_id, lease, progress, prepared.size, cancel),
             before_body=record_written,
+            read_all=content_claimed,
         )
         if result.size == 0:
             raise EmptySourceError("empty stream (nothing to store)")
@@ -386,17 +329,9 @@ def _insert(
             )
         if prepared.sha256 is not None and result.sha256 != prepared.sha256:
             raise InsertError(f"{prepared.original_name}: content changed during upload (SHA-256 differs)")
-        if fingerprint is not None:
-            if fingerprint.result() != result.sha256:
-                raise InsertError(
-                    f"{prepared.original_name}: content changed during upload (SHA-256 differs)"
-                )
-            content_claimed()  # the upload outran the fingerprint: claim the content now
         failpoint("after_upload")
         _check(cancel)  # the last moment a cancel rolls back; from the commit on, the insert stands
     except BaseException as exc:
-        if fingerprint is not None:
-            fingerprint.stop()
         with interrupts_held():  # a second Ctrl-C waits for the rollback, so "rolled back" stays true
             failpoint("rollback")
             if claim is None:  # interrupted before the record was handed to the writer: nothing stored
@@ -437,7 +372,7 @@ def _insert(
         "segments": result.segments,
         "lease_until": None,
     }
-    if dedupe:  # claimed already (the same value), or only now (it may collide: DuplicateContent below)
+    if dedupe:  # claimed already (the same value), or only now (a stream: it may collide, see below)
         commit["dedupe_key"] = key or dedupe_key(fmt, result.sha256)
     # Inside our own lease nobody else may touch the record (reconcile waits for it to expire), so the
     # commit needs no lock; near the end of the lease it takes one like any other writer.

@@ -170,22 +170,20 @@ def test_segment_clients_are_kept_for_the_next_large_object(container: str) -> N
 
 @pytest.mark.stack
 def test_a_segment_swift_refuses_rolls_back_everything(container: str, tmp_path: Path) -> None:
-    """The file changes under the upload once its first segment was hashed: Swift refuses that segment
-    (its bytes no longer match the MD5 sent as its ETag), and every segment already stored is deleted."""
-    hook = SwiftHook(slo_threshold=MIB, segment_size=MIB, segment_threads=4)
+    """The file changes under the upload once it was hashed through: Swift refuses the last segment, whose
+    PUT was still queued (its bytes no longer match the MD5 sent as its ETag), and every segment already
+    stored is deleted."""
+    hook = SwiftHook(slo_threshold=MIB, segment_size=MIB, segment_threads=2)
     path = tmp_path / "changing.bin"
-    write_blob(path, 8 * MIB, seed=32)
-    read = 0
+    write_blob(path, 16 * MIB, seed=32)
 
-    def change_the_first_segment(n: int) -> None:
-        nonlocal read
-        read += n
-        if read == MIB:  # segment 0 is hashed, its PUT not started yet
-            with path.open("r+b") as fh:
-                fh.write(b"\0" * 4096)
+    def change_the_last_segment(_sha256: str) -> None:  # hashed; 2 segments stored at once, 4 ahead at most
+        with path.open("r+b") as fh:
+            fh.seek(15 * MIB)
+            fh.write(b"\0" * 4096)
 
-    with pytest.raises(SwiftError, match="00000000"):
-        hook.put_object(container, "raw/changing.bin", path, progress=change_the_first_segment)
+    with pytest.raises(SwiftError, match="00000015"):
+        hook.put_object(container, "raw/changing.bin", path, read_all=change_the_last_segment)
     assert _everything(hook, container) == []
 
 
