@@ -146,7 +146,11 @@ def the_cli() -> click.Group:
     """The `datalake` group, wherever the package defines it (a module or a package of modules)."""
     from airflow_provider_datalake import cli
 
-    groups = {id(v): v for v in vars(cli).values() if isinstance(v, click.Group) and "insert" in v.commands}
+    groups = {
+        id(v): v
+        for v in vars(cli).values()
+        if isinstance(v, click.Group) and "insert" in v.list_commands(click.Context(v))
+    }
     [group] = groups.values()
     return group
 
@@ -165,7 +169,7 @@ def test_every_datalake_command_and_option_shown_exists() -> None:
             options = {o for p in root.params for o in (*p.opts, *p.secondary_opts)}
             for word in words[1:]:
                 if isinstance(command, click.Group) and re.fullmatch(r"[a-z]+", word):
-                    sub = command.commands.get(word)
+                    sub = command.get_command(click.Context(command), word)  # loaded when named
                     if sub is None:
                         problems.append(f"{page}: `{part}`: no command {' '.join(names)} {word}")
                         break
