@@ -742,5 +742,8 @@ def _await_segments_in_flight(
             future.result()  # raises the segment's failure
         if len(pending) <= most:
             return pending
-        wait(pending, timeout=HEARTBEAT, return_when=FIRST_COMPLETED)
+        # Ctrl-C is taken between two waits, here, never inside one: a KeyboardInterrupt raised while `wait`
+        # takes the futures' locks can leave one taken, and its segment thread then never ends.
+        with interrupts_held():
+            wait(pending, timeout=HEARTBEAT, return_when=FIRST_COMPLETED)
         report()

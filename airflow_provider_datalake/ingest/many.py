@@ -31,6 +31,7 @@ from airflow_provider_datalake.interrupts import interrupts_held
 
 DEFAULT_JOBS = 10  # as `swift upload`'s object threads: small files are latency-bound, not CPU-bound
 WINDOW = 4  # outcomes waiting for an earlier one, per job: bounds what a slow first file holds back
+WAIT_STEP = 0.1  # seconds the main thread waits for the inserts at a time: how late a Ctrl-C may be taken
 
 
 def check_jobs(jobs: int) -> int:
@@ -104,7 +105,10 @@ def run_parallel(
                 break
             running = [f for f in futures.values() if not f.done()]
             if running:
-                wait(running, return_when=FIRST_COMPLETED)
+                # Ctrl-C is taken between two waits, never inside one: a KeyboardInterrupt raised while
+                # `wait` takes the futures' locks can leave one taken, and its insert then never ends.
+                with interrupts_held():
+                    wait(running, timeout=WAIT_STEP, return_when=FIRST_COMPLETED)
     except KeyboardInterrupt:
         run.interrupted = True
         cancel.set()
