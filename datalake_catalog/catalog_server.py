@@ -2,17 +2,20 @@
 
 Swift's proxy serves every request from one eventlet hub; pymongo's blocking calls and background threads
 would stall it. So the middleware asks a child process, this one, over a Unix socket: one JSON line per
-request (``{"op": ..., "args": {...}}``), one JSON line per answer, values in MongoDB extended JSON (dates
-included). Each connection is served in a thread of its own, through one `Catalog` (pymongo pools).
-The child exits when its parent does.
+request (``{"op": ..., "args": {...}}``), one JSON line per answer (dates as ``{"$date": "<ISO 8601>"}``).
+Each connection carries any number of requests, one after the other, and is served by a thread of its own,
+through one `Catalog` (pymongo pools). The child exits when its parent does.
 
-`RemoteCatalog` is the parent's side: the few `Catalog` methods the middleware calls, each one short
-connection (green under eventlet, since the proxy patches ``socket``).
+`RemoteCatalog` is the parent's side: the few `Catalog` methods the middleware calls, over connections it
+keeps open and reuses (green under eventlet, since the proxy patches ``socket``). Answers are short: a
+write says whether it happened, not the record it wrote.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import socket
 import socketserver
@@ -34,16 +37,26 @@ ERRORS: dict[str, type[Exception]] = {
 }
 
 
-def encode(value: Any) -> bytes:
-    from bson import json_util
+def _tagged(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"the catalog's helper cannot send a {type(value).__name__}")
 
-    return (json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS) + "\n").encode()
+
+def _untagged(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$date" in obj:
+        when = dt.datetime.fromisoformat(obj["$date"])
+        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return obj
+
+
+def encode(value: Any) -> bytes:
+    """One line of the protocol: JSON, datetimes tagged (the records hold no other non-JSON type)."""
+    return (json.dumps(value, default=_tagged, separators=(",", ":")) + "\n").encode()
 
 
 def decode(line: bytes) -> Any:
-    from bson import json_util
-
-    return json_util.loads(line.decode())
+    return json.loads(line, object_hook=_untagged)
 
 
 def _statuses(value: Any) -> Any:
@@ -53,7 +66,8 @@ def _statuses(value: Any) -> Any:
 def serve_one(catalog: Catalog, request: dict[str, Any]) -> Any:
     op, args = request["op"], request.get("args", {})
     if op == "insert_pending":
-        return catalog.insert_pending(args["record"])
+        catalog.insert_pending(args["record"])
+        return True
     if op == "transition":
         return catalog.transition(
             args["record_id"],
@@ -62,7 +76,7 @@ def serve_one(catalog: Catalog, request: dict[str, Any]) -> Any:
             set_fields=args.get("set_fields"),
         )
     if op == "replace_exclusive":
-        return catalog.replace_exclusive(args["record"], Status(args["expected"]))
+        return catalog.replace_exclusive(args["record"], Status(args["expected"])) is not None
     if op == "delete_record":
         return catalog.delete_record(args["record_id"], _statuses(args["expected"]))
     if op == "find_one":
@@ -82,12 +96,12 @@ def serve(path: str, uri: str, database: str, parent: int) -> None:
 
     class Handler(socketserver.StreamRequestHandler):
         def handle(self) -> None:
-            line = self.rfile.readline()
-            try:
-                answer = {"ok": True, "result": serve_one(catalog, decode(line))}
-            except Exception as exc:
-                answer = {"ok": False, "error": type(exc).__name__, "message": str(exc)[:2000]}
-            self.wfile.write(encode(answer))
+            for line in self.rfile:  # until the parent closes the connection
+                try:
+                    answer = {"ok": True, "result": serve_one(catalog, decode(line))}
+                except Exception as exc:
+                    answer = {"ok": False, "error": type(exc).__name__, "message": str(exc)[:2000]}
+                self.wfile.write(encode(answer))
 
     class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         daemon_threads = True
@@ -118,6 +132,8 @@ class RemoteCatalog:
         self.path = str(Path(tempfile.gettempdir()) / f"datalake-catalog-{os.getpid()}-{id(self):x}.sock")
         self._child: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        #: open connections to the child, free for the next call (one call uses one at a time)
+        self._idle: list[socket.socket] = []
 
     def _start(self) -> None:
         with self._lock:
@@ -136,6 +152,10 @@ class RemoteCatalog:
                 "--parent",
                 str(os.getpid()),
             ]
+            for conn in self._idle:  # to a child that is gone
+                conn.close()
+            self._idle.clear()
+            Path(self.path).unlink(missing_ok=True)  # a killed child's: ready is when the new one binds
             self._child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 30
             while not os.path.exists(self.path):
@@ -146,9 +166,8 @@ class RemoteCatalog:
     def call(self, op: str, **args: Any) -> Any:
         if self._child is None or self._child.poll() is not None:
             self._start()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(self.timeout)
-            conn.connect(self.path)
+        conn = self._idle.pop() if self._idle else self._connect()
+        try:
             conn.sendall(encode({"op": op, "args": args}))
             data = b""
             while not data.endswith(b"\n"):
@@ -156,6 +175,10 @@ class RemoteCatalog:
                 if not chunk:
                     raise CatalogError("the catalog's helper process hung up")
                 data += chunk
+        except BaseException:
+            conn.close()  # half a conversation: this connection is no use to the next call
+            raise
+        self._idle.append(conn)
         answer = decode(data)
         if answer["ok"]:
             return answer["result"]
@@ -164,8 +187,19 @@ class RemoteCatalog:
             raise DuplicateContent(answer["message"], None)
         raise error(f"{answer['error']}: {answer['message']}")
 
-    def insert_pending(self, record: dict[str, Any]) -> Any:
-        return self.call("insert_pending", record=record)
+    def _connect(self) -> socket.socket:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.settimeout(self.timeout)
+            conn.connect(self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def insert_pending(self, record: dict[str, Any]) -> None:
+        """Write ``record`` as pending (`Catalog.insert_pending`); DuplicateContent when its key is taken."""
+        self.call("insert_pending", record=record)
 
     def transition(
         self, record_id: str, expected: Any, new: Status, *, set_fields: dict[str, Any] | None = None
@@ -175,8 +209,9 @@ class RemoteCatalog:
             "transition", record_id=record_id, expected=wanted, new=new.value, set_fields=set_fields
         )
 
-    def replace_exclusive(self, record: dict[str, Any], expected: Status) -> Any:
-        return self.call("replace_exclusive", record=record, expected=expected.value)
+    def replace_exclusive(self, record: dict[str, Any], expected: Status) -> bool:
+        """`Catalog.replace_exclusive`: whether the record was still in ``expected`` and is now ``record``."""
+        return bool(self.call("replace_exclusive", record=record, expected=expected.value))
 
     def delete_record(self, record_id: str, expected: Status) -> Any:
         return self.call("delete_record", record_id=record_id, expected=expected.value)

@@ -317,7 +317,7 @@ class CatalogMiddleware:
                 },
                 Status.PENDING,
             )
-            if done is None:
+            if not done:
                 raise RuntimeError(f"record {record['_id']} was no longer pending at its commit")
         except Exception as exc:
             # The object is stored: its pending record stays, and reconcile commits it after its lease.
