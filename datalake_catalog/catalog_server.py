@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,9 @@ def serve(path: str, uri: str, database: str, parent: int) -> None:
 
     class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         daemon_threads = True
+        # A proxy's burst of first requests connects at once: a Unix socket refuses (EAGAIN) past its
+        # backlog, which socketserver sets to 5.
+        request_queue_size = 128
 
     Path(path).unlink(missing_ok=True)
     server = Server(path, Handler)
@@ -134,11 +138,14 @@ class RemoteCatalog:
         self._lock = threading.Lock()
         #: open connections to the child, free for the next call (one call uses one at a time)
         self._idle: list[socket.socket] = []
+        #: the child listens (its socket is bound): calls that come while it starts wait for it
+        self._listening = False
 
     def _start(self) -> None:
         with self._lock:
-            if self._child is not None and self._child.poll() is None:
+            if self._child is not None and self._child.poll() is None and self._listening:
                 return
+            self._listening = False
             cmd = [
                 sys.executable,
                 "-m",
@@ -158,13 +165,19 @@ class RemoteCatalog:
             Path(self.path).unlink(missing_ok=True)  # a killed child's: ready is when the new one binds
             self._child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 30
-            while not os.path.exists(self.path):
-                if self._child.poll() is not None or time.monotonic() > deadline:
-                    raise CatalogError("the catalog's helper process did not start")
-                pause(0.05)
+            while True:  # listening is when a connection is taken (a bound socket may not listen yet)
+                try:
+                    self._idle.append(self._connect())
+                    break
+                except OSError:
+                    if self._child.poll() is not None or time.monotonic() > deadline:
+                        self._child.kill()
+                        raise CatalogError("the catalog's helper process did not start") from None
+                    pause(0.05)
+            self._listening = True
 
     def call(self, op: str, **args: Any) -> Any:
-        if self._child is None or self._child.poll() is not None:
+        if self._child is None or not self._listening or self._child.poll() is not None:
             self._start()
         conn = self._idle.pop() if self._idle else self._connect()
         try:
@@ -227,6 +240,16 @@ def pause(seconds: float) -> None:
         green.sleep(seconds)
     else:
         time.sleep(seconds)
+
+
+def spawn(work: Callable[..., Any], *args: Any) -> None:
+    """Run ``work(*args)`` beside the caller, who does not wait for it: a green thread in an eventlet hub
+    (Swift's proxy), else a daemon thread."""
+    green = sys.modules.get("eventlet")
+    if green is not None:
+        green.spawn_n(work, *args)
+    else:
+        threading.Thread(target=work, args=args, daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,9 +5,11 @@ An object PUT into a watched container goes through the same two-phase write as 
 pending record with a lease is written *before* the request goes down the pipeline; the body's SHA-256 and
 size are counted as it streams through; after Swift's 2xx the record is committed with them, the ETag, the
 content type and the ``X-Object-Meta-*`` headers (as ``other_data``); on any failure it is removed. A
-large object's manifest (SLO, which S3 multipart uploads complete into, or DLO) is read back through its
-segments to hash its content; segments themselves are never catalogued. A DELETE marks the record deleted
-(refused while a run processes the object; a pending write's own rollback goes through untouched).
+large object's manifest (SLO, which S3 multipart uploads complete into, or DLO) is answered as soon as Swift
+has stored it; its content is then read back through its segments and hashed, and its record committed
+(pending, so invisible to readers, until then). Segments themselves are never catalogued. A DELETE marks
+the record deleted (refused while a run processes the object; a pending write's own rollback goes through
+untouched).
 
 The format is the ``X-Object-Meta-Datalake-Format`` header (S3: ``x-amz-meta-datalake-format``); without
 one the object is committed unformatted and the unknown-formats DAG matches or infers it. Account and
@@ -43,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from datalake_catalog.catalog import Status, new_record
-from datalake_catalog.catalog_server import RemoteCatalog, pause
+from datalake_catalog.catalog_server import RemoteCatalog, pause, spawn
 from datalake_catalog.errors import InvalidTransition
 
 log = logging.getLogger("datalake_catalog")
@@ -98,6 +100,10 @@ def object_metadata(env: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
             continue
         other[name.replace(".", "_").replace("$", "_")] = value
     return fmt, other
+
+
+class Missing(OSError):
+    """A subrequest's object or container is not there (404)."""
 
 
 class HashingInput:
@@ -295,16 +301,23 @@ class CatalogMiddleware:
             self._roll_back(record["_id"])
             start_response(status, headers)
             return out
+        etag = dict((k.lower(), v) for k, v in headers).get("etag", "").strip('"') or None
+        if slo or dlo:
+            # Its content is in the segments: read back after the answer, the record pending until then.
+            manifest = bytes(body.kept or b"") if slo else env["HTTP_X_OBJECT_MANIFEST"]
+            spawn(self._commit_large, env, account, record, "slo" if slo else "dlo", manifest, etag)
+        else:
+            self._commit(record, body.size, body.sha256.hexdigest(), etag, None)
+        start_response(status, headers)
+        return out
+
+    def _commit(
+        self, record: dict[str, Any], size: int, sha256: str, etag: str | None, segments: str | None
+    ) -> bool:
+        """Phase 2. Within its lease the record is this request's alone (reconcile waits for the lease): the
+        commit is a write of the whole record by its id, as insert_datalake() commits. On failure the
+        object is stored all the same: its pending record stays, and reconcile commits it after its lease."""
         try:
-            if slo:
-                size, sha256 = self._read_slo(env, account, bytes(body.kept or b""))
-            elif dlo:
-                size, sha256 = self._read_dlo(env, account, env["HTTP_X_OBJECT_MANIFEST"])
-            else:
-                size, sha256 = body.size, body.sha256.hexdigest()
-            etag = dict((k.lower(), v) for k, v in headers).get("etag", "").strip('"') or None
-            # Within its lease the record is this request's alone (reconcile waits for the lease): the
-            # commit is a write of the whole record by its id, as insert_datalake() commits.
             done = self.catalog().replace_exclusive(
                 {
                     **record,
@@ -312,7 +325,7 @@ class CatalogMiddleware:
                     "size": size,
                     "sha256": sha256,
                     "etag": etag,
-                    "segments": "slo" if slo else "dlo" if dlo else None,
+                    "segments": segments,
                     "lease_until": None,
                 },
                 Status.PENDING,
@@ -320,15 +333,59 @@ class CatalogMiddleware:
             if not done:
                 raise RuntimeError(f"record {record['_id']} was no longer pending at its commit")
         except Exception as exc:
-            # The object is stored: its pending record stays, and reconcile commits it after its lease.
             log.error(
                 "datalake_catalog: %s/%s stored, commit failed (reconcile settles it): %s",
-                container,
-                name,
+                record["swift_container"],
+                record["swift_object_id"],
                 exc,
             )
-        start_response(status, headers)
-        return out
+            return False
+        return True
+
+    def _commit_large(
+        self,
+        env: dict[str, Any],
+        account: str,
+        record: dict[str, Any],
+        kind: str,
+        manifest: Any,
+        etag: str | None,
+    ) -> None:
+        """Read a large object back through its segments (SLO or DLO manifest), then commit its record with
+        the content's size and SHA-256. It runs after the client has Swift's answer: reading the content
+        again costs as much as writing it did, and the writer need not wait for it. Until then the record
+        is pending (no reader sees the object); a read that keeps failing leaves it to reconcile after its
+        lease, and an object deleted meanwhile takes its record with it."""
+        name = record["swift_object_id"]
+        where = str_to_wsgi(f"/v1/{account}/{record['swift_container']}/{name}")
+        for attempt in range(3):
+            try:
+                if kind == "slo":
+                    size, sha256 = self._read_slo(env, account, manifest)
+                else:
+                    size, sha256 = self._read_dlo(env, account, manifest)
+            except Exception as exc:
+                if isinstance(exc, Missing) and self._gone(env, where):
+                    self._roll_back(record["_id"])  # deleted meanwhile: nothing to catalogue
+                    return
+                log.error("datalake_catalog: reading %s back failed (try %d): %s", name, attempt + 1, exc)
+                pause(2**attempt)
+                continue
+            if self._commit(record, size, sha256, etag, kind) and self._gone(env, where):
+                # A DELETE that came while the record was pending went through untouched: the object it
+                # removed must not stay catalogued. (One that comes after the commit marks it itself.)
+                self._mark_deleted(record["_id"], record["swift_container"], name)
+            return
+        log.error("datalake_catalog: %s left pending: reconcile settles it after its lease", name)
+
+    def _gone(self, env: dict[str, Any], path: str) -> bool:
+        try:
+            self._subrequest(env, path, lambda data: None, query="multipart-manifest=get", newest=True)
+        except Missing:
+            return True
+        except OSError:
+            return False
+        return False
 
     def _roll_back(self, record_id: str) -> None:
         try:
@@ -340,8 +397,7 @@ class CatalogMiddleware:
         self, env: dict[str, Any], start_response: StartResponse, container: str, name: str
     ) -> Iterable[bytes]:
         try:
-            catalog = self.catalog()
-            rec = catalog.find_one({"swift_container": container, "swift_object_id": name})
+            rec = self.catalog().find_one({"swift_container": container, "swift_object_id": name})
         except Exception as exc:
             if self.fail_open:
                 return self.app(env, start_response)  # type: ignore[no-any-return]
@@ -357,31 +413,42 @@ class CatalogMiddleware:
             )
         if rec is not None and rec.get("status") in (Status.PENDING.value, Status.RECONCILING.value):
             # The object of a write still in flight (or being settled): whoever holds its record is
-            # rolling it back (an insert's rollback, reconcile), and the record is theirs to remove.
-            return self.app(env, start_response)  # type: ignore[no-any-return]
+            # rolling it back (an insert's rollback, reconcile), and the record is theirs to remove. A
+            # write that commits meanwhile (a large object read back after its answer) loses its object
+            # here: once the object is deleted, a record found committed is marked deleted. (A commit
+            # that comes later sees the object gone and marks it itself: `_commit_large`.)
+            status, headers, out = self._down(env)
+            if status.startswith("2") or status.startswith("404"):
+                try:
+                    now = self.catalog().find_one({"_id": rec["_id"]}, {"status": 1})
+                except Exception as exc:
+                    log.error(
+                        "datalake_catalog: %s/%s deleted, record not read again: %s", container, name, exc
+                    )
+                    now = None
+                if now is not None and now.get("status") == Status.COMMITTED.value:
+                    self._mark_deleted(rec["_id"], container, name)
+            start_response(status, headers)
+            return out
         status, headers, out = self._down(env)
         if rec is not None and (status.startswith("2") or status.startswith("404")):
-            try:
-                catalog.transition(
-                    rec["_id"],
-                    [Status.COMMITTED, Status.PROCESSED, Status.FAILED],
-                    Status.DELETED,
-                    # The name is free again for a new object: the record keeps it as deleted_object_id.
-                    set_fields={
-                        "deleted_object_id": name,
-                        "swift_object_id": f".deleted/{rec['_id']}/{name}",
-                    },
-                )
-            except (InvalidTransition, Exception) as exc:
-                log.error(
-                    "datalake_catalog: %s/%s deleted, record %s not marked: %s",
-                    container,
-                    name,
-                    rec["_id"],
-                    exc,
-                )
+            self._mark_deleted(rec["_id"], container, name)
         start_response(status, headers)
         return out
+
+    def _mark_deleted(self, record_id: str, container: str, name: str) -> None:
+        try:
+            self.catalog().transition(
+                record_id,
+                [Status.COMMITTED, Status.PROCESSED, Status.FAILED],
+                Status.DELETED,
+                # The name is free again for a new object: the record keeps it as deleted_object_id.
+                set_fields={"deleted_object_id": name, "swift_object_id": f".deleted/{record_id}/{name}"},
+            )
+        except (InvalidTransition, Exception) as exc:
+            log.error(
+                "datalake_catalog: %s/%s deleted, record %s not marked: %s", container, name, record_id, exc
+            )
 
     # -- reading a large object back --------------------------------------------------------------------
 
@@ -396,7 +463,8 @@ class CatalogMiddleware:
         newest: bool = False,
     ) -> int:
         """GET ``path`` through the rest of the pipeline as the request's own (pre-authorised) subrequest,
-        each chunk handed to ``sink`` as it comes; the bytes read. Raises OSError unless Swift says 2xx."""
+        each chunk handed to ``sink`` as it comes; the bytes read. Raises Missing on 404, OSError on any
+        other answer but 2xx."""
         from swift.common.wsgi import make_pre_authed_env
 
         sub = make_pre_authed_env(env, "GET", path, swift_source=SOURCE, query_string=query)
@@ -422,8 +490,11 @@ class CatalogMiddleware:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        if not captured.get("status", "").startswith("2"):
-            raise OSError(f"{wsgi_to_str(path)}: {captured.get('status')}")
+        status = captured.get("status", "")
+        if status.startswith("404"):
+            raise Missing(f"{wsgi_to_str(path)}: {status}")
+        if not status.startswith("2"):
+            raise OSError(f"{wsgi_to_str(path)}: {status}")
         return size
 
     def _listing(self, env: dict[str, Any], path: str, query: str) -> bytes:

@@ -80,3 +80,12 @@ def test_remote_writes_reuse_one_connection_and_outlive_a_helper_restart(remote:
     remote.insert_pending(second)
     assert remote._idle and remote._idle[0] is not connection
     assert remote.find_one({"_id": second["_id"]})["status"] == "pending"
+
+
+def test_calls_that_come_while_the_helper_starts_wait_for_it(remote: RemoteCatalog) -> None:
+    """The proxy's first requests arrive together: none may find the helper's socket not there yet."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(10) as pool:
+        found = list(pool.map(lambda i: remote.find_one({"_id": f"none-{i}"}), range(10)))
+    assert found == [None] * 10

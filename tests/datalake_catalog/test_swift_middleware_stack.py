@@ -64,6 +64,17 @@ def record_of(container: str, name: str) -> dict[str, Any]:
     return found[0]
 
 
+def committed_record_of(container: str, name: str, timeout: float = 60) -> dict[str, Any]:
+    """A large object's record, once committed: the middleware reads its content back after Swift's
+    answer, the record pending until then."""
+    from tests.factory.conftest import wait_for
+
+    wait_for(
+        f"{container}/{name} committed", lambda: record_of(container, name)["status"] != "pending", timeout
+    )
+    return record_of(container, name)
+
+
 def test_swift_upload_plain_slo_and_dlo(container: str, tmp_path: Path) -> None:
     small = random_file(tmp_path, "small.bin", 10_000)
     big = random_file(tmp_path, "big.bin", 3_500_000)
@@ -82,7 +93,7 @@ def test_swift_upload_plain_slo_and_dlo(container: str, tmp_path: Path) -> None:
     assert rec["format"] is None and rec["swift_account"] == "AUTH_test"
     assert [h["status"] for h in rec["history"]] == ["pending", "committed"]
     for name, kind in (("slo.bin", "slo"), ("dlo.bin", "dlo")):
-        rec = record_of(container, name)
+        rec = committed_record_of(container, name)
         assert rec["status"] == "committed" and rec["segments"] == kind
         assert (rec["size"], rec["sha256"]) == (3_500_000, sha256_of(big))
     from airflow_provider_datalake.hooks.catalog import CatalogHook
@@ -126,6 +137,44 @@ def test_put_delete_overwrite_and_forged_fields(container: str, auth: tuple[str,
     # the name is free again: a new object, a new record
     assert httpx.put(f"{url}/{container}/a.csv", headers=h, content=b"new").status_code == 201
     assert record_of(container, "a.csv")["sha256"] == hashlib.sha256(b"new").hexdigest()
+
+
+def test_a_large_object_deleted_as_it_is_read_back_leaves_no_record(
+    container: str, auth: tuple[str, str]
+) -> None:
+    """A static large object is answered before its content is read back: deleted at once, whichever of
+    the read-back and the DELETE comes first, its record ends deleted or gone, never pending."""
+    import json
+
+    url, token = auth
+    h = {"X-Auth-Token": token}
+    segments = f"{container}_segments"
+    for cont in (container, segments):
+        httpx.put(f"{url}/{cont}", headers=h)
+    manifest = []
+    for i in range(8):
+        part = os.urandom(1 << 20)
+        assert httpx.put(f"{url}/{segments}/big/{i:03d}", headers=h, content=part).status_code == 201
+        manifest.append({"path": f"/{segments}/big/{i:03d}", "etag": hashlib.md5(part).hexdigest()})  # noqa: S324
+    put = httpx.put(
+        f"{url}/{container}/big.bin",
+        headers=h,
+        params={"multipart-manifest": "put"},
+        content=json.dumps(manifest).encode(),
+    )
+    assert put.status_code == 201, put.text
+    # (the middleware finds a DELETE's record by name: on FerretDB a read of the whole catalog)
+    assert httpx.delete(f"{url}/{container}/big.bin", headers=h, timeout=120).status_code == 204
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from tests.factory.conftest import wait_for
+
+    catalog = CatalogHook()
+
+    def settled() -> bool:
+        states = [r["status"] for r in catalog.raw_objects.find({"swift_container": container})]
+        return states in ([], ["deleted"])
+
+    wait_for("the record deleted or gone", settled, 60)
 
 
 def test_a_client_that_hangs_up_leaves_nothing(container: str, auth: tuple[str, str]) -> None:
@@ -192,7 +241,7 @@ def test_s3_put_object_and_a_100_mb_multipart_upload(container: str, tmp_path: P
     big = random_file(tmp_path, "big.bin", 100_000_000)
     config = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=16 << 20, max_concurrency=4)
     s3.upload_file(str(big), container, "big.bin", Config=config)
-    rec = record_of(container, "big.bin")
+    rec = committed_record_of(container, "big.bin")
     assert rec["status"] == "committed" and rec["segments"] == "slo"
     assert (rec["size"], rec["sha256"]) == (100_000_000, sha256_of(big))
     from airflow_provider_datalake.hooks.catalog import CatalogHook
