@@ -595,6 +595,10 @@ class Catalog:
         return self.raw_objects.count_documents(filters)
 
 
+#: ``ingest`` of the records the Swift middleware writes: their object, once in Swift, is the whole upload
+#: (Swift shows an object only when its PUT completed), though it carries no SHA-256 of its own
+MIDDLEWARE_INGEST = "swift-middleware"
+
 # --------------------------------------------------------------------------- a new record
 
 

@@ -44,7 +44,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from datalake_catalog.catalog import Status, new_record
+from datalake_catalog.catalog import MIDDLEWARE_INGEST, Status, new_record
 from datalake_catalog.catalog_server import RemoteCatalog, pause, spawn
 from datalake_catalog.errors import InvalidTransition
 
@@ -263,7 +263,7 @@ class CatalogMiddleware:
                 "application": "swift",
                 "data_processing": "default",
                 "processed_data_area_service": [],
-                "ingest": "swift-middleware",
+                "ingest": MIDDLEWARE_INGEST,
             },
         )
         try:

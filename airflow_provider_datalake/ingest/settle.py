@@ -5,19 +5,22 @@ content) settle records, and both an insert's rollback and a settled record dele
 sit below both. A record is claimed first (one guarded update, so two settlers never both act), then
 rolled forward when its object is in Swift, complete and matching the record (size, SHA-256 and record id
 from the object's metadata), else rolled back: the object (and any SLO segments) deleted first, then the
-record.
+record. A record of the Swift middleware names an object that any client wrote and was told was stored:
+when that object is there it is complete (Swift shows none before its PUT ends), so it is read back for its
+size and SHA-256 and rolled forward, never deleted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_datalake.hooks.errors import DuplicateContent, SwiftNotFound
 from airflow_provider_datalake.hooks.swift_client import SwiftClient
-from datalake_catalog.catalog import Catalog, Status, dedupe_key, utcnow
+from datalake_catalog.catalog import MIDDLEWARE_INGEST, Catalog, Status, dedupe_key, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +89,29 @@ def _object_matches(swift: SwiftClient, rec: dict[str, Any]) -> dict[str, str] |
         return None
     if rec.get("sha256") and sha and sha != rec["sha256"]:
         return None
-    if not sha and not rec.get("sha256"):
+    if not sha and not rec.get("sha256") and rec.get("ingest") != MIDDLEWARE_INGEST:
         return None  # a stream's upload is complete only once the hook stamped its SHA-256
     return headers
+
+
+def _read_back(swift: SwiftClient, rec: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """The commit of a middleware record whose writer did not commit it: size and SHA-256 of the object's
+    content, read back (a large object's through its segments)."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in swift.iter_object(rec["swift_container"], rec["swift_object_id"]):
+        digest.update(chunk)
+        size += len(chunk)
+    kind = (
+        "slo" if headers.get("x-static-large-object") else "dlo" if "x-object-manifest" in headers else None
+    )
+    return {
+        "size": size,
+        "sha256": digest.hexdigest(),
+        "etag": headers.get("etag", "").strip('"') or None,
+        "segments": kind,
+        "lease_until": None,
+        "reconciled": True,
+    }
 
 
 def settle_record(
@@ -117,6 +140,16 @@ def settle_record(
     if claimed is None:
         return None
     headers = _object_matches(swift, claimed)
+    if headers is not None and claimed.get("ingest") == MIDDLEWARE_INGEST:
+        catalog.transition(
+            claimed["_id"],
+            Status.RECONCILING,
+            Status.COMMITTED,
+            set_fields=_read_back(swift, claimed, headers),
+        )
+        report.rolled_forward.append(claimed["_id"])
+        log.info("reconcile: committed %s (the middleware's object, read back)", claimed["_id"])
+        return "forward"
     if headers is not None:
         sha = claimed.get("sha256") or headers["x-object-meta-sha256"]
         etag = headers.get("etag", "").strip('"')

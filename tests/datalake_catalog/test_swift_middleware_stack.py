@@ -177,6 +177,36 @@ def test_a_large_object_deleted_as_it_is_read_back_leaves_no_record(
     wait_for("the record deleted or gone", settled, 60)
 
 
+def test_reconcile_commits_a_stored_object_whose_commit_was_lost(
+    container: str, auth: tuple[str, str], tmp_path: Path
+) -> None:
+    """The client was told its object is stored, then the proxy died before the commit (a large object's
+    read-back cut by a restart): after the lease, reconcile reads the object back and commits it."""
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.ingest.reconcile import reconcile
+
+    small = random_file(tmp_path, "small.bin", 10_000)
+    big = random_file(tmp_path, "big.bin", 3_500_000)
+    assert swift_cli("upload", container, str(small), "--object-name", "small.bin").returncode == 0
+    run = swift_cli("upload", container, str(big), "--object-name", "slo.bin", "-S", "1000000", "--use-slo")
+    assert run.returncode == 0, run.stderr
+    catalog = CatalogHook()
+    lost = {"status": "pending", "size": None, "sha256": None, "etag": None, "segments": None}
+    lease = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    for name in ("small.bin", "slo.bin"):
+        rec = committed_record_of(container, name)
+        catalog.raw_objects.update_one({"_id": rec["_id"]}, {"$set": {**lost, "lease_until": lease}})
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    report = reconcile(catalog=catalog, containers=[container], now=later)
+    assert len(report.rolled_forward) == 2 and report.rolled_back == []
+    url, token = auth
+    for name, path, kind in (("small.bin", small, None), ("slo.bin", big, "slo")):
+        rec = record_of(container, name)
+        assert rec["status"] == "committed" and rec["segments"] == kind
+        assert (rec["size"], rec["sha256"]) == (path.stat().st_size, sha256_of(path))
+        assert httpx.head(f"{url}/{container}/{name}", headers={"X-Auth-Token": token}).status_code == 200
+
+
 def test_a_client_that_hangs_up_leaves_nothing(container: str, auth: tuple[str, str]) -> None:
     url, token = auth
     httpx.put(f"{url}/{container}", headers={"X-Auth-Token": token})
