@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -74,12 +75,19 @@ def text_of(browser: WebDriver, css: str) -> str:
 
 
 def wait_text(browser: WebDriver, css: str, wanted: tuple[str, ...], timeout: float) -> str:
+    """The element's text once it is one of ``wanted``. The page re-renders while it refreshes: an element
+    found a moment ago may be replaced before its text is read (stale), and the next poll looks again."""
+
     def seen(d: WebDriver) -> str | bool:
         els = d.find_elements(By.CSS_SELECTOR, css)
-        return els[0].text if els and els[0].text in wanted else False
+        text = els[0].text if els else None
+        return text if text in wanted else False
 
     try:
-        return str(WebDriverWait(browser, timeout, poll_frequency=1).until(seen))
+        wait = WebDriverWait(
+            browser, timeout, poll_frequency=1, ignored_exceptions=(StaleElementReferenceException,)
+        )
+        return str(wait.until(seen))
     except Exception:
         shot(browser, "timeout")
         pytest.fail(f"{css} never showed one of {wanted} in {timeout:.0f}s (screenshot timeout.png)")
