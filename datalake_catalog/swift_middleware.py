@@ -411,30 +411,29 @@ class CatalogMiddleware:
                 "409 Conflict",
                 f"{container}/{name} is being processed in the data lake: delete it once that is over",
             )
-        if rec is not None and rec.get("status") in (Status.PENDING.value, Status.RECONCILING.value):
-            # The object of a write still in flight (or being settled): whoever holds its record is
-            # rolling it back (an insert's rollback, reconcile), and the record is theirs to remove. A
-            # write that commits meanwhile (a large object read back after its answer) loses its object
-            # here: once the object is deleted, a record found committed is marked deleted. (A commit
-            # that comes later sees the object gone and marks it itself: `_commit_large`.)
-            status, headers, out = self._down(env)
-            if status.startswith("2") or status.startswith("404"):
-                try:
-                    now = self.catalog().find_one({"_id": rec["_id"]}, {"status": 1})
-                except Exception as exc:
-                    log.error(
-                        "datalake_catalog: %s/%s deleted, record not read again: %s", container, name, exc
-                    )
-                    now = None
-                if now is not None and now.get("status") == Status.COMMITTED.value:
-                    self._mark_deleted(rec["_id"], container, name)
-            start_response(status, headers)
-            return out
+        # A pending (or reconciling) record is a write still in flight: whoever holds it is rolling it back
+        # (an insert's rollback, reconcile), and the record is theirs to remove. Unless it committed
+        # meanwhile (a large object read back after its answer): once the object is deleted, a record found
+        # committed is marked deleted. (A commit that comes later sees the object gone and marks it itself:
+        # `_commit_large`.)
+        in_flight = rec is not None and rec.get("status") in (Status.PENDING.value, Status.RECONCILING.value)
         status, headers, out = self._down(env)
-        if rec is not None and (status.startswith("2") or status.startswith("404")):
+        if (
+            rec is not None
+            and (status.startswith("2") or status.startswith("404"))
+            and (not in_flight or self._committed(rec["_id"], container, name))
+        ):
             self._mark_deleted(rec["_id"], container, name)
         start_response(status, headers)
         return out
+
+    def _committed(self, record_id: str, container: str, name: str) -> bool:
+        try:
+            now = self.catalog().find_one({"_id": record_id}, {"status": 1})
+        except Exception as exc:
+            log.error("datalake_catalog: %s/%s deleted, record not read again: %s", container, name, exc)
+            return False
+        return now is not None and now.get("status") == Status.COMMITTED.value
 
     def _mark_deleted(self, record_id: str, container: str, name: str) -> None:
         try:

@@ -16,7 +16,6 @@ is removed only after its object, so a live insert never looks orphaned, and liv
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 import uuid
@@ -26,7 +25,13 @@ from airflow_provider_datalake.hooks.connect import catalog_for, swift_for
 from airflow_provider_datalake.hooks.errors import SwiftNotFound
 from airflow_provider_datalake.hooks.swift_client import SwiftClient
 from airflow_provider_datalake.ingest.rules import DEFAULT_CONTAINER
-from airflow_provider_datalake.ingest.settle import ReconcileReport, segments_container, settle_record
+from airflow_provider_datalake.ingest.settle import (
+    ReconcileReport,
+    read_content,
+    segment_kind,
+    segments_container,
+    settle_record,
+)
 from datalake_catalog.catalog import VISIBLE, Catalog, Status, new_record
 from datalake_catalog.swift_middleware import FORMAT_META
 
@@ -145,10 +150,7 @@ def adopt(swift: SwiftClient, catalog: Catalog, container: str, name: str) -> st
     """Give an orphan object a committed record, as the Swift middleware makes: its bytes read back for
     the size and SHA-256, its content type and ``X-Object-Meta-*`` kept. Returns the record id."""
     head = swift.head_object(container, name)
-    digest, size = hashlib.sha256(), 0
-    for chunk in swift.iter_object(container, name):
-        digest.update(chunk)
-        size += len(chunk)
+    size, sha256 = read_content(swift, container, name)
     meta = {k[len("x-object-meta-") :]: v for k, v in head.items() if k.startswith("x-object-meta-")}
     fmt = meta.pop(FORMAT_META, None) or None
     record = new_record(
@@ -180,13 +182,9 @@ def adopt(swift: SwiftClient, catalog: Catalog, container: str, name: str) -> st
         Status.COMMITTED,
         set_fields={
             "size": size,
-            "sha256": digest.hexdigest(),
+            "sha256": sha256,
             "etag": head.get("etag", "").strip('"') or None,
-            "segments": "slo"
-            if "x-static-large-object" in head
-            else "dlo"
-            if "x-object-manifest" in head
-            else None,
+            "segments": segment_kind(head),
             "lease_until": None,
         },
     )

@@ -94,21 +94,30 @@ def _object_matches(swift: SwiftClient, rec: dict[str, Any]) -> dict[str, str] |
     return headers
 
 
-def _read_back(swift: SwiftClient, rec: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-    """The commit of a middleware record whose writer did not commit it: size and SHA-256 of the object's
-    content, read back (a large object's through its segments)."""
+def read_content(swift: SwiftClient, container: str, name: str) -> tuple[int, str]:
+    """Size and SHA-256 of an object's content, streamed (a large object's through its segments)."""
     digest, size = hashlib.sha256(), 0
-    for chunk in swift.iter_object(rec["swift_container"], rec["swift_object_id"]):
+    for chunk in swift.iter_object(container, name):
         digest.update(chunk)
         size += len(chunk)
-    kind = (
-        "slo" if headers.get("x-static-large-object") else "dlo" if "x-object-manifest" in headers else None
-    )
+    return size, digest.hexdigest()
+
+
+def segment_kind(headers: dict[str, str]) -> str | None:
+    """``segments`` of a record the middleware (or an adoption) writes: "slo", "dlo" or None."""
+    if "x-static-large-object" in headers:
+        return "slo"
+    return "dlo" if "x-object-manifest" in headers else None
+
+
+def _read_back(swift: SwiftClient, rec: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """The commit of a middleware record whose writer did not commit it: its object's content read back."""
+    size, sha256 = read_content(swift, rec["swift_container"], rec["swift_object_id"])
     return {
         "size": size,
-        "sha256": digest.hexdigest(),
+        "sha256": sha256,
         "etag": headers.get("etag", "").strip('"') or None,
-        "segments": kind,
+        "segments": segment_kind(headers),
         "lease_until": None,
         "reconciled": True,
     }
