@@ -30,6 +30,7 @@ from airflow_provider_datalake.descriptors.model import Descriptor
 from airflow_provider_datalake.hooks.catalog import CatalogHook
 from airflow_provider_datalake.processing import reprocess
 from airflow_provider_datalake.samples import write_mqtt_dump
+from airflow_provider_datalake.samples.mqtt import MQTT_START
 from bench.common import campus_mqtt_under
 from tests.conftest import REPO, STACK_DIR, pg_connect
 from tests.factory.conftest import format_under_airflow, mqtt_rows, wait_for
@@ -150,7 +151,9 @@ def test_a_fault_in_the_middle_of_the_runs(campus: dict, tmp_path: Path, fault: 
     for n in range(FILES):
         path = tmp_path / f"mqtt_dump_{n}.json"
         seed = rng.randrange(10_000)
-        write_mqtt_dump(path, MESSAGES, seed=seed)
+        # Each file on its own day: the PostgreSQL target merges on a key that holds the time, and files
+        # starting at the same instant can share a key (then one row stands for two, and the count differs).
+        write_mqtt_dump(path, MESSAGES, seed=seed, start=MQTT_START + dt.timedelta(days=n))
         expected += mqtt_rows(MESSAGES, seed)
         ids.append(insert_datalake(path, format=campus["desc"].name)["_id"])
 
