@@ -139,6 +139,10 @@ def airflow_env() -> dict[str, str]:
         # sees its heartbeats stop: 300 s by default, while the lease sweep has long since put its objects
         # back to committed, so with both of a format's runs (max_active_runs) on a lost worker nothing ran.
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+        # A scheduler that was SIGKILLed (an OOM kill, a lost node) leaves its running tasks to the one that
+        # replaces it, which takes them only at its orphan check: every 300 s by default, and the first at
+        # start, too soon to see the dead one's heartbeat stop. Until then they hold their runs' slots.
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
         "AIRFLOW__TRIGGERER__CAPACITY": "200",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         # Airflow's own defaults (8793, 8794) would collide with a second stack's.
