@@ -51,6 +51,9 @@ from datalake_catalog.errors import InvalidTransition
 log = logging.getLogger("datalake_catalog")
 
 FORMAT_META = "datalake-format"
+#: the record's id, stored on the object: a DELETE finds the record by it (MongoDB's ``_id``), the one
+#: lookup every catalog server serves from an index
+RECORD_META = "record-id"
 SEGMENT_SUFFIXES = ("_segments", "+segments")
 #: marks the middleware's own subrequests (reading a manifest's segments back)
 SOURCE = "DLC"
@@ -98,6 +101,8 @@ def object_metadata(env: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
         if name == FORMAT_META:
             fmt = value.strip() or None
             continue
+        if name == RECORD_META:
+            continue  # the middleware sets it, whatever the client sent
         other[name.replace(".", "_").replace("$", "_")] = value
     return fmt, other
 
@@ -292,6 +297,7 @@ class CatalogMiddleware:
             )
         body = HashingInput(env["wsgi.input"], keep=slo)
         env["wsgi.input"] = body
+        env["HTTP_X_OBJECT_META_RECORD_ID"] = record["_id"]
         try:
             status, headers, out = self._down(env)
         except BaseException:
@@ -397,7 +403,7 @@ class CatalogMiddleware:
         self, env: dict[str, Any], start_response: StartResponse, container: str, name: str
     ) -> Iterable[bytes]:
         try:
-            rec = self.catalog().find_one({"swift_container": container, "swift_object_id": name})
+            rec = self._record_of(env, container, name)
         except Exception as exc:
             if self.fail_open:
                 return self.app(env, start_response)  # type: ignore[no-any-return]
@@ -426,6 +432,23 @@ class CatalogMiddleware:
             self._mark_deleted(rec["_id"], container, name)
         start_response(status, headers)
         return out
+
+    def _record_of(self, env: dict[str, Any], container: str, name: str) -> dict[str, Any] | None:
+        """The record of the object a DELETE names. By the record id the object carries (written by the
+        middleware or ``insert_datalake()``), checked against the name: a query by ``_id`` stays constant
+        however large the catalog, where one by container and name reads the whole collection on a
+        server that indexes nothing else (FerretDB's SQLite backend). By name for an object without it
+        (written while the middleware was off, or its metadata replaced by a POST) or already gone."""
+        headers = self._head(env, env["PATH_INFO"])
+        record_id = (headers or {}).get("x-object-meta-record-id", "").strip()
+        if record_id:
+            rec = self.catalog().find_one({"_id": record_id})
+            if rec is not None and (rec.get("swift_container"), rec.get("swift_object_id")) == (
+                container,
+                name,
+            ):
+                return rec
+        return self.catalog().find_one({"swift_container": container, "swift_object_id": name})
 
     def _committed(self, record_id: str, container: str, name: str) -> bool:
         try:
@@ -495,6 +518,35 @@ class CatalogMiddleware:
         if not status.startswith("2"):
             raise OSError(f"{wsgi_to_str(path)}: {status}")
         return size
+
+    def _head(self, env: dict[str, Any], path: str) -> dict[str, str] | None:
+        """An object's headers (lower-cased names) through the rest of the pipeline, as a pre-authorised
+        subrequest; None when it is not there, or the answer is not a 2xx."""
+        from swift.common.wsgi import make_pre_authed_env
+
+        # (a manifest's own metadata, not its segments')
+        sub = make_pre_authed_env(
+            env, "HEAD", path, swift_source=SOURCE, query_string="multipart-manifest=get"
+        )
+        captured: dict[str, Any] = {}
+
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], Any]:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        result = self.app(sub, start)
+        try:
+            for _ in result:
+                pass
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if not captured.get("status", "").startswith("2"):
+            return None
+        return {k.lower(): v for k, v in captured["headers"]}
 
     def _listing(self, env: dict[str, Any], path: str, query: str) -> bytes:
         chunks: list[bytes] = []

@@ -139,6 +139,42 @@ def test_put_delete_overwrite_and_forged_fields(container: str, auth: tuple[str,
     assert record_of(container, "a.csv")["sha256"] == hashlib.sha256(b"new").hexdigest()
 
 
+def test_a_delete_finds_its_record_by_the_id_its_object_carries(
+    container: str, auth: tuple[str, str]
+) -> None:
+    """The stored object carries its record's id, set by the middleware whatever the client sent; a DELETE
+    looks the record up by it, and falls back to the name when the object's metadata no longer holds it
+    or holds another object's."""
+    url, token = auth
+    h = {"X-Auth-Token": token}
+    assert httpx.put(f"{url}/{container}", headers=h).status_code in (201, 202)
+    assert httpx.put(f"{url}/{container}/a.csv", headers=h, content=b"a\n1\n").status_code == 201
+    a = record_of(container, "a.csv")
+    assert httpx.head(f"{url}/{container}/a.csv", headers=h).headers["x-object-meta-record-id"] == a["_id"]
+    # a client naming another (committed) record's id gets a record of its own, and the header with it
+    forged = {**h, "X-Object-Meta-Record-Id": a["_id"]}
+    assert httpx.put(f"{url}/{container}/b.csv", headers=forged, content=b"b\n2\n").status_code == 201
+    b = record_of(container, "b.csv")
+    assert b["_id"] != a["_id"] and "record-id" not in b["other_data"]
+    assert httpx.head(f"{url}/{container}/b.csv", headers=h).headers["x-object-meta-record-id"] == b["_id"]
+    # a POST that points b.csv's metadata at a.csv's record: b.csv's DELETE marks b's record, not a's
+    resp = httpx.post(f"{url}/{container}/b.csv", headers={**h, "X-Object-Meta-Record-Id": a["_id"]})
+    assert resp.status_code == 202
+    assert httpx.delete(f"{url}/{container}/b.csv", headers=h).status_code == 204
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    catalog = CatalogHook()
+    assert catalog.get(b["_id"])["status"] == "deleted"  # type: ignore[index]
+    assert catalog.get(a["_id"])["status"] == "committed"  # type: ignore[index]
+    # a POST that drops the id (Swift replaces an object's metadata): found by its name
+    assert (
+        httpx.post(f"{url}/{container}/a.csv", headers={**h, "X-Object-Meta-Room": "U4"}).status_code == 202
+    )
+    assert "x-object-meta-record-id" not in httpx.head(f"{url}/{container}/a.csv", headers=h).headers
+    assert httpx.delete(f"{url}/{container}/a.csv", headers=h).status_code == 204
+    assert catalog.get(a["_id"])["status"] == "deleted"  # type: ignore[index]
+
+
 def test_a_large_object_deleted_as_it_is_read_back_leaves_no_record(
     container: str, auth: tuple[str, str]
 ) -> None:
