@@ -100,6 +100,12 @@ def reconcile_cmd(
             )
         for rid in report.missing_objects:
             out.print(f"  [red]record {rid} is committed but its object is missing from Swift[/red]")
+        for rid, why in report.unreadable:
+            out.print(
+                f"  [red]record {rid} is stored but its content cannot be read back to commit it: "
+                f"{escape(why)}[/red] (a reconcile after its 5-minute claim tries again)",
+                soft_wrap=True,
+            )
         if report.other_accounts:  # else they would read as checked
             out.print(
                 f"records of other Swift accounts, not checked through {swift.swift_conn_id} "
@@ -116,5 +122,5 @@ def reconcile_cmd(
             )
             for _, rid in waiting[:show]:
                 out.print(f"  pending {rid}")
-    if report.missing_objects:
+    if report.missing_objects or report.unreadable:
         sys.exit(1)

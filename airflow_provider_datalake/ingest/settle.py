@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_datalake.hooks.errors import DuplicateContent, SwiftNotFound
+from airflow_provider_datalake.hooks.errors import DuplicateContent, SwiftError, SwiftNotFound
 from airflow_provider_datalake.hooks.swift_client import SwiftClient
 from datalake_catalog.catalog import MIDDLEWARE_INGEST, Catalog, Status, dedupe_key, utcnow
 
@@ -37,11 +37,18 @@ class ReconcileReport:
     other_accounts: list[str] = field(default_factory=list)
     #: (container, object, record id) of orphans given a committed record (``adopt``)
     adopted: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (record id, why) of stored objects whose content could not be read back to commit their record (a
+    #: large object with a segment gone): left to the next reconcile once the claim runs out
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
     dry_run: bool = False
 
     @property
     def clean(self) -> bool:
-        return not (self.orphans and not self.orphans_removed) and not self.missing_objects
+        return (
+            not (self.orphans and not self.orphans_removed)
+            and not self.missing_objects
+            and not self.unreadable
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,7 @@ class ReconcileReport:
             "missing_objects": self.missing_objects,
             "other_accounts": self.other_accounts,
             "adopted": [f"{c}/{o}" for c, o, _ in self.adopted],
+            "unreadable": [{"record": rid, "why": why} for rid, why in self.unreadable],
             "dry_run": self.dry_run,
         }
 
@@ -111,8 +119,15 @@ def segment_kind(headers: dict[str, str]) -> str | None:
 
 
 def _read_back(swift: SwiftClient, rec: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-    """The commit of a middleware record whose writer did not commit it: its object's content read back."""
+    """The commit of a middleware record whose writer did not commit it: its object's content read back.
+    SwiftError when the content is shorter than the object says (Swift ends a large object's GET early
+    when a segment is gone)."""
     size, sha256 = read_content(swift, rec["swift_container"], rec["swift_object_id"])
+    if size != int(headers.get("content-length", size)):
+        raise SwiftError(
+            f"{rec['swift_container']}/{rec['swift_object_id']}: read {size} of "
+            f"{headers['content-length']} bytes (a segment missing?)"
+        )
     return {
         "size": size,
         "sha256": sha256,
@@ -132,7 +147,8 @@ def settle_record(
     dry_run: bool = False,
     now: dt.datetime | None = None,
 ) -> str | None:
-    """Settle one expired pending record: 'forward', 'back', or None when someone else owns it."""
+    """Settle one expired pending record: 'forward', 'back', or None when someone else owns it or its
+    content cannot be read back (``report.unreadable``)."""
     report = report or ReconcileReport()
     now = now or utcnow()
     if dry_run:
@@ -150,12 +166,15 @@ def settle_record(
         return None
     headers = _object_matches(swift, claimed)
     if headers is not None and claimed.get("ingest") == MIDDLEWARE_INGEST:
-        catalog.transition(
-            claimed["_id"],
-            Status.RECONCILING,
-            Status.COMMITTED,
-            set_fields=_read_back(swift, claimed, headers),
-        )
+        try:
+            commit = _read_back(swift, claimed, headers)
+        except SwiftError as exc:
+            # Its client was told the object is stored: never rolled back. Claimed until CLAIM runs out,
+            # when the next reconcile tries again; the report names it meanwhile.
+            report.unreadable.append((claimed["_id"], str(exc)))
+            log.error("reconcile: %s not committed, its content cannot be read: %s", claimed["_id"], exc)
+            return None
+        catalog.transition(claimed["_id"], Status.RECONCILING, Status.COMMITTED, set_fields=commit)
         report.rolled_forward.append(claimed["_id"])
         log.info("reconcile: committed %s (the middleware's object, read back)", claimed["_id"])
         return "forward"

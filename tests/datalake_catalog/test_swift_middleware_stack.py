@@ -243,6 +243,43 @@ def test_reconcile_commits_a_stored_object_whose_commit_was_lost(
         assert httpx.head(f"{url}/{container}/{name}", headers={"X-Auth-Token": token}).status_code == 200
 
 
+def test_reconcile_reports_a_large_object_it_cannot_read_back(
+    container: str, auth: tuple[str, str], tmp_path: Path
+) -> None:
+    """A lost commit of a large object whose segment is then deleted: reconcile neither commits it with a
+    wrong SHA-256 nor deletes it; it names it in its report and settles the others."""
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.ingest.reconcile import reconcile
+
+    small = random_file(tmp_path, "small.bin", 10_000)
+    big = random_file(tmp_path, "big.bin", 3_500_000)
+    assert swift_cli("upload", container, str(small), "--object-name", "small.bin").returncode == 0
+    run = swift_cli("upload", container, str(big), "--object-name", "slo.bin", "-S", "1000000", "--use-slo")
+    assert run.returncode == 0, run.stderr
+    catalog = CatalogHook()
+    lost = {"status": "pending", "size": None, "sha256": None, "etag": None, "segments": None}
+    lease = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    ids = {}
+    for name in ("small.bin", "slo.bin"):
+        ids[name] = committed_record_of(container, name)["_id"]
+        catalog.raw_objects.update_one({"_id": ids[name]}, {"$set": {**lost, "lease_until": lease}})
+    url, token = auth
+    h = {"X-Auth-Token": token}
+    segments = sorted(
+        o["name"] for o in httpx.get(f"{url}/{container}_segments?format=json", headers=h).json()
+    )
+    assert len(segments) == 4
+    gone = httpx.delete(f"{url}/{container}_segments/{urllib.parse.quote(segments[2])}", headers=h)
+    assert gone.status_code == 204
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    report = reconcile(catalog=catalog, containers=[container], now=later)
+    assert report.rolled_forward == [ids["small.bin"]] and report.rolled_back == []
+    assert [rid for rid, _ in report.unreadable] == [ids["slo.bin"]] and not report.clean
+    rec = record_of(container, "slo.bin")
+    assert rec["status"] == "reconciling" and rec["sha256"] is None
+    assert httpx.head(f"{url}/{container}/slo.bin", headers=h).status_code == 200
+
+
 def test_a_client_that_hangs_up_leaves_nothing(container: str, auth: tuple[str, str]) -> None:
     url, token = auth
     httpx.put(f"{url}/{container}", headers={"X-Auth-Token": token})
