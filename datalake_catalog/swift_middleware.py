@@ -107,6 +107,26 @@ def object_metadata(env: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
     return fmt, other
 
 
+def run_app(app: Any, env: dict[str, Any], sink: Callable[[bytes], Any]) -> tuple[str, list[tuple[str, str]]]:
+    """Call a WSGI ``app``, each chunk of its answer handed to ``sink``, the answer closed after; its
+    (status, headers)."""
+    captured: dict[str, Any] = {"status": "", "headers": []}
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
+        captured["status"], captured["headers"] = status, headers
+        return lambda data: None
+
+    result = app(env, start)
+    try:
+        for chunk in result:
+            sink(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return captured["status"], captured["headers"]
+
+
 class Missing(OSError):
     """A subrequest's object or container is not there (404)."""
 
@@ -186,22 +206,11 @@ class CatalogMiddleware:
     def _down(self, env: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
         """The request through the rest of the pipeline: (status, headers, body). A PUT's answer is short,
         and it is held until the record says what happened."""
-        captured: dict[str, Any] = {}
-
-        def start(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], Any]:
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        result = self.app(env, start)
-        try:
-            body = [bytes(chunk) for chunk in result]
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return captured["status"], captured["headers"], body
+        body: list[bytes] = []
+        status, headers = run_app(self.app, env, lambda chunk: body.append(bytes(chunk)))
+        if not status:
+            raise RuntimeError("the proxy answered without a status")
+        return status, headers, body
 
     def _claimed(self, record_id: str, container: str, name: str) -> bool:
         """Whether a writer's own pending record names this object. The writer's record is written while
@@ -494,25 +503,14 @@ class CatalogMiddleware:
             sub["HTTP_X_NEWEST"] = "true"
         if byte_range:
             sub["HTTP_RANGE"] = f"bytes={byte_range}"
-        captured: dict[str, Any] = {}
-
-        def start(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], Any]:
-            captured["status"] = status
-            return lambda data: None
-
-        result = self.app(sub, start)
         size = 0
-        try:
-            for chunk in result:
-                sink(chunk)
-                size += len(chunk)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        status = captured.get("status", "")
+
+        def counted(chunk: bytes) -> None:
+            nonlocal size
+            sink(chunk)
+            size += len(chunk)
+
+        status, _ = run_app(self.app, sub, counted)
         if status.startswith("404"):
             raise Missing(f"{wsgi_to_str(path)}: {status}")
         if not status.startswith("2"):
@@ -528,25 +526,10 @@ class CatalogMiddleware:
         sub = make_pre_authed_env(
             env, "HEAD", path, swift_source=SOURCE, query_string="multipart-manifest=get"
         )
-        captured: dict[str, Any] = {}
-
-        def start(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], Any]:
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-
-        result = self.app(sub, start)
-        try:
-            for _ in result:
-                pass
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        if not captured.get("status", "").startswith("2"):
+        status, headers = run_app(self.app, sub, lambda chunk: None)
+        if not status.startswith("2"):
             return None
-        return {k.lower(): v for k, v in captured["headers"]}
+        return {k.lower(): v for k, v in headers}
 
     def _listing(self, env: dict[str, Any], path: str, query: str) -> bytes:
         chunks: list[bytes] = []

@@ -213,6 +213,25 @@ def test_a_large_object_deleted_as_it_is_read_back_leaves_no_record(
     wait_for("the record deleted or gone", settled, 60)
 
 
+def lose_two_commits(container: str, tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A small object and a static large object stored through the middleware, then their records set back
+    to pending as a proxy that died before the commit leaves them: (small file, large file, record ids)."""
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    small = random_file(tmp_path, "small.bin", 10_000)
+    big = random_file(tmp_path, "big.bin", 3_500_000)
+    assert swift_cli("upload", container, str(small), "--object-name", "small.bin").returncode == 0
+    run = swift_cli("upload", container, str(big), "--object-name", "slo.bin", "-S", "1000000", "--use-slo")
+    assert run.returncode == 0, run.stderr
+    lost = {"status": "pending", "size": None, "sha256": None, "etag": None, "segments": None}
+    lease = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    ids = {}
+    for name in ("small.bin", "slo.bin"):
+        ids[name] = committed_record_of(container, name)["_id"]
+        CatalogHook().raw_objects.update_one({"_id": ids[name]}, {"$set": {**lost, "lease_until": lease}})
+    return small, big, ids
+
+
 def test_reconcile_commits_a_stored_object_whose_commit_was_lost(
     container: str, auth: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -221,19 +240,9 @@ def test_reconcile_commits_a_stored_object_whose_commit_was_lost(
     from airflow_provider_datalake.hooks.catalog import CatalogHook
     from airflow_provider_datalake.ingest.reconcile import reconcile
 
-    small = random_file(tmp_path, "small.bin", 10_000)
-    big = random_file(tmp_path, "big.bin", 3_500_000)
-    assert swift_cli("upload", container, str(small), "--object-name", "small.bin").returncode == 0
-    run = swift_cli("upload", container, str(big), "--object-name", "slo.bin", "-S", "1000000", "--use-slo")
-    assert run.returncode == 0, run.stderr
-    catalog = CatalogHook()
-    lost = {"status": "pending", "size": None, "sha256": None, "etag": None, "segments": None}
-    lease = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    for name in ("small.bin", "slo.bin"):
-        rec = committed_record_of(container, name)
-        catalog.raw_objects.update_one({"_id": rec["_id"]}, {"$set": {**lost, "lease_until": lease}})
+    small, big, _ = lose_two_commits(container, tmp_path)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
-    report = reconcile(catalog=catalog, containers=[container], now=later)
+    report = reconcile(catalog=CatalogHook(), containers=[container], now=later)
     assert len(report.rolled_forward) == 2 and report.rolled_back == []
     url, token = auth
     for name, path, kind in (("small.bin", small, None), ("slo.bin", big, "slo")):
@@ -251,18 +260,7 @@ def test_reconcile_reports_a_large_object_it_cannot_read_back(
     from airflow_provider_datalake.hooks.catalog import CatalogHook
     from airflow_provider_datalake.ingest.reconcile import reconcile
 
-    small = random_file(tmp_path, "small.bin", 10_000)
-    big = random_file(tmp_path, "big.bin", 3_500_000)
-    assert swift_cli("upload", container, str(small), "--object-name", "small.bin").returncode == 0
-    run = swift_cli("upload", container, str(big), "--object-name", "slo.bin", "-S", "1000000", "--use-slo")
-    assert run.returncode == 0, run.stderr
-    catalog = CatalogHook()
-    lost = {"status": "pending", "size": None, "sha256": None, "etag": None, "segments": None}
-    lease = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    ids = {}
-    for name in ("small.bin", "slo.bin"):
-        ids[name] = committed_record_of(container, name)["_id"]
-        catalog.raw_objects.update_one({"_id": ids[name]}, {"$set": {**lost, "lease_until": lease}})
+    _, _, ids = lose_two_commits(container, tmp_path)
     url, token = auth
     h = {"X-Auth-Token": token}
     segments = sorted(
@@ -272,7 +270,7 @@ def test_reconcile_reports_a_large_object_it_cannot_read_back(
     gone = httpx.delete(f"{url}/{container}_segments/{urllib.parse.quote(segments[2])}", headers=h)
     assert gone.status_code == 204
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
-    report = reconcile(catalog=catalog, containers=[container], now=later)
+    report = reconcile(catalog=CatalogHook(), containers=[container], now=later)
     assert report.rolled_forward == [ids["small.bin"]] and report.rolled_back == []
     assert [rid for rid, _ in report.unreadable] == [ids["slo.bin"]] and not report.clean
     rec = record_of(container, "slo.bin")
