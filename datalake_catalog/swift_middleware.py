@@ -7,9 +7,9 @@ size are counted as it streams through; after Swift's 2xx the record is committe
 content type and the ``X-Object-Meta-*`` headers (as ``other_data``); on any failure it is removed. A
 large object's manifest (SLO, which S3 multipart uploads complete into, or DLO) is answered as soon as Swift
 has stored it; its content is then read back through its segments and hashed, and its record committed
-(pending, so invisible to readers, until then). Segments themselves are never catalogued. A DELETE marks
-the record deleted (refused while a run processes the object; a pending write's own rollback goes through
-untouched).
+(pending, so invisible to readers, until then). Segments themselves are never catalogued. The stored
+object carries its record's id (``X-Object-Meta-Record-Id``). A DELETE finds the record by it and marks it
+deleted (refused while a run processes the object; a pending write's own rollback goes through untouched).
 
 The format is the ``X-Object-Meta-Datalake-Format`` header (S3: ``x-amz-meta-datalake-format``); without
 one the object is committed unformatted and the unknown-formats DAG matches or infers it. Account and
