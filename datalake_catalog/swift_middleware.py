@@ -451,13 +451,16 @@ class CatalogMiddleware:
         headers = self._head(env, env["PATH_INFO"])
         record_id = (headers or {}).get("x-object-meta-record-id", "").strip()
         if record_id:
-            rec = self.catalog().find_one({"_id": record_id})
+            rec: dict[str, Any] | None = self.catalog().find_one({"_id": record_id})
             if rec is not None and (rec.get("swift_container"), rec.get("swift_object_id")) == (
                 container,
                 name,
             ):
                 return rec
-        return self.catalog().find_one({"swift_container": container, "swift_object_id": name})
+        found: dict[str, Any] | None = self.catalog().find_one(
+            {"swift_container": container, "swift_object_id": name}
+        )
+        return found
 
     def _committed(self, record_id: str, container: str, name: str) -> bool:
         try:

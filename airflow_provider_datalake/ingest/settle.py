@@ -167,14 +167,14 @@ def settle_record(
     headers = _object_matches(swift, claimed)
     if headers is not None and claimed.get("ingest") == MIDDLEWARE_INGEST:
         try:
-            commit = _read_back(swift, claimed, headers)
+            read_back = _read_back(swift, claimed, headers)
         except SwiftError as exc:
             # Its client was told the object is stored: never rolled back. Claimed until CLAIM runs out,
             # when the next reconcile tries again; the report names it meanwhile.
             report.unreadable.append((claimed["_id"], str(exc)))
             log.error("reconcile: %s not committed, its content cannot be read: %s", claimed["_id"], exc)
             return None
-        catalog.transition(claimed["_id"], Status.RECONCILING, Status.COMMITTED, set_fields=commit)
+        catalog.transition(claimed["_id"], Status.RECONCILING, Status.COMMITTED, set_fields=read_back)
         report.rolled_forward.append(claimed["_id"])
         log.info("reconcile: committed %s (the middleware's object, read back)", claimed["_id"])
         return "forward"
