@@ -227,8 +227,14 @@ def test_ctrl_c_while_segments_are_in_flight_leaves_no_segment(
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(swiftclient.Connection, "put_object", put_answering_late)
-    threading.Thread(target=ctrl_c_once_stored, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt) as caught:
-        hook.put_object(container, "cut.bin", random.Random(3).randbytes(3 * MIB))
+    # Ctrl-C raises KeyboardInterrupt however pytest was started: a background job of a non-interactive
+    # shell (CI launched with `&`) inherits SIGINT ignored, and Python then never raises it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=ctrl_c_once_stored, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt) as caught:
+            hook.put_object(container, "cut.bin", random.Random(3).randbytes(3 * MIB))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert "_await_segments_in_flight" in [frame.name for frame in traceback.extract_tb(caught.tb)]
     assert _everything(hook, container) == []
