@@ -106,6 +106,12 @@ def reconcile_cmd(
                 f"{escape(why)}[/red] (a reconcile after its 5-minute claim tries again)",
                 soft_wrap=True,
             )
+        for container, name, why in report.not_adopted:
+            out.print(
+                f"  [red]orphan {escape(visible(f'{container}/{name}'))} not adopted, its content cannot be "
+                f"read back whole: {escape(why)}[/red]",
+                soft_wrap=True,
+            )
         if report.other_accounts:  # else they would read as checked
             out.print(
                 f"records of other Swift accounts, not checked through {swift.swift_conn_id} "
@@ -122,5 +128,5 @@ def reconcile_cmd(
             )
             for _, rid in waiting[:show]:
                 out.print(f"  pending {rid}")
-    if report.missing_objects or report.unreadable:
+    if report.missing_objects or report.unreadable or report.not_adopted:
         sys.exit(1)

@@ -22,11 +22,12 @@ import uuid
 from typing import Any
 
 from airflow_provider_datalake.hooks.connect import catalog_for, swift_for
-from airflow_provider_datalake.hooks.errors import SwiftNotFound
+from airflow_provider_datalake.hooks.errors import SwiftError, SwiftNotFound
 from airflow_provider_datalake.hooks.swift_client import SwiftClient
 from airflow_provider_datalake.ingest.rules import DEFAULT_CONTAINER
 from airflow_provider_datalake.ingest.settle import (
     ReconcileReport,
+    content_length,
     read_content,
     segment_kind,
     segments_container,
@@ -85,11 +86,18 @@ def _adopt_orphans(
     swift: SwiftClient, catalog: Catalog, container: str, report: ReconcileReport, dry_run: bool
 ) -> None:
     """The orphans of ``container`` become committed records; their segments are no orphans then."""
-    objects = [(c, n) for c, n in report.orphans if c == container]
-    for _, name in objects:
-        record_id = "(dry run)" if dry_run else adopt(swift, catalog, container, name)
+    adopted: set[str] = set()
+    for c, name in report.orphans:
+        if c != container:
+            continue
+        try:
+            record_id = "(dry run)" if dry_run else adopt(swift, catalog, container, name)
+        except SwiftError as exc:  # this one stays an orphan; the others are adopted all the same
+            report.not_adopted.append((container, name, str(exc)))
+            log.error("reconcile: %s/%s not adopted, its content cannot be read: %s", container, name, exc)
+            continue
         report.adopted.append((container, name, record_id))
-    adopted = {n for _, n in objects}
+        adopted.add(name)
     segments = segments_container(container)
     report.orphans = [
         (c, n)
@@ -148,9 +156,11 @@ def _check_page(
 
 def adopt(swift: SwiftClient, catalog: Catalog, container: str, name: str) -> str:
     """Give an orphan object a committed record, as the Swift middleware makes: its bytes read back for
-    the size and SHA-256, its content type and ``X-Object-Meta-*`` kept. Returns the record id."""
+    the size and SHA-256, its content type and ``X-Object-Meta-*`` kept. Returns the record id. SwiftError
+    (and no record) when the content read is not as long as the object says (a large object missing a
+    segment)."""
     head = swift.head_object(container, name)
-    size, sha256 = read_content(swift, container, name)
+    size, sha256 = read_content(swift, container, name, content_length(head))
     meta = {k[len("x-object-meta-") :]: v for k, v in head.items() if k.startswith("x-object-meta-")}
     fmt = meta.pop(FORMAT_META, None) or None
     record = new_record(

@@ -40,6 +40,9 @@ class ReconcileReport:
     #: (record id, why) of stored objects whose content could not be read back to commit their record (a
     #: large object with a segment gone): left to the next reconcile once the claim runs out
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    #: (container, object, why) of orphans that ``--adopt`` could not read back whole: no record made,
+    #: they stay orphans (and in ``orphans``) for the next reconcile
+    not_adopted: list[tuple[str, str, str]] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -48,6 +51,7 @@ class ReconcileReport:
             not (self.orphans and not self.orphans_removed)
             and not self.missing_objects
             and not self.unreadable
+            and not self.not_adopted
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,6 +64,7 @@ class ReconcileReport:
             "other_accounts": self.other_accounts,
             "adopted": [f"{c}/{o}" for c, o, _ in self.adopted],
             "unreadable": [{"record": rid, "why": why} for rid, why in self.unreadable],
+            "not_adopted": [{"object": f"{c}/{o}", "why": why} for c, o, why in self.not_adopted],
             "dry_run": self.dry_run,
         }
 
@@ -102,13 +107,27 @@ def _object_matches(swift: SwiftClient, rec: dict[str, Any]) -> dict[str, str] |
     return headers
 
 
-def read_content(swift: SwiftClient, container: str, name: str) -> tuple[int, str]:
-    """Size and SHA-256 of an object's content, streamed (a large object's through its segments)."""
+def read_content(
+    swift: SwiftClient, container: str, name: str, expected_size: int | None = None
+) -> tuple[int, str]:
+    """Size and SHA-256 of an object's content, streamed (a large object's through its segments).
+
+    SwiftError when ``expected_size`` (the object's ``Content-Length``) is given and the bytes read differ:
+    Swift ends a large object's GET early, without an error, when one of its segments is gone, and the
+    digest of part of the content must never be recorded as the object's."""
     digest, size = hashlib.sha256(), 0
     for chunk in swift.iter_object(container, name):
         digest.update(chunk)
         size += len(chunk)
+    if expected_size is not None and size != expected_size:
+        raise SwiftError(f"{container}/{name}: read {size} of {expected_size} bytes (a segment missing?)")
     return size, digest.hexdigest()
+
+
+def content_length(headers: dict[str, str]) -> int | None:
+    """An object's size as its HEAD gives it (lower-cased header names), if it does."""
+    value = headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def segment_kind(headers: dict[str, str]) -> str | None:
@@ -120,14 +139,10 @@ def segment_kind(headers: dict[str, str]) -> str | None:
 
 def _read_back(swift: SwiftClient, rec: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
     """The commit of a middleware record whose writer did not commit it: its object's content read back.
-    SwiftError when the content is shorter than the object says (Swift ends a large object's GET early
-    when a segment is gone)."""
-    size, sha256 = read_content(swift, rec["swift_container"], rec["swift_object_id"])
-    if size != int(headers.get("content-length", size)):
-        raise SwiftError(
-            f"{rec['swift_container']}/{rec['swift_object_id']}: read {size} of "
-            f"{headers['content-length']} bytes (a segment missing?)"
-        )
+    SwiftError when the content is not as long as the object says (`read_content`)."""
+    size, sha256 = read_content(
+        swift, rec["swift_container"], rec["swift_object_id"], content_length(headers)
+    )
     return {
         "size": size,
         "sha256": sha256,

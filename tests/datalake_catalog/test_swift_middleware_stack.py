@@ -376,6 +376,37 @@ def test_reconcile_adopts_what_was_written_while_it_was_off(container: str, auth
     assert rec["sha256"] == hashlib.sha256(b"x,y\n").hexdigest()
 
 
+def test_reconcile_adopts_no_large_object_it_cannot_read_whole(
+    container: str, auth: tuple[str, str], tmp_path: Path
+) -> None:
+    """An orphan large object missing a segment is not adopted: it stays an orphan, named with the reason
+    (Swift refuses its GET), and the other orphans are adopted all the same."""
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.ingest.reconcile import reconcile
+
+    small, _, _ = lose_two_commits(container, tmp_path)
+    catalog = CatalogHook()
+    catalog.raw_objects.delete_many({"swift_container": container})  # as if the middleware had been off
+    url, token = auth
+    h = {"X-Auth-Token": token}
+    segments = sorted(
+        o["name"] for o in httpx.get(f"{url}/{container}_segments?format=json", headers=h).json()
+    )
+    gone = httpx.delete(f"{url}/{container}_segments/{urllib.parse.quote(segments[2])}", headers=h)
+    assert gone.status_code == 204
+    report = reconcile(catalog=catalog, containers=[container], adopt_orphans=True)
+    assert [(c, n) for c, n, _ in report.adopted] == [(container, "small.bin")]
+    assert [(c, n) for c, n, _ in report.not_adopted] == [(container, "slo.bin")]
+    assert "409 Conflict" in report.not_adopted[0][2]
+    assert (container, "slo.bin") in report.orphans and not report.clean
+    assert report.as_dict()["not_adopted"][0]["object"] == f"{container}/slo.bin"
+    assert [r["swift_object_id"] for r in catalog.raw_objects.find({"swift_container": container})] == [
+        "small.bin"
+    ]
+    assert record_of(container, "small.bin")["sha256"] == sha256_of(small)
+    assert httpx.head(f"{url}/{container}/slo.bin", headers=h).status_code == 200
+
+
 def test_insert_datalake_is_not_catalogued_twice(container: str) -> None:
     """insert_datalake() runs the two-phase write itself: the middleware lets its PUT through."""
     from airflow_provider_datalake import insert_datalake
