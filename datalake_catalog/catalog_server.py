@@ -80,6 +80,8 @@ def serve_one(catalog: Catalog, request: dict[str, Any]) -> Any:
         return catalog.replace_exclusive(args["record"], Status(args["expected"])) is not None
     if op == "delete_record":
         return catalog.delete_record(args["record_id"], _statuses(args["expected"]))
+    if op == "renew_lease":
+        return catalog.renew_lease(args["record_id"], args["until"], Status(args["status"]))
     if op == "find_one":
         return catalog.raw_objects.find_one(args["query"], args.get("projection"))
     if op == "ping":
@@ -228,6 +230,10 @@ class RemoteCatalog:
 
     def delete_record(self, record_id: str, expected: Status) -> Any:
         return self.call("delete_record", record_id=record_id, expected=expected.value)
+
+    def renew_lease(self, record_id: str, until: dt.datetime, status: Status = Status.PENDING) -> bool:
+        """`Catalog.renew_lease`: whether the record was still in ``status`` and now holds until ``until``."""
+        return bool(self.call("renew_lease", record_id=record_id, until=until, status=status.value))
 
     def find_one(self, query: dict[str, Any], projection: dict[str, Any] | None = None) -> Any:
         return self.call("find_one", query=query, projection=projection)

@@ -25,7 +25,10 @@ after auth and after ``copy``, ``slo`` and ``dlo``:
 - ``watch``: comma-separated ``account/container`` patterns (shell-style, default ``*/*``), less
   ``exclude`` (the same form; the lake's own ``*/datalake-quarantine`` by default); containers named
   ``*_segments`` or ``*+segments`` (where large objects' segments go) are never watched;
-- ``fail_open`` (default false); ``lease_seconds``: how long a pending record holds (default 86400).
+- ``fail_open`` (default false); ``lease_seconds``: how long a pending record holds (default 86400: the
+  upload of a large object may take hours); ``read_back_lease_seconds`` (default 300): the lease of a large
+  object's record once Swift has stored it, renewed while its content is read back, so a proxy that stops
+  during the read-back leaves it to reconcile within minutes, not a day.
 
 pymongo only: Swift's proxy installs this distribution without Airflow.
 """
@@ -159,6 +162,37 @@ class HashingInput:
             yield self._seen(chunk)
 
 
+class LeaseLost(Exception):
+    """The record is no longer pending: reconcile took it (its lease ran out) or it was removed."""
+
+
+class ReadBackLease:
+    """A large object's pending record while its content is read back: held for ``length`` from now, and
+    renewed every third of that as the content streams, so only a read-back that stopped lets it run out."""
+
+    def __init__(self, catalog: Callable[[], RemoteCatalog], record_id: str, length: dt.timedelta) -> None:
+        self.catalog, self.record_id, self.length = catalog, record_id, length
+        self.last = 0.0
+
+    def renew(self) -> None:
+        """Hold the record for ``length`` from now; LeaseLost when it is no longer pending."""
+        until = dt.datetime.now(dt.UTC) + self.length
+        if not self.catalog().renew_lease(self.record_id, until):
+            raise LeaseLost(self.record_id)
+        self.last = time.monotonic()
+
+    def hashing(self, digest: Any) -> Callable[[bytes], None]:
+        """A sink for the content: hashed, and the lease renewed when a third of it has gone by."""
+        every = self.length.total_seconds() / 3
+
+        def sink(chunk: bytes) -> None:
+            digest.update(chunk)
+            if time.monotonic() - self.last >= every:
+                self.renew()
+
+        return sink
+
+
 class CatalogMiddleware:
     def __init__(self, app: Any, conf: dict[str, str]) -> None:
         self.app = app
@@ -171,6 +205,7 @@ class CatalogMiddleware:
         self.claim_wait = float(conf.get("claim_wait_seconds", "10"))
         self.fail_open = conf.get("fail_open", "false").strip().lower() in TRUE
         self.lease = dt.timedelta(seconds=int(conf.get("lease_seconds", "86400")))
+        self.read_back_lease = dt.timedelta(seconds=int(conf.get("read_back_lease_seconds", "300")))
         self._catalog: RemoteCatalog | None = None
         self._lock = threading.Lock()
 
@@ -373,12 +408,17 @@ class CatalogMiddleware:
         lease, and an object deleted meanwhile takes its record with it."""
         name = record["swift_object_id"]
         where = str_to_wsgi(f"/v1/{account}/{record['swift_container']}/{name}")
+        keep = ReadBackLease(self.catalog, record["_id"], self.read_back_lease)
         for attempt in range(3):
             try:
+                keep.renew()
                 if kind == "slo":
-                    size, sha256 = self._read_slo(env, account, manifest)
+                    size, sha256 = self._read_slo(env, account, manifest, keep)
                 else:
-                    size, sha256 = self._read_dlo(env, account, manifest)
+                    size, sha256 = self._read_dlo(env, account, manifest, keep)
+            except LeaseLost:
+                log.error("datalake_catalog: %s no longer pending: reconcile settled it", name)
+                return
             except Exception as exc:
                 if isinstance(exc, Missing) and self._gone(env, where):
                     self._roll_back(record["_id"])  # deleted meanwhile: nothing to catalogue
@@ -539,27 +579,32 @@ class CatalogMiddleware:
         self._subrequest(env, path, chunks.append, query=query, newest=True)
         return b"".join(chunks)
 
-    def _read_slo(self, env: dict[str, Any], account: str, manifest: bytes) -> tuple[int, str]:
+    def _read_slo(
+        self, env: dict[str, Any], account: str, manifest: bytes, keep: ReadBackLease
+    ) -> tuple[int, str]:
         """Size and SHA-256 of a static large object: its segments read in order (nested manifests too)."""
         digest = hashlib.sha256()
-        return self._slo_into(env, account, manifest, digest), digest.hexdigest()
+        return self._slo_into(env, account, manifest, keep.hashing(digest)), digest.hexdigest()
 
-    def _slo_into(self, env: dict[str, Any], account: str, manifest: bytes, digest: Any) -> int:
+    def _slo_into(
+        self, env: dict[str, Any], account: str, manifest: bytes, sink: Callable[[bytes], Any]
+    ) -> int:
         size = 0
         for seg in json.loads(manifest):
             path = str_to_wsgi(f"/v1/{account}{seg['name']}")
             if seg.get("sub_slo"):
-                size += self._slo_into(
-                    env, account, self._listing(env, path, "multipart-manifest=get"), digest
-                )
+                size += self._slo_into(env, account, self._listing(env, path, "multipart-manifest=get"), sink)
             else:
-                size += self._subrequest(env, path, digest.update, byte_range=seg.get("range"))
+                size += self._subrequest(env, path, sink, byte_range=seg.get("range"))
         return size
 
-    def _read_dlo(self, env: dict[str, Any], account: str, manifest: str) -> tuple[int, str]:
+    def _read_dlo(
+        self, env: dict[str, Any], account: str, manifest: str, keep: ReadBackLease
+    ) -> tuple[int, str]:
         """Size and SHA-256 of a dynamic large object: every object under its prefix, in name order."""
         container, _, prefix = urllib.parse.unquote(wsgi_to_str(manifest)).partition("/")
         digest = hashlib.sha256()
+        sink = keep.hashing(digest)
         size = 0
         marker = ""
         while True:
@@ -569,7 +614,7 @@ class CatalogMiddleware:
             if not names:
                 break
             for obj in names:
-                size += self._subrequest(env, str_to_wsgi(f"/v1/{account}/{container}/{obj}"), digest.update)
+                size += self._subrequest(env, str_to_wsgi(f"/v1/{account}/{container}/{obj}"), sink)
             marker = names[-1]
         return size, digest.hexdigest()
 

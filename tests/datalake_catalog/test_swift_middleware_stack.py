@@ -213,6 +213,31 @@ def test_a_large_object_deleted_as_it_is_read_back_leaves_no_record(
     wait_for("the record deleted or gone", settled, 60)
 
 
+def test_a_large_object_it_cannot_read_back_waits_minutes_not_a_day(
+    container: str, auth: tuple[str, str]
+) -> None:
+    """Once Swift has stored a large object, its record holds for the read-back's lease (renewed as the
+    content streams), not the upload's day: a read-back that fails (here a DLO whose segments' container
+    does not exist) or a proxy that stops during it leaves the record to reconcile within minutes."""
+    from tests.factory.conftest import wait_for
+
+    url, token = auth
+    h = {"X-Auth-Token": token}
+    assert httpx.put(f"{url}/{container}", headers=h).status_code in (201, 202)
+    manifest = {**h, "X-Object-Manifest": f"{container}-nowhere/parts/"}
+    assert httpx.put(f"{url}/{container}/dlo.bin", headers=manifest, content=b"").status_code == 201
+    start = dt.datetime.now(dt.UTC)
+    assert record_of(container, "dlo.bin")["status"] == "pending"
+    # three tries, 1 + 2 + 4 s apart, each renewing the lease first
+    wait_for(
+        "the read-back's three tries", lambda: dt.datetime.now(dt.UTC) - start > dt.timedelta(seconds=9), 20
+    )
+    rec = record_of(container, "dlo.bin")
+    lease = rec["lease_until"].replace(tzinfo=dt.UTC)
+    assert rec["status"] == "pending"
+    assert start < lease <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=300), f"lease until {lease}"
+
+
 def lose_two_commits(container: str, tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     """A small object and a static large object stored through the middleware, then their records set back
     to pending as a proxy that died before the commit leaves them: (small file, large file, record ids)."""
