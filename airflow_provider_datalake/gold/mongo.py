@@ -2,7 +2,13 @@
 
 Streams batches into bulk writes (memory stays flat) and is idempotent per raw object:
 
-- ``replace_object``: delete this object's documents, then ``insert_many`` (unordered) of its rows;
+- ``replace_object``: delete this object's documents (if it was loaded before), then ``insert_many``
+  (unordered) of its rows. Which objects were loaded before, the database's ledger (``_datalake_objects``)
+  tells, for the collections it tracks since they were created: a first load, the usual case, then sends
+  no delete, which a server that cannot use the lineage index for it (FerretDB 1) pays with a read of the
+  whole collection. An object's entry is written before any of its documents, so a load that dies leaves
+  it, and the next load deletes what it wrote. A collection the ledger does not track (made by an older
+  release, or the ledger dropped) is always deleted from, as before;
 - ``merge``: bulk ``UpdateOne(upsert=True)`` on the key, backed by a unique index (the last row of a key
   wins, within a batch and across batches); ``_loaded_at`` is only set on insert, so a re-run with the
   same data modifies nothing;
@@ -22,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
-from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from airflow_provider_datalake.descriptors.model import FieldSpec, FieldType, MongoTarget
 from airflow_provider_datalake.gold.common import (
@@ -46,6 +52,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
+#: per database: which raw objects were loaded into which of its collections ("<collection>/<raw object id>";
+#: "<collection>/" = the collection is tracked here, since it was created)
+LEDGER = "_datalake_objects"
+TRACKED = ""
 LINEAGE_INDEX = "datalake_lineage"
 MERGE_INDEX = "datalake_merge_key"
 INT64 = (-(2**63), 2**63)
@@ -75,6 +85,7 @@ class MongoLoader:
         # Columns whose Python value BSON cannot hold as is.
         self.dates = [i for i, f in enumerate(self.fields) if f.type is FieldType.DATE]
         self.ints = [i for i, f in enumerate(self.fields) if f.type is FieldType.INT]
+        self._tracked = False  # the ledger tracks the collection (once seen, it stays so)
 
     def collection(self) -> Collection[dict[str, Any]]:
         return self.hook.get_conn()[self.target.database][self.target.collection]
@@ -85,6 +96,7 @@ class MongoLoader:
         """Create the lineage, merge-key and declared indexes (idempotent; an index of the same name but
         other keys is an error, never silently dropped)."""
         coll = self.collection()
+        new = not coll.database.list_collection_names(filter={"name": coll.name})
         wanted: list[tuple[str, list[str], bool]] = [(LINEAGE_INDEX, [RAW_OBJECT_ID, SOURCE_ROW], False)]
         if self.target.mode == "merge":
             wanted.append((MERGE_INDEX, list(self.target.keys), True))
@@ -105,6 +117,35 @@ class MongoLoader:
             except OperationFailure as exc:
                 raise GoldLoadError(f"{self.where}: cannot create index {name} on {keys}: {exc}") from exc
             log.info("%s: created index %s on %s", self.where, name, keys)
+        if new:  # no document yet: the ledger knows every object loaded into it from now on
+            self._ledger_add(coll, TRACKED)
+
+    def _ledger_id(self, raw_object_id: str) -> str:
+        return f"{self.target.collection}/{raw_object_id}"
+
+    def _ledger_add(self, coll: Collection[dict[str, Any]], raw_object_id: str) -> bool:
+        """Add an entry to the ledger; False when it was there already."""
+        entry = {
+            "_id": self._ledger_id(raw_object_id),
+            "collection": self.target.collection,
+            "raw_object_id": raw_object_id or None,
+            "at": dt.datetime.now(dt.UTC),
+        }
+        try:
+            coll.database[LEDGER].insert_one(entry)
+        except (DuplicateKeyError, OperationFailure) as exc:
+            if isinstance(exc, DuplicateKeyError) or exc.code == DUPLICATE_KEY:
+                return False
+            raise
+        return True
+
+    def _first_load(self, coll: Collection[dict[str, Any]], raw_object_id: str) -> bool:
+        """Whether the collection cannot hold documents of this object: the ledger tracks the collection
+        and had no entry for the object, which it has now (before any of its documents is written)."""
+        if not self._tracked:
+            marker = coll.database[LEDGER].find_one({"_id": self._ledger_id(TRACKED)}, {"_id": 1})
+            self._tracked = marker is not None
+        return self._tracked and self._ledger_add(coll, raw_object_id)
 
     # ------------------------------------------------------------------ load
 
@@ -119,7 +160,7 @@ class MongoLoader:
         rows_in = written = 0
         try:
             with frozen_heap():
-                if mode == "replace_object":
+                if mode == "replace_object" and not self._first_load(coll, raw_object_id):
                     gone = coll.delete_many({RAW_OBJECT_ID: raw_object_id}).deleted_count
                     log.info("%s: deleted %d documents of %s", self.where, gone, raw_object_id)
                 for batch in batches:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.mongo.hooks.mongo import MongoHook
+from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from airflow_provider_datalake.descriptors.model import MongoTarget
 from airflow_provider_datalake.gold.common import GoldLoadError
@@ -80,6 +81,76 @@ def test_replace_object_loads_documents_with_lineage_and_rerun_keeps_counts(gold
     load.load("obj-2", batches_of(NAMES, rows(2)))
     load.load("obj-2", batches_of(NAMES, rows(1)))
     assert (load.count_object_rows("obj-1"), load.count_object_rows("obj-2")) == (7, 1)
+
+
+class Deletes(CommandListener):
+    """A pymongo command listener: the filters of every delete a client sent."""
+
+    def __init__(self) -> None:
+        self.filters: list[dict[str, Any]] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if event.command_name == "delete":
+            self.filters += [d["q"] for d in event.command["deletes"]]
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+def watched_loader(gold: dict, deletes: Deletes) -> MongoLoader:
+    """A replace_object loader whose client reports the deletes it sends to the real server."""
+    from pymongo import MongoClient
+
+    load = loader(gold)
+    load.hook.client = MongoClient(load.hook.uri, event_listeners=[deletes])
+    return load
+
+
+def test_a_first_load_sends_no_delete_and_a_rerun_replaces(gold_mongo: dict) -> None:
+    """The ledger knows the collection from its creation: an object's first load only inserts (FerretDB
+    would read the whole collection for the delete); its next load deletes what the first wrote."""
+    from airflow_provider_datalake.gold.mongo import LEDGER
+
+    deletes = Deletes()
+    load = watched_loader(gold_mongo, deletes)
+    load.ensure_table()
+    load.load("obj-1", batches_of(NAMES, rows(5)))
+    load.load("obj-2", batches_of(NAMES, rows(2)))
+    assert deletes.filters == []
+    load.load("obj-1", batches_of(NAMES, rows(3)))
+    assert deletes.filters == [{"_raw_object_id": "obj-1"}]
+    assert (load.count_object_rows("obj-1"), load.count_object_rows("obj-2")) == (3, 2)
+    ledger = MongoHook(mongo_conn_id=gold_mongo["conn_id"]).get_conn()[gold_mongo["database"]][LEDGER]
+    assert sorted(d["_id"] for d in ledger.find()) == ["readings/", "readings/obj-1", "readings/obj-2"]
+
+
+def test_a_collection_the_ledger_does_not_track_is_always_deleted_from(gold_mongo: dict) -> None:
+    """A collection that had documents before the ledger (an older release), or whose ledger was
+    dropped: every load deletes the object's earlier documents, as before the ledger."""
+    from airflow_provider_datalake.gold.mongo import LEDGER
+
+    db = MongoHook(mongo_conn_id=gold_mongo["conn_id"]).get_conn()[gold_mongo["database"]]
+    db["readings"].insert_many([{"_raw_object_id": "old", "_source_row": i} for i in (1, 2)])
+    deletes = Deletes()
+    load = watched_loader(gold_mongo, deletes)
+    load.ensure_table()
+    load.load("old", batches_of(NAMES, rows(1)))
+    assert deletes.filters == [{"_raw_object_id": "old"}] and load.count_object_rows("old") == 1
+    assert db[LEDGER].count_documents({}) == 0
+
+    db.drop_collection("readings")  # a new collection: tracked from its creation...
+    fresh = watched_loader(gold_mongo, deletes)
+    fresh.ensure_table()
+    fresh.load("obj-1", batches_of(NAMES, rows(4)))
+    assert len(deletes.filters) == 1
+    db.drop_collection(LEDGER)  # ...until its ledger is dropped: then the object's documents may be there
+    again = watched_loader(gold_mongo, deletes)
+    again.ensure_table()
+    again.load("obj-1", batches_of(NAMES, rows(4)))
+    assert len(deletes.filters) == 2 and again.count_object_rows("obj-1") == 4
 
 
 def test_merge_upserts_on_the_key_last_row_wins_and_rerun_writes_nothing(gold_mongo: dict) -> None:
