@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
 from airflow_provider_datalake.descriptors.model import FieldSpec, FieldType, MongoTarget
 from airflow_provider_datalake.gold.common import (
@@ -44,6 +44,7 @@ from airflow_provider_datalake.gold.common import (
     check_fields,
     frozen_heap,
 )
+from datalake_catalog.catalog import is_duplicate_key
 
 if TYPE_CHECKING:
     from airflow.providers.mongo.hooks.mongo import MongoHook
@@ -96,12 +97,12 @@ class MongoLoader:
         """Create the lineage, merge-key and declared indexes (idempotent; an index of the same name but
         other keys is an error, never silently dropped)."""
         coll = self.collection()
-        new = not coll.database.list_collection_names(filter={"name": coll.name})
         wanted: list[tuple[str, list[str], bool]] = [(LINEAGE_INDEX, [RAW_OBJECT_ID, SOURCE_ROW], False)]
         if self.target.mode == "merge":
             wanted.append((MERGE_INDEX, list(self.target.keys), True))
         wanted += [(i.index_name, list(i.fields), i.unique) for i in self.target.indexes]
         existing = coll.index_information()
+        new = not existing  # a collection that exists has its `_id` index at least
         for name, keys, unique in wanted:
             have = existing.get(name)
             if have is not None:
@@ -133,8 +134,8 @@ class MongoLoader:
         }
         try:
             coll.database[LEDGER].insert_one(entry)
-        except (DuplicateKeyError, OperationFailure) as exc:
-            if isinstance(exc, DuplicateKeyError) or exc.code == DUPLICATE_KEY:
+        except OperationFailure as exc:
+            if is_duplicate_key(exc):
                 return False
             raise
         return True
