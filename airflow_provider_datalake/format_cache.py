@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 CACHE_NAME = "datalake_formats.json"
 
 # Bump when the fields below change: older specs are then ignored, and the descriptor validated instead.
-SPEC_VERSION = 3
+SPEC_VERSION = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,7 @@ class DagSpec:
     doc_md: str
     max_attempts: int  # the descriptor's processing settings: the claim records them on each object
     lease_seconds: float
+    batch: int  # objects one run claims at most
     outlets: tuple[
         GoldAsset, ...
     ] = ()  # what the targets write, each naming its target: the load tasks' outlets
@@ -65,6 +66,7 @@ class DagSpec:
             doc_md=_doc(desc),
             max_attempts=desc.processing.max_attempts,
             lease_seconds=desc.processing.lease_seconds,
+            batch=desc.processing.batch,
             outlets=tuple(asset for t in desc.targets for asset in t.assets()),
         )
 
@@ -103,6 +105,7 @@ class DagSpec:
                 doc_md=str(stored["doc_md"]),
                 max_attempts=int(stored["max_attempts"]),
                 lease_seconds=float(stored["lease_seconds"]),
+                batch=int(stored["batch"]),
                 outlets=tuple(
                     GoldAsset(**{k: str(a[k]) for k in ("target", "uri", "name", "store", "kind")})
                     for a in stored["outlets"]

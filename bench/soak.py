@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 STACK_PY = REPO / "devstack" / "stack.py"
 RESULTS = REPO / "bench" / "results" / "soak.json"
 MQTT_START = dt.datetime(2024, 1, 1)
-CLAIM_LIMIT = 100  # the factory's claim_limit
+CLAIM_LIMIT = 100  # the descriptors' processing.batch, by default
 
 
 # --------------------------------------------------------------------------- the stack

@@ -139,13 +139,17 @@ class Quarantine(Strict):
 
 
 class Processing(Strict):
-    """How long a claimed object may go unattended, and how often it is tried, before it fails."""
+    """How many objects a run takes, how long a claimed one may go unattended, and how often it is tried
+    before it fails."""
 
     max_attempts: int = Field(
         3, ge=1, le=20, description="runs that may take an object whose load died before it is failed"
     )
     lease_seconds: float = Field(
         300, ge=10, le=86_400, description="a claim's lease, renewed while a load works; expired: recovered"
+    )
+    batch: int = Field(
+        100, ge=1, le=10_000, description="objects one run claims at most; the rest wait for the next run"
     )
 
 

@@ -2,6 +2,8 @@
 
 Run shape: ``claim`` (committed -> processing, atomic per object) -> ``load__<target>`` for each target,
 mapped over the claimed objects, all targets in parallel -> ``finish`` (processed | failed per object).
+Beside the loads, ``queue_next`` queues the next run when objects of the format are still committed after
+the claim (a claim takes at most the descriptor's ``processing.batch``), so a backlog drains run after run.
 The DAG is scheduled on the format's Asset, whose AssetWatcher runs `CommittedObjectsTrigger` in the
 triggerer: a committed raw object of the format starts a run without any worker waiting.
 
@@ -30,6 +32,7 @@ from airflow_provider_datalake.operators.formats import (
     ClaimRawObjectsOperator,
     FinishRawObjectsOperator,
     LoadRawObjectOperator,
+    QueueNextRunOperator,
     descriptor_from_cache,
 )
 from airflow_provider_datalake.triggers.raw_objects import CommittedObjectsTrigger
@@ -54,7 +57,7 @@ log = logging.getLogger(__name__)
 #: a run of 100 objects is 10 tasks per target instead of 100. A killed task leaves at most this many
 #: objects without an outcome, which `finish` sends to the next run.
 OBJECTS_PER_TASK = 10
-#: Runs of one format at once. Each claims up to ``claim_limit`` objects ahead of the slots that will load
+#: Runs of one format at once. Each claims up to its batch of objects ahead of the slots that will load
 #: them; two keep the slots busy while the second run's objects wait one run's work at most, well within a
 #: lease, where more runs only claimed more objects to wait.
 MAX_ACTIVE_RUNS = 2
@@ -135,13 +138,14 @@ def dag_for(
     mongo_conn_id: str = "mongo_default",
     swift_conn_id: str = "swift_default",
     database: str | None = None,
-    claim_limit: int = 100,
+    claim_limit: int | None = None,
     objects_per_task: int = OBJECTS_PER_TASK,
     poll_interval: float = 2.0,
     cache_path: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The format's DAG from a descriptor object. With ``cache_path``, the load tasks re-read the
-    descriptor from the cache when they run (as generated DAGs do); without, they use this one."""
+    descriptor from the cache when they run (as generated DAGs do); without, they use this one.
+    ``claim_limit``: objects one run claims at most (default: the descriptor's ``processing.batch``)."""
     return dag_from_spec(
         DagSpec.from_descriptor(desc),
         descriptor=None if cache_path is not None else desc,
@@ -163,7 +167,7 @@ def dag_from_spec(
     mongo_conn_id: str = "mongo_default",
     swift_conn_id: str = "swift_default",
     database: str | None = None,
-    claim_limit: int = 100,
+    claim_limit: int | None = None,
     objects_per_task: int = OBJECTS_PER_TASK,
     poll_interval: float = 2.0,
 ) -> Any:
@@ -202,12 +206,14 @@ def dag_from_spec(
         claim = ClaimRawObjectsOperator(
             task_id="claim",
             format=fmt,
-            limit=claim_limit,
+            limit=spec.batch if claim_limit is None else claim_limit,
             lease_seconds=spec.lease_seconds,
             max_attempts=spec.max_attempts,
             per_task=objects_per_task,
             **conns,
         )
+        # Objects past this claim's batch get the next run at once, not at their next announcement.
+        claim >> QueueNextRunOperator(task_id="queue_next", format=fmt, outlets=[asset], **conns)
         finish = FinishRawObjectsOperator(
             task_id="finish", format=fmt, record_ids=claim.output, targets=spec.targets, **conns
         )

@@ -1,4 +1,5 @@
-"""The three steps of a format's run as operators: claim -> load (one per target, mapped) -> finish.
+"""The steps of a format's run as operators: claim -> load (one per target, mapped) -> finish, and
+queue_next beside the loads.
 
 The generated DAGs are built from these, and users composing their own DAGs may use them too. A load task
 links to the data lake's page of the objects its run loaded (`DataLakeObjectsLink`). Plain
@@ -115,6 +116,34 @@ class ClaimRawObjectsOperator(BaseOperator):
         if self.per_task is None:
             return ids
         return [ids[start : start + self.per_task] for start in range(0, len(ids), self.per_task)]
+
+
+class QueueNextRunOperator(BaseOperator):
+    """Queue the format's next run while committed objects wait: a claim takes a bounded batch, and the
+    objects past it were announced already, so without this they would wait for the trigger's next
+    announcement. Give it the format's raw Asset as its only outlet: its success is an event on that
+    Asset, which queues one more run of the DAG (Airflow merges queued events into one run, started when
+    a run slot is free). Skipped, so no event, when nothing of the format is committed after the claim."""
+
+    ui_color = "#eef8ee"
+
+    def __init__(
+        self, *, format: str, mongo_conn_id: str = "mongo_default", database: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.format = format
+        self.mongo_conn_id = mongo_conn_id
+        self.database = database
+
+    def execute(self, context: Context) -> int:
+        # deferred: the catalog only where a task runs
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_provider_datalake.ingest.committed import committed_ids
+
+        if not committed_ids(_catalog(self.mongo_conn_id, self.database), self.format, 1):
+            raise AirflowSkipException(f"no committed object of format {self.format} waits")
+        return 1
 
 
 class DataLakeObjectsLink(BaseOperatorLink):

@@ -65,8 +65,14 @@ def test_dag_shape_from_a_descriptor() -> None:
         "load__postgres_neocampus_mqtt_rows",
         "load__postgres_neocampus_mqtt_copy",
         "finish",
+        "queue_next",
     }
     assert dag.get_task("finish").trigger_rule == "all_done"
+    assert dag.get_task("claim").limit == 100  # the descriptor's processing.batch, by default
+    # the next run is queued through the format's own asset, and nothing waits for it
+    queue_next = dag.get_task("queue_next")
+    assert [a.uri for a in queue_next.outlets] == ["datalake://raw/neocampus_mqtt"]
+    assert queue_next.upstream_task_ids == {"claim"} and not queue_next.downstream_task_ids
     assert set(dag.get_task("claim").downstream_task_ids) >= {"load__postgres_neocampus_mqtt_rows", "finish"}
     (asset,) = (
         dag.timetable.asset_condition.iter_assets().values()

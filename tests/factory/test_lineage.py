@@ -32,10 +32,13 @@ def _recorded(dag) -> tuple[set[str], dict[str, set[str]]]:
 def test_load_tasks_declare_the_gold_assets_of_their_target() -> None:
     desc = parse_descriptor(CUSTOM)
     dag = dag_for(desc)
-    assert set(dag.task_ids) == {"claim", "finish", *(f"load__{t.name}" for t in desc.targets)}
+    assert set(dag.task_ids) == {"claim", "finish", "queue_next", *(f"load__{t.name}" for t in desc.targets)}
     schedule, outlets = _recorded(dag)
     assert schedule == {"datalake://raw/readings"}
-    assert outlets == {f"load__{t.name}": {a.uri for a in t.assets()} for t in desc.targets}
+    assert outlets == {
+        "queue_next": {"datalake://raw/readings"},  # the next run of a backlog
+        **{f"load__{t.name}": {a.uri for a in t.assets()} for t in desc.targets},
+    }
     (table,) = dag.get_task("load__postgres_readings").outlets
     assert table.name == "postgres:gold.readings@pg.prod"
     assert table.group == "datalake"
@@ -56,14 +59,23 @@ def test_the_dag_from_the_cache_declares_the_same_outlets(tmp_path: Path) -> Non
 
 def test_no_dag_of_ours_is_scheduled_on_what_a_load_writes() -> None:
     """A load's success emits events on its outlets: none of them may start a format DAG (each is scheduled
-    on its own raw asset only) nor the unknown-formats DAG."""
+    on its own raw asset only) nor the unknown-formats DAG. The one task whose outlet is a raw asset,
+    ``queue_next``, writes its own DAG's: it starts the next run of that DAG and nothing else."""
     dags = [
         dag_for(parse_descriptor(CUSTOM)),
         dag_for(Descriptor.model_validate(yaml.safe_load((EXAMPLES / "neocampus_mqtt.yaml").read_text()))),
         unknown_formats_dag(),
     ]
     schedules = [_recorded(dag)[0] for dag in dags]
-    written = {uri for dag in dags for uris in _recorded(dag)[1].values() for uri in uris}
+    for dag, schedule in zip(dags[:2], schedules, strict=False):
+        assert _recorded(dag)[1]["queue_next"] == schedule
+    written = {
+        uri
+        for dag in dags
+        for task_id, uris in _recorded(dag)[1].items()
+        if task_id != "queue_next"
+        for uri in uris
+    }
     assert written and all(uri.startswith("datalake://gold/") for uri in written)
     assert [len(s) for s in schedules] == [1, 1, 1]
     assert all(uri.startswith("datalake://raw/") for s in schedules for uri in s)

@@ -73,3 +73,62 @@ def test_insert_alone_starts_the_run_and_rows_appear(live_format: dict, tmp_path
     runs = api(f"dags/{dag_id}/dagRuns")["dag_runs"]
     assert runs and all(r["run_type"] == "asset_triggered" for r in runs)
     wait_for("the object to be processed", lambda: CatalogHook().get(rec["_id"])["status"] == "processed", 60)
+
+
+def test_a_backlog_past_one_batch_drains_run_after_run(postgres_conn: dict, tmp_path: Path) -> None:
+    """Five objects of a format whose runs take two each: the runs that could not take them all queue the
+    next run themselves (``queue_next``'s event on the format's asset), so the objects past the first
+    batches do not wait for the trigger to announce them again (300 s), and the chain ends with the
+    backlog."""
+    tag = uuid.uuid4().hex[:8]
+    raw = yaml.safe_load((REPO / "examples" / "neocampus_mqtt.yaml").read_text())
+    raw["name"] = f"backlog_{tag}"
+    raw["targets"] = raw["targets"][:1]
+    raw["targets"][0]["schema"] = f"backlog_{tag}"
+    raw["processing"] = {"batch": 2}
+    desc = Descriptor.model_validate(raw)
+    pg = pg_connect(postgres_conn)
+    try:
+        with format_under_airflow(desc) as dag_id:
+            ids = []
+            for seed in range(5):
+                path = tmp_path / f"mqtt_{seed}.json"
+                write_mqtt_dump(path, 10, seed=seed)
+                ids.append(insert_datalake(path, format=desc.name)["_id"])
+            catalog = CatalogHook()
+            wait_for(
+                "all five objects processed",
+                lambda: all(catalog.get(i)["status"] == "processed" for i in ids),
+                240,
+            )
+            wait_for(
+                "every run to end",
+                lambda: all(
+                    r["state"] in ("success", "failed") for r in api(f"dags/{dag_id}/dagRuns")["dag_runs"]
+                ),
+                120,
+            )
+            runs = api(f"dags/{dag_id}/dagRuns")["dag_runs"]
+            assert all(r["state"] == "success" for r in runs), runs
+            assert 3 <= len(runs) <= 5, [r["dag_run_id"] for r in runs]
+            sources = [
+                (event["source_dag_id"], event["source_task_id"])
+                for r in runs
+                for event in api(f"dags/{dag_id}/dagRuns/{r['dag_run_id']}/upstreamAssetEvents")[
+                    "asset_events"
+                ]
+            ]
+            assert (dag_id, "queue_next") in sources, sources
+            # the run that took the last objects found nothing left, and queued nothing more
+            states = [
+                api(f"dags/{dag_id}/dagRuns/{r['dag_run_id']}/taskInstances/queue_next")["state"]
+                for r in runs
+            ]
+            assert "skipped" in states, states
+    finally:
+        pg.execute(
+            psycopg.sql.SQL("drop schema if exists {} cascade").format(
+                psycopg.sql.Identifier(f"backlog_{tag}")
+            )
+        )
+        pg.close()
