@@ -15,6 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,9 +111,15 @@ def _object_matches(swift: SwiftClient, rec: dict[str, Any]) -> dict[str, str] |
 
 
 def read_content(
-    swift: SwiftClient, container: str, name: str, expected_size: int | None = None
+    swift: SwiftClient,
+    container: str,
+    name: str,
+    expected_size: int | None = None,
+    *,
+    each_chunk: Callable[[], None] | None = None,
 ) -> tuple[int, str]:
-    """Size and SHA-256 of an object's content, streamed (a large object's through its segments).
+    """Size and SHA-256 of an object's content, streamed (a large object's through its segments);
+    ``each_chunk`` is called after every chunk (to keep a claim while a large object is read).
 
     SwiftError when ``expected_size`` (the object's ``Content-Length``) is given and the bytes read differ:
     Swift ends a large object's GET early, without an error, when one of its segments is gone, and the
@@ -119,6 +128,8 @@ def read_content(
     for chunk in swift.iter_object(container, name):
         digest.update(chunk)
         size += len(chunk)
+        if each_chunk is not None:
+            each_chunk()
     if expected_size is not None and size != expected_size:
         raise SwiftError(f"{container}/{name}: read {size} of {expected_size} bytes (a segment missing?)")
     return size, digest.hexdigest()
@@ -137,11 +148,42 @@ def segment_kind(headers: dict[str, str]) -> str | None:
     return "dlo" if "x-object-manifest" in headers else None
 
 
-def _read_back(swift: SwiftClient, rec: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-    """The commit of a middleware record whose writer did not commit it: its object's content read back.
-    SwiftError when the content is not as long as the object says (`read_content`)."""
+class ClaimLost(Exception):
+    """Another reconciler holds the record now: this one's claim ran out while it worked."""
+
+
+class _Claim:
+    """A reconciler's claim on one record: its lease renewed every third of ``length`` while the record is
+    worked on, so only a reconciler that stopped lets it run out; the token tells this claim from the one
+    another reconciler may take after that."""
+
+    def __init__(self, catalog: Catalog, record_id: str, length: dt.timedelta) -> None:
+        self.catalog, self.record_id, self.length = catalog, record_id, length
+        self.token = uuid.uuid4().hex
+        self.last = time.monotonic()
+
+    def keep(self) -> None:
+        """Renew the lease when a third of it has gone by; ClaimLost when the record is no longer ours."""
+        if time.monotonic() - self.last < self.length.total_seconds() / 3:
+            return
+        if not self.catalog.renew_lease(
+            self.record_id,
+            utcnow() + self.length,
+            Status.RECONCILING,
+            extra_filter={"reconciler": self.token},
+        ):
+            raise ClaimLost(self.record_id)
+        self.last = time.monotonic()
+
+
+def _read_back(
+    swift: SwiftClient, rec: dict[str, Any], headers: dict[str, str], claim: _Claim
+) -> dict[str, Any]:
+    """The commit of a middleware record whose writer did not commit it: its object's content read back,
+    the claim kept meanwhile. SwiftError when the content is not as long as the object says
+    (`read_content`), ClaimLost when the claim was lost."""
     size, sha256 = read_content(
-        swift, rec["swift_container"], rec["swift_object_id"], content_length(headers)
+        swift, rec["swift_container"], rec["swift_object_id"], content_length(headers), each_chunk=claim.keep
     )
     return {
         "size": size,
@@ -161,20 +203,23 @@ def settle_record(
     report: ReconcileReport | None = None,
     dry_run: bool = False,
     now: dt.datetime | None = None,
+    claim: dt.timedelta = CLAIM,
 ) -> str | None:
     """Settle one expired pending record: 'forward', 'back', or None when someone else owns it or its
-    content cannot be read back (``report.unreadable``)."""
+    content cannot be read back (``report.unreadable``). The record is this settler's for ``claim``,
+    renewed while a large object's content is read back."""
     report = report or ReconcileReport()
     now = now or utcnow()
     if dry_run:
         verdict = "forward" if _object_matches(swift, rec) else "back"
         (report.rolled_forward if verdict == "forward" else report.rolled_back).append(rec["_id"])
         return verdict
+    held = _Claim(catalog, rec["_id"], claim)
     claimed = catalog.transition(
         rec["_id"],
         (Status.PENDING, Status.RECONCILING),
         Status.RECONCILING,
-        set_fields={"lease_until": now + CLAIM},
+        set_fields={"lease_until": now + claim, "reconciler": held.token},
         extra_filter={"lease_until": {"$lt": now}},
     )
     if claimed is None:
@@ -182,14 +227,27 @@ def settle_record(
     headers = _object_matches(swift, claimed)
     if headers is not None and claimed.get("ingest") == MIDDLEWARE_INGEST:
         try:
-            read_back = _read_back(swift, claimed, headers)
+            read_back = _read_back(swift, claimed, headers, held)
         except SwiftError as exc:
-            # Its client was told the object is stored: never rolled back. Claimed until CLAIM runs out,
-            # when the next reconcile tries again; the report names it meanwhile.
+            # Its client was told the object is stored: never rolled back. Claimed until the claim runs
+            # out, when the next reconcile tries again; the report names it meanwhile.
             report.unreadable.append((claimed["_id"], str(exc)))
             log.error("reconcile: %s not committed, its content cannot be read: %s", claimed["_id"], exc)
             return None
-        catalog.transition(claimed["_id"], Status.RECONCILING, Status.COMMITTED, set_fields=read_back)
+        except ClaimLost:
+            log.warning("reconcile: %s taken by another reconciler while it was read back", claimed["_id"])
+            return None
+        done = catalog.transition(
+            claimed["_id"],
+            Status.RECONCILING,
+            Status.COMMITTED,
+            set_fields=read_back,
+            unset_fields=("reconciler",),
+            extra_filter={"reconciler": held.token},
+        )
+        if done is None:
+            log.warning("reconcile: %s taken by another reconciler before its commit", claimed["_id"])
+            return None
         report.rolled_forward.append(claimed["_id"])
         log.info("reconcile: committed %s (the middleware's object, read back)", claimed["_id"])
         return "forward"

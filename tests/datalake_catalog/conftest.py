@@ -35,14 +35,15 @@ def container(auth: tuple[str, str]) -> Iterator[str]:
     name = f"test-mw-{uuid.uuid4().hex[:8]}"
     yield name
     url, token = auth
+    # httpx's 5-second default is short for a Swift busy with another workload (a soak)
+    swift = httpx.Client(headers={"X-Auth-Token": token}, timeout=60)
     for cont in (name, f"{name}_segments", f"{name}+segments"):
-        listing = httpx.get(f"{url}/{cont}", headers={"X-Auth-Token": token}, params={"format": "json"})
+        listing = swift.get(f"{url}/{cont}", params={"format": "json"})
         if listing.status_code == 200:
             for obj in listing.json():
-                httpx.delete(
-                    f"{url}/{cont}/{urllib.parse.quote(obj['name'])}",
-                    headers={"X-Auth-Token": token},
-                    params={"multipart-manifest": "delete"},
+                swift.delete(
+                    f"{url}/{cont}/{urllib.parse.quote(obj['name'])}", params={"multipart-manifest": "delete"}
                 )
-            httpx.delete(f"{url}/{cont}", headers={"X-Auth-Token": token})
+            swift.delete(f"{url}/{cont}")
+    swift.close()
     CatalogHook().raw_objects.delete_many({"swift_container": name})

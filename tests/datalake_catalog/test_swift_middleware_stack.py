@@ -303,6 +303,85 @@ def test_reconcile_reports_a_large_object_it_cannot_read_back(
     assert httpx.head(f"{url}/{container}/slo.bin", headers=h).status_code == 200
 
 
+class SlowReads:
+    """The stack's Swift client, reading the first chunks of an object slowly: a read-back that outlasts
+    the reconciler's claim. Every call still goes to the real Swift."""
+
+    def __init__(self, swift: Any, slow_chunks: int, pause: float, during: Any = None) -> None:
+        self.swift, self.slow_chunks, self.pause, self.during = swift, slow_chunks, pause, during
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.swift, name)
+
+    def iter_object(self, container: str, name: str, chunk_size: int = 1 << 20) -> Any:
+        import time
+
+        for i, chunk in enumerate(self.swift.iter_object(container, name, 1 << 16)):
+            if i < self.slow_chunks:
+                time.sleep(self.pause)
+            if i == self.slow_chunks and self.during is not None:
+                self.during()
+            yield chunk
+
+
+def expire_lease(record_id: str) -> None:
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    CatalogHook().raw_objects.update_one({"_id": record_id}, {"$set": {"lease_until": past}})
+
+
+def test_a_long_read_back_keeps_its_claim_from_another_reconciler(container: str, tmp_path: Path) -> None:
+    """A lost commit's large object read back for longer than the reconciler's claim: the claim is renewed
+    as the content streams, so a second reconciler meanwhile finds the record taken, and the first
+    commits it."""
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.hooks.connect import swift_for
+    from airflow_provider_datalake.ingest.settle import settle_record
+
+    _, big, ids = lose_two_commits(container, tmp_path)
+    rid = ids["slo.bin"]
+    expire_lease(rid)
+    catalog, swift = CatalogHook(), swift_for("swift_default")
+    second: list[Any] = []
+
+    def another_reconciler() -> None:  # 2 s into the read-back, past a 1-second claim
+        rec = catalog.get(rid)
+        assert rec["status"] == "reconciling"
+        assert rec["lease_until"].replace(tzinfo=dt.UTC) > dt.datetime.now(dt.UTC)
+        second.append(settle_record(rec, catalog=catalog, swift=swift, claim=dt.timedelta(seconds=1)))
+
+    slow = SlowReads(swift, slow_chunks=8, pause=0.25, during=another_reconciler)
+    rec = catalog.get(rid)
+    assert settle_record(rec, catalog=catalog, swift=slow, claim=dt.timedelta(seconds=1)) == "forward"
+    assert second == [None]  # it found the record claimed
+    rec = record_of(container, "slo.bin")
+    assert rec["status"] == "committed" and "reconciler" not in rec
+    assert (rec["size"], rec["sha256"]) == (big.stat().st_size, sha256_of(big))
+
+
+def test_a_reconciler_whose_claim_was_taken_commits_nothing(container: str, tmp_path: Path) -> None:
+    """A reconciler that stalled past its claim, whose record another one then took: at its next renewal or
+    at its commit, whichever comes first, it stops and writes nothing; the record stays the other's."""
+    from airflow_provider_datalake.hooks.catalog import CatalogHook
+    from airflow_provider_datalake.hooks.connect import swift_for
+    from airflow_provider_datalake.ingest.settle import settle_record
+
+    _, _, ids = lose_two_commits(container, tmp_path)
+    rid = ids["slo.bin"]
+    expire_lease(rid)
+    catalog = CatalogHook()
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+
+    def taken() -> None:  # what another reconciler's claim writes
+        catalog.raw_objects.update_one({"_id": rid}, {"$set": {"reconciler": "other", "lease_until": until}})
+
+    slow = SlowReads(swift_for("swift_default"), slow_chunks=4, pause=0.25, during=taken)
+    assert settle_record(catalog.get(rid), catalog=catalog, swift=slow, claim=dt.timedelta(seconds=1)) is None
+    rec = record_of(container, "slo.bin")
+    assert (rec["status"], rec["reconciler"], rec["sha256"]) == ("reconciling", "other", None)
+
+
 def test_a_client_that_hangs_up_leaves_nothing(container: str, auth: tuple[str, str]) -> None:
     url, token = auth
     httpx.put(f"{url}/{container}", headers={"X-Auth-Token": token})
