@@ -2,8 +2,8 @@
 
 Run shape: ``claim`` (committed -> processing, atomic per object) -> ``load__<target>`` for each target,
 mapped over the claimed objects, all targets in parallel -> ``finish`` (processed | failed per object).
-Beside the loads, ``queue_next`` queues the next run when objects of the format are still committed after
-the claim (a claim takes at most the descriptor's ``processing.batch``), so a backlog drains run after run.
+Beside the loads, ``queue_next`` queues the next run when the claim found a full batch of candidates (a
+claim takes at most the descriptor's ``processing.batch``), so a backlog drains run after run.
 The DAG is scheduled on the format's Asset, whose AssetWatcher runs `CommittedObjectsTrigger` in the
 triggerer: a committed raw object of the format starts a run without any worker waiting.
 
@@ -213,7 +213,7 @@ def dag_from_spec(
             **conns,
         )
         # Objects past this claim's batch get the next run at once, not at their next announcement.
-        claim >> QueueNextRunOperator(task_id="queue_next", format=fmt, outlets=[asset], **conns)
+        claim >> QueueNextRunOperator(task_id="queue_next", format=fmt, outlets=[asset])
         finish = FinishRawObjectsOperator(
             task_id="finish", format=fmt, record_ids=claim.output, targets=spec.targets, **conns
         )

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: A format's generated DAG is ``datalake__<format>``.
 FORMAT_DAG_PREFIX = "datalake__"
+#: The claim's XCom saying it found a full batch of candidates, so more objects may wait.
+BACKLOG_KEY = "backlog"
 #: The plugin's page listing a run's objects, under Airflow's base URL.
 OBJECTS_PAGE = "/datalake/ui/objects"
 
@@ -103,13 +105,19 @@ class ClaimRawObjectsOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str] | list[list[str]]:
         # deferred: processing (pymongo, swiftclient) only where a task runs
+        from airflow_provider_datalake.ingest.committed import committed_ids
         from airflow_provider_datalake.processing import claim_objects
 
+        catalog = _catalog(self.mongo_conn_id, self.database)
+        candidates = committed_ids(catalog, self.format, self.limit)
+        # A full batch of candidates: more may wait behind it (`QueueNextRunOperator` reads this).
+        context["ti"].xcom_push(key=BACKLOG_KEY, value=bool(self.limit) and len(candidates) >= self.limit)
         ids = claim_objects(
             self.format,
             context["run_id"],
-            catalog=_catalog(self.mongo_conn_id, self.database),
+            catalog=catalog,
             limit=self.limit,
+            ids=candidates,
             lease=dt.timedelta(seconds=self.lease_seconds),
             max_attempts=self.max_attempts,
         )
@@ -123,27 +131,23 @@ class QueueNextRunOperator(BaseOperator):
     objects past it were announced already, so without this they would wait for the trigger's next
     announcement. Give it the format's raw Asset as its only outlet: its success is an event on that
     Asset, which queues one more run of the DAG (Airflow merges queued events into one run, started when
-    a run slot is free). Skipped, so no event, when nothing of the format is committed after the claim."""
+    a run slot is free). Skipped, so no event, unless the claim (``claim_task_id``) found a full batch of
+    candidates: objects committed later are announced by the trigger as new."""
 
     ui_color = "#eef8ee"
 
-    def __init__(
-        self, *, format: str, mongo_conn_id: str = "mongo_default", database: str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, format: str, claim_task_id: str = "claim", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.format = format
-        self.mongo_conn_id = mongo_conn_id
-        self.database = database
+        self.claim_task_id = claim_task_id
 
-    def execute(self, context: Context) -> int:
-        # deferred: the catalog only where a task runs
+    def execute(self, context: Context) -> bool:
+        # deferred: only where a task runs
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from airflow_provider_datalake.ingest.committed import committed_ids
-
-        if not committed_ids(_catalog(self.mongo_conn_id, self.database), self.format, 1):
-            raise AirflowSkipException(f"no committed object of format {self.format} waits")
-        return 1
+        if not context["ti"].xcom_pull(task_ids=self.claim_task_id, key=BACKLOG_KEY):
+            raise AirflowSkipException(f"the claim took every committed object of format {self.format}")
+        return True
 
 
 class DataLakeObjectsLink(BaseOperatorLink):

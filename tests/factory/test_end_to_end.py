@@ -105,6 +105,28 @@ def test_several_objects_in_one_run_and_nothing_left_committed(e2e: dict, tmp_pa
     assert dict(_rows(e2e)) == counts
 
 
+def test_a_run_that_finds_a_full_batch_queues_the_next_and_the_last_does_not(
+    e2e: dict, tmp_path: Path
+) -> None:
+    """Three objects, runs of two: the first run's claim finds a full batch, so its ``queue_next`` succeeds
+    (an event on the format's asset: the next run); the second takes the last object and skips it."""
+    ids = []
+    for seed in (4, 5, 6):
+        path = tmp_path / f"dump{seed}.json"
+        write_mqtt_dump(path, 10, seed=seed)
+        ids.append(_insert(e2e, path)["_id"])
+    dag = dag_for(
+        e2e["desc"], mongo_conn_id=e2e["mongo_conn_id"], swift_conn_id=e2e["swift_conn_id"], claim_limit=2
+    )
+    catalog = CatalogHook(e2e["mongo_conn_id"])
+    first = run_dag(dag, e2e["tmp"])
+    assert first.state == "success" and first.get_task_instance("queue_next").state == "success"
+    assert sorted(catalog.get(i)["status"] for i in ids) == ["committed", "processed", "processed"]
+    second = run_dag(dag, e2e["tmp"])
+    assert second.state == "success" and second.get_task_instance("queue_next").state == "skipped"
+    assert {catalog.get(i)["status"] for i in ids} == {"processed"}
+
+
 def _dump_with_bad_messages(path: Path) -> int:
     messages = list(mqtt_messages(50, seed=9))
     messages[3]["time"] = "not a time"
