@@ -2,13 +2,17 @@
 
 Streams batches into bulk writes (memory stays flat) and is idempotent per raw object:
 
-- ``replace_object``: delete this object's documents (if it was loaded before), then ``insert_many``
-  (unordered) of its rows. Which objects were loaded before, the database's ledger (``_datalake_objects``)
-  tells, for the collections it tracks since they were created: a first load, the usual case, then sends
-  no delete, which a server that cannot use the lineage index for it (FerretDB 1) pays with a read of the
-  whole collection. An object's entry is written before any of its documents, so a load that dies leaves
-  it, and the next load deletes what it wrote. A collection the ledger does not track (made by an older
-  release, or the ledger dropped) is always deleted from, as before;
+- ``replace_object``: documents get ``_id = "<raw object id>:<source row>"``. A load deletes this
+  object's earlier documents (if it was loaded before), then inserts its rows (unordered bulk writes).
+  Which objects were loaded before, and up to which source row, the database's ledger
+  (``_datalake_objects``) tells, for the collections it tracks since they were created. An object's
+  entry is written before any of its documents, and its highest row is raised before each batch is
+  written, so a load that dies leaves an entry that covers what it wrote. A first load, the usual case,
+  then sends no delete; a reload deletes by ``_id``, one row at a time in bulk writes, so it costs the
+  object's rows and never a read of the whole collection (what a delete by the lineage field is on a
+  server that cannot use the lineage index for it, FerretDB 1). A collection the ledger does not track
+  (made by an older release, or the ledger dropped), or an entry without its highest row (an older
+  release's), is deleted from by ``_raw_object_id``;
 - ``merge``: bulk ``UpdateOne(upsert=True)`` on the key, backed by a unique index (the last row of a key
   wins, within a batch and across batches); ``_loaded_at`` is only set on insert, so a re-run with the
   same data modifies nothing;
@@ -27,7 +31,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo import ASCENDING, DeleteOne, InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
 from airflow_provider_datalake.descriptors.model import FieldSpec, FieldType, MongoTarget
@@ -60,6 +64,10 @@ TRACKED = ""
 LINEAGE_INDEX = "datalake_lineage"
 MERGE_INDEX = "datalake_merge_key"
 INT64 = (-(2**63), 2**63)
+#: the ledger entry's field: the highest source row any load of the object may have written
+LAST_ROW = "last_row"
+#: deletes of a reload sent per bulk write (memory stays flat for an object of any size)
+DELETE_CHUNK = 5000
 
 
 def make_loader(target: MongoTarget, fields: list[FieldSpec]) -> MongoLoader:
@@ -132,6 +140,8 @@ class MongoLoader:
             "raw_object_id": raw_object_id or None,
             "at": dt.datetime.now(dt.UTC),
         }
+        if raw_object_id:
+            entry[LAST_ROW] = 0
         try:
             coll.database[LEDGER].insert_one(entry)
         except OperationFailure as exc:
@@ -140,13 +150,34 @@ class MongoLoader:
             raise
         return True
 
-    def _first_load(self, coll: Collection[dict[str, Any]], raw_object_id: str) -> bool:
-        """Whether the collection cannot hold documents of this object: the ledger tracks the collection
-        and had no entry for the object, which it has now (before any of its documents is written)."""
+    def _earlier_rows(self, coll: Collection[dict[str, Any]], raw_object_id: str) -> int | None:
+        """Up to which source row earlier loads may have written this object's documents: 0 when it has
+        none (a first load, whose ledger entry is now written, before any of its documents), None when
+        the ledger cannot tell (an untracked collection, or an entry of an older release)."""
+        ledger = coll.database[LEDGER]
         if not self._tracked:
-            marker = coll.database[LEDGER].find_one({"_id": self._ledger_id(TRACKED)}, {"_id": 1})
+            marker = ledger.find_one({"_id": self._ledger_id(TRACKED)}, {"_id": 1})
             self._tracked = marker is not None
-        return self._tracked and self._ledger_add(coll, raw_object_id)
+        if not self._tracked:
+            return None
+        if self._ledger_add(coll, raw_object_id):
+            return 0
+        entry = ledger.find_one({"_id": self._ledger_id(raw_object_id)}, {LAST_ROW: 1}) or {}
+        last = entry.get(LAST_ROW)
+        return int(last) if isinstance(last, int) else None
+
+    def _raise_last_row(self, coll: Collection[dict[str, Any]], raw_object_id: str, row: int) -> None:
+        """Record, before a batch is written, the highest source row it holds."""
+        coll.database[LEDGER].update_one({"_id": self._ledger_id(raw_object_id)}, {"$max": {LAST_ROW: row}})
+
+    def _delete_earlier(self, coll: Collection[dict[str, Any]], raw_object_id: str, last_row: int) -> int:
+        """Delete the object's documents by ``_id``, rows 0 to ``last_row``, in bounded bulk writes."""
+        gone = 0
+        for start in range(0, last_row + 1, DELETE_CHUNK):
+            stop = min(start + DELETE_CHUNK, last_row + 1)
+            ops = [DeleteOne({"_id": f"{raw_object_id}:{n}"}) for n in range(start, stop)]
+            gone += coll.bulk_write(ops, ordered=False).deleted_count
+        return gone
 
     # ------------------------------------------------------------------ load
 
@@ -161,12 +192,25 @@ class MongoLoader:
         rows_in = written = 0
         try:
             with frozen_heap():
-                if mode == "replace_object" and not self._first_load(coll, raw_object_id):
-                    gone = coll.delete_many({RAW_OBJECT_ID: raw_object_id}).deleted_count
-                    log.info("%s: deleted %d documents of %s", self.where, gone, raw_object_id)
+                # Where the ledger keeps the object's highest row, each batch raises it before it is written.
+                ledgered = False
+                if mode == "replace_object":
+                    last_row = self._earlier_rows(coll, raw_object_id)
+                    ledgered = self._tracked  # an older release's entry gets its highest row from now on
+                    if last_row != 0:
+                        gone = (
+                            coll.delete_many({RAW_OBJECT_ID: raw_object_id}).deleted_count
+                            if last_row is None
+                            else self._delete_earlier(coll, raw_object_id, last_row)
+                        )
+                        log.info("%s: deleted %d documents of %s", self.where, gone, raw_object_id)
+                highest = 0
                 for batch in batches:
                     check_batch(batch, self.names)
                     rows_in += len(batch.rows)
+                    if ledgered and batch.row_numbers and max(batch.row_numbers) > highest:
+                        highest = max(batch.row_numbers)
+                        self._raise_last_row(coll, raw_object_id, highest)
                     if mode == "merge":
                         written += self._merge(coll, batch, raw_object_id, loaded_at, rejects)
                     else:
@@ -184,7 +228,7 @@ class MongoLoader:
         """(documents, their row numbers, their rows); rows BSON cannot hold are rejected here."""
         names, dates, ints = self.names, self.dates, self.ints
         docs, numbers, rows = [], [], []
-        append_ids = self.target.mode == "append"
+        row_ids = self.target.mode != "merge"  # merge: a document is its key's, not a row's
         for row, number in zip(batch.rows, batch.row_numbers, strict=True):
             if ints:
                 bad = next(
@@ -201,7 +245,7 @@ class MongoLoader:
             doc[RAW_OBJECT_ID] = raw_object_id
             doc[SOURCE_ROW] = number
             doc[LOADED_AT] = loaded_at
-            if append_ids:
+            if row_ids:
                 doc["_id"] = f"{raw_object_id}:{number}"
             docs.append(doc)
             numbers.append(number)

@@ -121,10 +121,75 @@ def test_a_first_load_sends_no_delete_and_a_rerun_replaces(gold_mongo: dict) -> 
     load.load("obj-2", batches_of(NAMES, rows(2)))
     assert deletes.filters == []
     load.load("obj-1", batches_of(NAMES, rows(3)))
-    assert deletes.filters == [{"_raw_object_id": "obj-1"}]
+    # By `_id`, rows 0 to the highest the first load wrote: what FerretDB finds without a scan.
+    assert deletes.filters == [{"_id": f"obj-1:{n}"} for n in range(6)]
     assert (load.count_object_rows("obj-1"), load.count_object_rows("obj-2")) == (3, 2)
+    assert docs(gold_mongo, _raw_object_id="obj-1")[0]["_id"] == "obj-1:1"
     ledger = MongoHook(mongo_conn_id=gold_mongo["conn_id"]).get_conn()[gold_mongo["database"]][LEDGER]
     assert sorted(d["_id"] for d in ledger.find()) == ["readings/", "readings/obj-1", "readings/obj-2"]
+    assert (
+        ledger.find_one({"_id": "readings/obj-1"})["last_row"] == 5
+    )  # the highest row: a reload never lowers it
+
+
+def test_a_load_that_dies_leaves_a_ledger_entry_covering_what_it_wrote(
+    gold_mongo: dict, tcp_proxy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The highest row is raised before each batch is written: the reload after a load that died between
+    batches deletes every document the dead one wrote, by `_id`, and keeps none of its rows."""
+    import json
+
+    from airflow_provider_datalake.gold.mongo import LEDGER
+
+    conn = gold_mongo["conn"]
+    proxy = tcp_proxy(conn["host"], conn["port"])
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MONGO_FLAKY",
+        json.dumps(
+            {
+                **conn,
+                "port": proxy.port,
+                "schema": gold_mongo["database"],
+                "extra": {
+                    **conn.get("extra", {}),
+                    "serverSelectionTimeoutMS": 1500,
+                    "connectTimeoutMS": 1000,
+                },
+            }
+        ),
+    )
+    dying = loader({**gold_mongo, "conn_id": "mongo_flaky"})
+    dying.ensure_table()
+    with pytest.raises(GoldLoadError):
+        dying.load("obj-1", stop_after(batches_of(NAMES, rows(30), size=5), 3, proxy.stop))
+    ledger = MongoHook(mongo_conn_id=gold_mongo["conn_id"]).get_conn()[gold_mongo["database"]][LEDGER]
+    written = loader(gold_mongo).count_object_rows("obj-1")
+    assert 0 < written and ledger.find_one({"_id": "readings/obj-1"})["last_row"] >= written
+    deletes = Deletes()
+    again = watched_loader(gold_mongo, deletes)
+    assert again.load("obj-1", batches_of(NAMES, rows(4, offset=1.0))).rows_written == 4
+    assert all(set(f) == {"_id"} for f in deletes.filters)
+    assert [d["value"] for d in docs(gold_mongo)] == [21.0, 21.1, 21.2, 21.3]
+
+
+def test_an_older_entry_without_its_highest_row_is_deleted_from_by_lineage_once(gold_mongo: dict) -> None:
+    """An entry an older release wrote has no highest row: that reload deletes by `_raw_object_id` (its
+    documents may have any `_id`), and records the highest row for the next one."""
+    from airflow_provider_datalake.gold.mongo import LEDGER
+
+    db = MongoHook(mongo_conn_id=gold_mongo["conn_id"]).get_conn()[gold_mongo["database"]]
+    first = loader(gold_mongo)
+    first.ensure_table()
+    db["readings"].insert_many([{"_raw_object_id": "old", "_source_row": i} for i in (1, 2, 3)])
+    db[LEDGER].insert_one({"_id": "readings/old", "collection": "readings", "raw_object_id": "old"})
+    deletes = Deletes()
+    load = watched_loader(gold_mongo, deletes)
+    load.load("old", batches_of(NAMES, rows(2)))
+    assert deletes.filters == [{"_raw_object_id": "old"}] and load.count_object_rows("old") == 2
+    assert db[LEDGER].find_one({"_id": "readings/old"})["last_row"] == 2
+    load.load("old", batches_of(NAMES, rows(1)))
+    assert deletes.filters[1:] == [{"_id": f"old:{n}"} for n in range(3)]
+    assert load.count_object_rows("old") == 1
 
 
 def test_a_collection_the_ledger_does_not_track_is_always_deleted_from(gold_mongo: dict) -> None:
