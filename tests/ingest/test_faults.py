@@ -80,7 +80,9 @@ if os.environ.get("WRITER_HOLD"):  # stay alive once done, until stdin closes: a
 
 def _stack(*args: str) -> None:
     proc = subprocess.run([sys.executable, str(STACK_PY), *args], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 0, (
+        f"stack.py {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+    )
 
 
 @contextmanager
@@ -95,9 +97,9 @@ def server_down(service: str, group: str, *, later: bool = False) -> Iterator[Ca
             stopped.set()
             _stack("down", service)
 
-    if not later:
-        stop()
-    try:
+    try:  # a stop that fails still brings the group back: the tests after this one need it
+        if not later:
+            stop()
         yield stop
     finally:
         _stack("up", group)
