@@ -134,7 +134,7 @@ class MongoLoader:
 
     def _ledger_add(self, coll: Collection[dict[str, Any]], raw_object_id: str) -> bool:
         """Add an entry to the ledger; False when it was there already."""
-        entry = {
+        entry: dict[str, Any] = {
             "_id": self._ledger_id(raw_object_id),
             "collection": self.target.collection,
             "raw_object_id": raw_object_id or None,

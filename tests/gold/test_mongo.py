@@ -164,7 +164,7 @@ def test_a_load_that_dies_leaves_a_ledger_entry_covering_what_it_wrote(
         dying.load("obj-1", stop_after(batches_of(NAMES, rows(30), size=5), 3, proxy.stop))
     ledger = MongoHook(mongo_conn_id=gold_mongo["conn_id"]).get_conn()[gold_mongo["database"]][LEDGER]
     written = loader(gold_mongo).count_object_rows("obj-1")
-    assert 0 < written and ledger.find_one({"_id": "readings/obj-1"})["last_row"] >= written
+    assert written > 0 and ledger.find_one({"_id": "readings/obj-1"})["last_row"] >= written
     deletes = Deletes()
     again = watched_loader(gold_mongo, deletes)
     assert again.load("obj-1", batches_of(NAMES, rows(4, offset=1.0))).rows_written == 4
