@@ -368,16 +368,19 @@ def main() -> int:
             statuses=counts,
         )
         # The timings and memory are kept should the counts fail: the check reads every store.
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2, default=str))
+        save(report, args.out)
         report.update(check(catalog, swift, formats, ids, tag, watcher))
         if not args.keep:
             cleanup(catalog, swift, formats, ids, tag)
 
     print_report(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str))
+    save(report, args.out)
     return 0 if not report["mismatches"] else 1
+
+
+def save(report: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
 
 
 def check(

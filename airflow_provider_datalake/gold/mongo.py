@@ -70,6 +70,11 @@ LAST_ROW = "last_row"
 DELETE_CHUNK = 5000
 
 
+def row_id(raw_object_id: str, row: int) -> str:
+    """The ``_id`` of the document a raw object's source row becomes (``replace_object``, ``append``)."""
+    return f"{raw_object_id}:{row}"
+
+
 def make_loader(target: MongoTarget, fields: list[FieldSpec]) -> MongoLoader:
     """The loader on the official MongoHook of the target's connection."""
     # Imported here: the Airflow provider is loaded only when a run builds a loader.
@@ -175,7 +180,7 @@ class MongoLoader:
         gone = 0
         for start in range(0, last_row + 1, DELETE_CHUNK):
             stop = min(start + DELETE_CHUNK, last_row + 1)
-            ops = [DeleteOne({"_id": f"{raw_object_id}:{n}"}) for n in range(start, stop)]
+            ops = [DeleteOne({"_id": row_id(raw_object_id, n)}) for n in range(start, stop)]
             gone += coll.bulk_write(ops, ordered=False).deleted_count
         return gone
 
@@ -208,8 +213,8 @@ class MongoLoader:
                 for batch in batches:
                     check_batch(batch, self.names)
                     rows_in += len(batch.rows)
-                    if ledgered and batch.row_numbers and max(batch.row_numbers) > highest:
-                        highest = max(batch.row_numbers)
+                    if ledgered and batch.row_numbers and (top := max(batch.row_numbers)) > highest:
+                        highest = top
                         self._raise_last_row(coll, raw_object_id, highest)
                     if mode == "merge":
                         written += self._merge(coll, batch, raw_object_id, loaded_at, rejects)
@@ -246,7 +251,7 @@ class MongoLoader:
             doc[SOURCE_ROW] = number
             doc[LOADED_AT] = loaded_at
             if row_ids:
-                doc["_id"] = f"{raw_object_id}:{number}"
+                doc["_id"] = row_id(raw_object_id, number)
             docs.append(doc)
             numbers.append(number)
             rows.append(row)

@@ -100,6 +100,20 @@ class Deletes(CommandListener):
         pass
 
 
+def flaky_loader(gold: dict, tcp_proxy: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[MongoLoader, Any]:
+    """A replace_object loader whose connection goes through a TCP proxy a test can stop: (loader, proxy)."""
+    import json
+
+    conn = gold["conn"]
+    proxy = tcp_proxy(conn["host"], conn["port"])
+    extra = {**conn.get("extra", {}), "serverSelectionTimeoutMS": 1500, "connectTimeoutMS": 1000}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MONGO_FLAKY",
+        json.dumps({**conn, "port": proxy.port, "schema": gold["database"], "extra": extra}),
+    )
+    return loader({**gold, "conn_id": "mongo_flaky"}), proxy
+
+
 def watched_loader(gold: dict, deletes: Deletes) -> MongoLoader:
     """A replace_object loader whose client reports the deletes it sends to the real server."""
     from pymongo import MongoClient
@@ -127,9 +141,8 @@ def test_a_first_load_sends_no_delete_and_a_rerun_replaces(gold_mongo: dict) -> 
     assert docs(gold_mongo, _raw_object_id="obj-1")[0]["_id"] == "obj-1:1"
     ledger = MongoHook(mongo_conn_id=gold_mongo["conn_id"]).get_conn()[gold_mongo["database"]][LEDGER]
     assert sorted(d["_id"] for d in ledger.find()) == ["readings/", "readings/obj-1", "readings/obj-2"]
-    assert (
-        ledger.find_one({"_id": "readings/obj-1"})["last_row"] == 5
-    )  # the highest row: a reload never lowers it
+    # the highest row any load wrote: a reload never lowers it
+    assert ledger.find_one({"_id": "readings/obj-1"})["last_row"] == 5
 
 
 def test_a_load_that_dies_leaves_a_ledger_entry_covering_what_it_wrote(
@@ -137,28 +150,9 @@ def test_a_load_that_dies_leaves_a_ledger_entry_covering_what_it_wrote(
 ) -> None:
     """The highest row is raised before each batch is written: the reload after a load that died between
     batches deletes every document the dead one wrote, by `_id`, and keeps none of its rows."""
-    import json
-
     from airflow_provider_datalake.gold.mongo import LEDGER
 
-    conn = gold_mongo["conn"]
-    proxy = tcp_proxy(conn["host"], conn["port"])
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MONGO_FLAKY",
-        json.dumps(
-            {
-                **conn,
-                "port": proxy.port,
-                "schema": gold_mongo["database"],
-                "extra": {
-                    **conn.get("extra", {}),
-                    "serverSelectionTimeoutMS": 1500,
-                    "connectTimeoutMS": 1000,
-                },
-            }
-        ),
-    )
-    dying = loader({**gold_mongo, "conn_id": "mongo_flaky"})
+    dying, proxy = flaky_loader(gold_mongo, tcp_proxy, monkeypatch)
     dying.ensure_table()
     with pytest.raises(GoldLoadError):
         dying.load("obj-1", stop_after(batches_of(NAMES, rows(30), size=5), 3, proxy.stop))
@@ -313,17 +307,7 @@ def test_loader_streams_batches_without_reading_ahead(gold_mongo: dict) -> None:
 def test_store_gone_mid_run_fails_with_a_clear_error_and_rerun_heals(
     gold_mongo: dict, tcp_proxy: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import json
-
-    conn = gold_mongo["conn"]
-    proxy = tcp_proxy(conn["host"], conn["port"])
-    extra = {**conn.get("extra", {}), "serverSelectionTimeoutMS": 1500, "connectTimeoutMS": 1000}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MONGO_FLAKY",
-        json.dumps({**conn, "port": proxy.port, "schema": gold_mongo["database"], "extra": extra}),
-    )
-    flaky = {**gold_mongo, "conn_id": "mongo_flaky"}
-    load = loader(flaky)
+    load, proxy = flaky_loader(gold_mongo, tcp_proxy, monkeypatch)
     load.ensure_table()
     with pytest.raises(GoldLoadError, match=r"obj-1 into test_gold_\w+\.readings \(replace_object\) failed"):
         load.load("obj-1", stop_after(batches_of(NAMES, rows(30), size=5), 2, proxy.stop))
